@@ -1,0 +1,110 @@
+//! EFFECTS: reading and changing AWS resources, one module per resource kind.
+//!
+//! Contract of every resource module (tested against the emulator): `find` returns `None` for a
+//! missing resource and is the one place that decides "not found"; `create`/`put` may be
+//! repeated with the same input and converge; `delete` of a missing resource (or of a resource
+//! whose bucket is gone) succeeds. So applying a step twice, or after a crash, is safe.
+
+pub mod clients;
+pub mod errors;
+pub mod s3_bucket;
+pub mod s3_cors;
+pub mod s3_encryption;
+pub mod s3_ownership_controls;
+pub mod s3_policy;
+pub mod s3_public_access_block;
+pub mod s3_versioning;
+
+pub use clients::{CallCounter, Clients};
+pub use errors::AwsError;
+
+use crate::plan::{Action, Kind, Props, Step};
+
+/// Error codes meaning the bucket itself is gone.
+pub(crate) const NOT_FOUND_BUCKET: &[&str] = &["NoSuchBucket"];
+
+/// A request the SDK would not build: a bug of ours, not the user's.
+pub(crate) fn build_error(
+    operation: &'static str,
+    resource: String,
+    err: aws_sdk_s3::error::BuildError,
+) -> AwsError {
+    AwsError::new(
+        operation,
+        resource,
+        format!("could not build the request: {err}"),
+        "this is a bug in presign-stack; please report it with the stack.yaml that caused it",
+    )
+}
+
+/// Reads one resource of `kind` at `physical_id`; `None` when it does not exist.
+pub async fn read(
+    clients: &Clients,
+    kind: Kind,
+    physical_id: &str,
+) -> Result<Option<Props>, AwsError> {
+    let s3 = &clients.s3;
+    Ok(match kind {
+        Kind::S3Bucket => s3_bucket::find(s3, physical_id).await?.map(Props::S3Bucket),
+        Kind::S3BucketOwnershipControls => s3_ownership_controls::find(s3, physical_id)
+            .await?
+            .map(Props::S3BucketOwnershipControls),
+        Kind::S3BucketPublicAccessBlock => s3_public_access_block::find(s3, physical_id)
+            .await?
+            .map(Props::S3BucketPublicAccessBlock),
+        Kind::S3BucketEncryption => s3_encryption::find(s3, physical_id)
+            .await?
+            .map(Props::S3BucketEncryption),
+        Kind::S3BucketVersioning => s3_versioning::find(s3, physical_id)
+            .await?
+            .map(Props::S3BucketVersioning),
+        Kind::S3BucketCors => s3_cors::find(s3, physical_id)
+            .await?
+            .map(Props::S3BucketCors),
+        Kind::S3BucketPolicy => s3_policy::find(s3, physical_id)
+            .await?
+            .map(Props::S3BucketPolicy),
+    })
+}
+
+/// Makes one planned change.
+pub async fn apply(clients: &Clients, step: &Step) -> Result<(), AwsError> {
+    if matches!(step.action, Action::Delete | Action::Replace) {
+        if let Some(old) = &step.delete_physical_id {
+            delete(clients, step.kind, old).await?;
+        }
+    }
+    let Some(after) = &step.after else {
+        return Ok(());
+    };
+    let s3 = &clients.s3;
+    match after {
+        Props::S3Bucket(p) => match step.action {
+            Action::Update => s3_bucket::put_tags(s3, p).await,
+            _ => s3_bucket::create(s3, p).await,
+        },
+        Props::S3BucketOwnershipControls(p) => s3_ownership_controls::put(s3, p).await,
+        Props::S3BucketPublicAccessBlock(p) => s3_public_access_block::put(s3, p).await,
+        Props::S3BucketEncryption(p) => s3_encryption::put(s3, p).await,
+        // A bucket created in this run has never had versioning: nothing to suspend.
+        Props::S3BucketVersioning(p) if !p.enabled && step.action == Action::Create => Ok(()),
+        Props::S3BucketVersioning(p) => s3_versioning::put(s3, p).await,
+        Props::S3BucketCors(p) => s3_cors::put(s3, p).await,
+        Props::S3BucketPolicy(p) => s3_policy::put(s3, p).await,
+    }
+}
+
+/// Deletes one resource; a missing one is success.
+pub async fn delete(clients: &Clients, kind: Kind, physical_id: &str) -> Result<(), AwsError> {
+    let s3 = &clients.s3;
+    match kind {
+        Kind::S3Bucket => s3_bucket::delete(s3, physical_id).await,
+        Kind::S3BucketOwnershipControls => s3_ownership_controls::delete(s3, physical_id).await,
+        Kind::S3BucketPublicAccessBlock => s3_public_access_block::delete(s3, physical_id).await,
+        Kind::S3BucketEncryption => s3_encryption::delete(s3, physical_id).await,
+        // Versioning cannot be removed; it goes with the bucket.
+        Kind::S3BucketVersioning => Ok(()),
+        Kind::S3BucketCors => s3_cors::delete(s3, physical_id).await,
+        Kind::S3BucketPolicy => s3_policy::delete(s3, physical_id).await,
+    }
+}

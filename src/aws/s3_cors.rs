@@ -1,0 +1,77 @@
+//! The bucket's CORS configuration: what lets browser JavaScript `PUT` to a pre-signed URL.
+
+use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+use aws_sdk_s3::Client;
+
+use super::errors::{has_code, AwsError};
+use super::{build_error, NOT_FOUND_BUCKET};
+use crate::plan::normalize;
+use crate::plan::resources::{CorsProps, CorsRuleProps};
+
+const NOT_FOUND: &[&str] = &["NoSuchCORSConfiguration"];
+
+fn what(bucket: &str) -> String {
+    format!("CORS configuration of bucket {bucket}")
+}
+
+/// `None` when the bucket or its CORS configuration is missing.
+pub async fn find(s3: &Client, bucket: &str) -> Result<Option<CorsProps>, AwsError> {
+    match s3.get_bucket_cors().bucket(bucket).send().await {
+        Ok(out) => Ok(Some(CorsProps {
+            bucket: bucket.to_string(),
+            rules: out
+                .cors_rules()
+                .iter()
+                .map(|r| {
+                    normalize::cors_rule(CorsRuleProps {
+                        id: r.id().map(str::to_string),
+                        allowed_origins: r.allowed_origins().to_vec(),
+                        allowed_methods: r.allowed_methods().to_vec(),
+                        allowed_headers: r.allowed_headers().to_vec(),
+                        expose_headers: r.expose_headers().to_vec(),
+                        max_age_seconds: r.max_age_seconds(),
+                    })
+                })
+                .collect(),
+        })),
+        Err(e) if has_code(&e, NOT_FOUND) || has_code(&e, NOT_FOUND_BUCKET) => Ok(None),
+        Err(e) => Err(AwsError::from_sdk("GetBucketCors", what(bucket), e)),
+    }
+}
+
+pub async fn put(s3: &Client, p: &CorsProps) -> Result<(), AwsError> {
+    let rules = p
+        .rules
+        .iter()
+        .map(|r| {
+            CorsRule::builder()
+                .set_id(r.id.clone())
+                .set_allowed_origins(Some(r.allowed_origins.clone()))
+                .set_allowed_methods(Some(r.allowed_methods.clone()))
+                .set_allowed_headers(Some(r.allowed_headers.clone()).filter(|h| !h.is_empty()))
+                .set_expose_headers(Some(r.expose_headers.clone()).filter(|h| !h.is_empty()))
+                .set_max_age_seconds(r.max_age_seconds)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| build_error("PutBucketCors", what(&p.bucket), e))?;
+    let config = CorsConfiguration::builder()
+        .set_cors_rules(Some(rules))
+        .build()
+        .map_err(|e| build_error("PutBucketCors", what(&p.bucket), e))?;
+    s3.put_bucket_cors()
+        .bucket(&p.bucket)
+        .cors_configuration(config)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("PutBucketCors", what(&p.bucket), e))?;
+    Ok(())
+}
+
+pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
+    match s3.delete_bucket_cors().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if has_code(&e, NOT_FOUND) || has_code(&e, NOT_FOUND_BUCKET) => Ok(()),
+        Err(e) => Err(AwsError::from_sdk("DeleteBucketCors", what(bucket), e)),
+    }
+}

@@ -1,0 +1,56 @@
+//! The bucket policy. AWS rewrites policies (key order, whitespace, one-element arrays); the
+//! document is compared in its canonical form.
+
+use aws_sdk_s3::Client;
+
+use super::errors::{has_code, AwsError};
+use super::NOT_FOUND_BUCKET;
+use crate::plan::normalize;
+use crate::plan::resources::PolicyProps;
+
+const NOT_FOUND: &[&str] = &["NoSuchBucketPolicy"];
+
+fn what(bucket: &str) -> String {
+    format!("policy of bucket {bucket}")
+}
+
+/// `None` when the bucket or its policy is missing.
+pub async fn find(s3: &Client, bucket: &str) -> Result<Option<PolicyProps>, AwsError> {
+    match s3.get_bucket_policy().bucket(bucket).send().await {
+        Ok(out) => {
+            let text = out.policy().unwrap_or("{}");
+            let document: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+                AwsError::new(
+                    "GetBucketPolicy",
+                    what(bucket),
+                    format!("the policy AWS returned is not JSON: {e}"),
+                    "run deploy to write the policy again",
+                )
+            })?;
+            Ok(Some(PolicyProps {
+                bucket: bucket.to_string(),
+                document: normalize::policy_document(&document),
+            }))
+        }
+        Err(e) if has_code(&e, NOT_FOUND) || has_code(&e, NOT_FOUND_BUCKET) => Ok(None),
+        Err(e) => Err(AwsError::from_sdk("GetBucketPolicy", what(bucket), e)),
+    }
+}
+
+pub async fn put(s3: &Client, p: &PolicyProps) -> Result<(), AwsError> {
+    s3.put_bucket_policy()
+        .bucket(&p.bucket)
+        .policy(p.document.to_string())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("PutBucketPolicy", what(&p.bucket), e))?;
+    Ok(())
+}
+
+pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
+    match s3.delete_bucket_policy().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if has_code(&e, NOT_FOUND) || has_code(&e, NOT_FOUND_BUCKET) => Ok(()),
+        Err(e) => Err(AwsError::from_sdk("DeleteBucketPolicy", what(bucket), e)),
+    }
+}

@@ -1,0 +1,106 @@
+//! Command-line definitions (clap derive) and nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Provision browser uploads to a private S3 bucket through pre-signed URLs.
+///
+/// presign-stack reads a declarative stack.yaml and makes AWS match it: the S3 bucket with its
+/// ownership controls, public access block, encryption, versioning, CORS rules and policy. It
+/// records what it applied in a state file next to the spec (.presign-stack/<stack>.json), so
+/// that `diff` reports drift and `destroy` removes exactly what it created.
+///
+/// AWS settings are the standard ones: the credential chain, AWS_PROFILE / --profile,
+/// AWS_REGION / --region, and AWS_ENDPOINT_URL for an emulator (see scripts/emulator).
+///
+/// Exit status: 0 success (for diff: in sync), 1 error, 2 diff found differences.
+#[derive(Debug, Parser)]
+#[command(
+    name = "presign-stack",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The stack spec to use.
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        default_value = "stack.yaml",
+        value_name = "PATH"
+    )]
+    pub file: PathBuf,
+    /// AWS region (overrides `region:` in the spec and AWS_REGION).
+    #[arg(
+        long,
+        global = true,
+        env = "PRESIGN_STACK_REGION",
+        value_name = "REGION"
+    )]
+    pub region: Option<String>,
+    /// AWS shared-config profile to use (as AWS_PROFILE).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Folder for state and lock files [default: .presign-stack/ next to the spec].
+    #[arg(
+        long,
+        global = true,
+        env = "PRESIGN_STACK_STATE_DIR",
+        value_name = "DIR"
+    )]
+    pub state_dir: Option<PathBuf>,
+    /// How many AWS changes may run at once.
+    #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+    /// Show more detail (AWS calls made, timings).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the stack's resources so AWS matches the spec.
+    ///
+    /// Shows the plan, asks for confirmation on a terminal, applies it and prints the outputs.
+    /// Without a terminal, --yes is required. A deploy with nothing to do says so and changes
+    /// nothing.
+    Deploy(DeployArgs),
+    /// Report drift (AWS changed outside presign-stack) and pending changes (the spec changed).
+    ///
+    /// Read-only: takes no lock and makes no change. Exit status 0 = in sync, 2 = differences,
+    /// 1 = error, so a scheduled job can alert on drift.
+    Diff,
+    /// Delete every resource the stack created, in reverse dependency order.
+    ///
+    /// Only resources recorded in the state (and still carrying the stack's ownership tag) are
+    /// deleted. A bucket that still holds objects is refused unless --force-empty is given or
+    /// the spec sets bucket.force_destroy: true.
+    Destroy(DestroyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Apply without asking for confirmation.
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Delete without asking for confirmation.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Delete every object version and delete marker in the bucket first.
+    #[arg(long)]
+    pub force_empty: bool,
+}

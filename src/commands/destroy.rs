@@ -1,0 +1,144 @@
+//! `presign-stack destroy`: delete what the state records, in reverse dependency order.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context};
+
+use super::{check_bucket_owner, confirm, read_live, report_calls, ExitStatus, Session};
+use crate::aws::s3_bucket;
+use crate::cli::{DestroyArgs, Global};
+use crate::exec;
+use crate::output::{render, Printer};
+use crate::plan::{self, Kind};
+use crate::state::lock::LockGuard;
+
+pub async fn run(
+    global: &Global,
+    args: &DestroyArgs,
+    printer: &Printer,
+    clients: Option<crate::aws::Clients>,
+) -> anyhow::Result<ExitStatus> {
+    let session = Session::open(global, clients).await?;
+    let _lock = LockGuard::acquire(session.store.dir(), &session.stack.name, "destroy")?;
+    let Some(mut state) = session.store.load(&session.stack.name)? else {
+        printer.result(&format!(
+            "Nothing to destroy: stack {:?} has no state (it was never deployed here, or was destroyed).\n",
+            session.stack.name
+        ));
+        return Ok(ExitStatus::Success);
+    };
+    let targets = state
+        .resources
+        .iter()
+        .map(|(id, r)| (id.clone(), r.kind, r.physical_id.clone()))
+        .collect();
+    let live = read_live(&session.clients, targets)
+        .await
+        .context("reading the stack's resources from AWS")?;
+
+    // What the state records but AWS no longer has: forget it, nothing to delete.
+    let gone: Vec<String> = state
+        .resources
+        .keys()
+        .filter(|id| !live.get(*id).is_some_and(|l| l.is_some()))
+        .cloned()
+        .collect();
+    if !gone.is_empty() {
+        for id in &gone {
+            state.resources.remove(id);
+        }
+        state.serial += 1;
+        session.store.save(&state)?;
+        printer.debug(&format!("already gone from AWS: {}", gone.join(", ")));
+    }
+    if state.resources.is_empty() {
+        printer.result(&format!(
+            "Nothing to destroy: stack {:?} has no resources left.\n",
+            session.stack.name
+        ));
+        report_calls(printer, &session.clients);
+        return Ok(ExitStatus::Success);
+    }
+
+    // The bucket must still be ours, and empty unless emptying was asked for.
+    let mut to_empty = None;
+    for (id, rec) in &state.resources {
+        if rec.kind != Kind::S3Bucket {
+            continue;
+        }
+        if let Some(Some(bucket)) = live.get(id) {
+            check_bucket_owner(&session.stack.name, bucket).context(
+                "refusing to destroy: the bucket's ownership tag does not name this stack (run deploy to restore tags if it is yours)",
+            )?;
+        }
+        let objects = s3_bucket::count_objects(&session.clients.s3, &rec.physical_id).await?;
+        if objects > 0 {
+            if !(args.force_empty || session.stack.bucket.force_destroy) {
+                bail!(
+                    "bucket {} holds {objects} object versions (including delete markers); nothing was deleted\n  hint: run destroy with --force-empty, or set bucket.force_destroy: true, to delete them with the bucket",
+                    rec.physical_id
+                );
+            }
+            to_empty = Some((rec.physical_id.clone(), objects));
+        }
+    }
+
+    let existing: BTreeMap<_, _> = state.resources.clone();
+    let plan = plan::plan_destroy(&existing);
+    let header = format!(
+        "Stack {:?} in {} (state: {})",
+        session.stack.name,
+        session.region,
+        session.store.path().display()
+    );
+    let mut text = render::plan(printer, &header, &plan);
+    if let Some((bucket, n)) = &to_empty {
+        text.push_str(&format!(
+            "\nThe bucket {bucket} will be emptied first: {n} object versions will be deleted for good.\n"
+        ));
+    }
+    printer.result(&text);
+    if !confirm(printer, args.yes, "Destroy these resources?", "--yes").await? {
+        printer.info("Destroy cancelled; nothing was deleted.");
+        return Ok(ExitStatus::Failure);
+    }
+    if let Some((bucket, n)) = &to_empty {
+        printer.progress(&format!(
+            "emptying bucket {bucket} ({n} object versions)..."
+        ));
+        let deleted = s3_bucket::empty(&session.clients.s3, bucket).await?;
+        printer.progress(&format!(
+            "emptied bucket {bucket}: {deleted} object versions deleted"
+        ));
+    }
+    let outcome = exec::execute(
+        &plan,
+        &session.clients,
+        &mut state,
+        &session.store,
+        printer,
+        usize::from(global.parallelism),
+    )
+    .await?;
+    report_calls(printer, &session.clients);
+    if !outcome.succeeded() {
+        let mut msg = format!(
+            "destroy incomplete: {} deleted, {} failed, {} skipped (the state keeps what remains; run destroy again)",
+            outcome.done.len(),
+            outcome.failed.len(),
+            outcome.skipped.len()
+        );
+        for (id, e) in &outcome.failed {
+            msg.push_str(&format!("\n- {id}: {e}"));
+        }
+        bail!(msg);
+    }
+    state.outputs.clear();
+    state.serial += 1;
+    session.store.save(&state)?;
+    printer.result(&format!(
+        "\nDestroy complete: {} resources deleted.\n",
+        outcome.done.len()
+    ));
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,220 @@
+//! One file per subcommand; this module holds what they share: opening a session (spec, region,
+//! state, clients), reading live resources in parallel, and asking for confirmation.
+
+pub mod deploy;
+pub mod destroy;
+pub mod diff;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use tokio::task::JoinSet;
+
+use crate::aws::{self, clients, AwsError, Clients};
+use crate::cli::Global;
+use crate::output::Printer;
+use crate::plan::{desired, Kind, Props, Resource};
+use crate::spec::{self, names, Stack, OWNERSHIP_TAG};
+use crate::state::local::LocalStore;
+use crate::state::State;
+
+/// How a command ended, as scripts see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: done (for diff: in sync).
+    Success,
+    /// 1: an error; the message says what and what to do.
+    Failure,
+    /// 2: diff found differences.
+    Differences,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Differences => 2,
+        }
+    }
+}
+
+/// Everything a command works with.
+pub struct Session {
+    pub stack: Stack,
+    pub region: String,
+    pub desired: Vec<Resource>,
+    pub store: LocalStore,
+    pub state: Option<State>,
+    pub clients: Clients,
+}
+
+impl Session {
+    /// Parses the spec (before anything touches AWS), resolves the region, loads the state and
+    /// builds the clients (unless `clients` are given, as tests do).
+    pub async fn open(global: &Global, clients: Option<Clients>) -> anyhow::Result<Session> {
+        let stack = spec::load(&global.file)?;
+        let sdk = match &clients {
+            Some(_) => None,
+            None => Some(
+                clients::load_sdk_config(&clients::Target {
+                    profile: global.profile.clone(),
+                    region: None,
+                })
+                .await,
+            ),
+        };
+        let region = global
+            .region
+            .clone()
+            .or_else(|| stack.region.clone())
+            .or_else(|| sdk.as_ref().and_then(|c| c.region()).map(|r| r.to_string()))
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .context(
+                "no AWS region: set region: in stack.yaml, pass --region, or set AWS_REGION",
+            )?;
+        if let Err(m) = names::check_region(&region) {
+            bail!("{m}\n  hint: pass a valid --region");
+        }
+        let dir: PathBuf = match &global.state_dir {
+            Some(d) => d.clone(),
+            None => global
+                .file
+                .parent()
+                .map(|p| p.to_path_buf())
+                .unwrap_or_default()
+                .join(".presign-stack"),
+        };
+        let store = LocalStore::new(&dir, &stack.name);
+        let state = store.load(&stack.name)?;
+        if let Some(s) = &state {
+            if s.region != region && !s.resources.is_empty() {
+                bail!(
+                    "stack {:?} was deployed to {}, but this run targets {region}\n  hint: pass --region {} (or destroy it there first to move it)",
+                    stack.name,
+                    s.region,
+                    s.region
+                );
+            }
+        }
+        let clients = match (clients, &sdk) {
+            (Some(c), _) => c,
+            (None, Some(config)) => Clients::new(config, &region),
+            (None, None) => unreachable!("the SDK config is loaded whenever no clients are given"),
+        };
+        let desired = desired::desired(&stack, &region);
+        Ok(Session {
+            stack,
+            region,
+            desired,
+            store,
+            state,
+            clients,
+        })
+    }
+
+    pub fn recorded(&self) -> BTreeMap<String, crate::state::RecordedResource> {
+        self.state
+            .as_ref()
+            .map(|s| s.resources.clone())
+            .unwrap_or_default()
+    }
+
+    /// The state to write to: the loaded one, or a new one for a first deploy.
+    pub fn state_or_new(&self) -> State {
+        self.state
+            .clone()
+            .unwrap_or_else(|| State::new(&self.stack.name, &self.region))
+    }
+}
+
+/// Reads every `(id, kind, physical id)` at once; `None` for what does not exist.
+pub async fn read_live(
+    clients: &Clients,
+    targets: Vec<(String, Kind, String)>,
+) -> Result<BTreeMap<String, Option<Props>>, AwsError> {
+    let mut set = JoinSet::new();
+    for (id, kind, physical) in targets {
+        let clients = clients.clone();
+        set.spawn(async move { (id, aws::read(&clients, kind, &physical).await) });
+    }
+    let mut live = BTreeMap::new();
+    let mut first_error = None;
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((id, Ok(props))) => {
+                live.insert(id, props);
+            }
+            Ok((_, Err(e))) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                first_error.get_or_insert(AwsError::new(
+                    "read",
+                    "the stack's resources",
+                    format!("a read task failed: {e}"),
+                    "this is a bug in presign-stack; please report it",
+                ));
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(live),
+    }
+}
+
+/// Checks that a live bucket is this stack's: its ownership tag must name the stack.
+pub fn check_bucket_owner(stack: &str, live: &Props) -> anyhow::Result<()> {
+    let Props::S3Bucket(b) = live else {
+        return Ok(());
+    };
+    match b.tags.get(OWNERSHIP_TAG) {
+        Some(owner) if owner == stack => Ok(()),
+        Some(owner) => bail!(
+            "bucket {} already exists and belongs to stack {owner:?}, not {stack:?}\n  hint: set bucket.name in stack.yaml to another name; presign-stack never adopts or deletes another stack's bucket",
+            b.name
+        ),
+        None => bail!(
+            "bucket {} already exists and was not created by presign-stack (it has no {OWNERSHIP_TAG} tag)\n  hint: set bucket.name in stack.yaml to another name; presign-stack never adopts or deletes a bucket it did not create",
+            b.name
+        ),
+    }
+}
+
+/// Asks "yes" on a terminal; without one, refuses unless `yes` was given.
+pub async fn confirm(
+    printer: &Printer,
+    yes: bool,
+    question: &str,
+    flag: &str,
+) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to apply without confirmation: standard input is not a terminal\n  hint: review the plan above, then run again with {flag}"
+        );
+    }
+    printer.info(&format!("{question}\n  Only 'yes' will be accepted: "));
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await??;
+    Ok(answer.trim() == "yes")
+}
+
+/// Prints the calls made, with `-v`.
+pub fn report_calls(printer: &Printer, clients: &Clients) {
+    let calls = clients.calls.snapshot();
+    let reads = clients.calls.reads();
+    let mutations: u64 = clients.calls.mutations().values().sum();
+    printer.debug(&format!(
+        "AWS calls: {reads} reads, {mutations} mutations {:?}",
+        calls
+    ));
+}

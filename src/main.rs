@@ -1,0 +1,21 @@
+use clap::Parser;
+
+use presign_stack::cli::Cli;
+use presign_stack::output::Printer;
+
+fn main() {
+    let cli = Cli::parse();
+    let printer = Printer::stdio(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let status = runtime.block_on(presign_stack::run(cli, &printer, None));
+    std::process::exit(status.code());
+}

@@ -1,0 +1,113 @@
+//! The printer: results to stdout, progress and logs to stderr, colour only on a terminal and
+//! never with `NO_COLOR`. Nothing else in the program prints.
+
+pub mod render;
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
+
+#[derive(Clone)]
+pub struct Printer {
+    out: Sink,
+    err: Sink,
+    pub color: bool,
+    pub verbose: bool,
+}
+
+impl Printer {
+    /// The process's stdout and stderr.
+    pub fn stdio(verbose: bool) -> Printer {
+        let color = std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Printer {
+            out: Arc::new(Mutex::new(Box::new(std::io::stdout()))),
+            err: Arc::new(Mutex::new(Box::new(std::io::stderr()))),
+            color,
+            verbose,
+        }
+    }
+
+    /// A printer writing into memory (for tests): returns it and the two buffers.
+    pub fn capture() -> (Printer, Captured, Captured) {
+        let out = Captured::default();
+        let err = Captured::default();
+        (
+            Printer {
+                out: Arc::new(Mutex::new(Box::new(out.clone()))),
+                err: Arc::new(Mutex::new(Box::new(err.clone()))),
+                color: false,
+                verbose: true,
+            },
+            out,
+            err,
+        )
+    }
+
+    fn write(sink: &Sink, text: &str) {
+        if let Ok(mut w) = sink.lock() {
+            let _ = w.write_all(text.as_bytes());
+            let _ = w.flush();
+        }
+    }
+
+    /// A result, to stdout.
+    pub fn result(&self, text: &str) {
+        Self::write(&self.out, text);
+    }
+
+    /// A line of progress, to stderr, with the time on each line.
+    pub fn progress(&self, line: &str) {
+        Self::write(
+            &self.err,
+            &format!("[{}] {line}\n", crate::clock::now_rfc3339()),
+        );
+    }
+
+    /// A message to the user, to stderr.
+    pub fn info(&self, text: &str) {
+        Self::write(&self.err, &format!("{text}\n"));
+    }
+
+    /// Detail shown with `-v` only.
+    pub fn debug(&self, text: &str) {
+        if self.verbose {
+            Self::write(&self.err, &format!("{text}\n"));
+        }
+    }
+
+    pub fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// An in-memory output buffer.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

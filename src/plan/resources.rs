@@ -1,0 +1,205 @@
+//! The resource kinds and their typed properties: what the spec wants, what the state recorded
+//! and what AWS reports are all expressed as [`Props`], normalised so they compare equal when
+//! AWS would treat them the same.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A kind of AWS resource the stack manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    S3Bucket,
+    S3BucketOwnershipControls,
+    S3BucketPublicAccessBlock,
+    S3BucketEncryption,
+    S3BucketVersioning,
+    S3BucketCors,
+    S3BucketPolicy,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::S3Bucket => "s3_bucket",
+            Kind::S3BucketOwnershipControls => "s3_bucket_ownership_controls",
+            Kind::S3BucketPublicAccessBlock => "s3_bucket_public_access_block",
+            Kind::S3BucketEncryption => "s3_bucket_encryption",
+            Kind::S3BucketVersioning => "s3_bucket_versioning",
+            Kind::S3BucketCors => "s3_bucket_cors",
+            Kind::S3BucketPolicy => "s3_bucket_policy",
+        }
+    }
+
+    /// Whether a change of this attribute can only be made by deleting and creating again.
+    pub fn forces_replacement(self, attribute: &str) -> bool {
+        match self {
+            Kind::S3Bucket => matches!(attribute, "name" | "region"),
+            _ => attribute == "bucket",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The managed properties of one resource, per kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Props {
+    S3Bucket(BucketProps),
+    S3BucketOwnershipControls(OwnershipProps),
+    S3BucketPublicAccessBlock(PublicAccessBlockProps),
+    S3BucketEncryption(EncryptionProps),
+    S3BucketVersioning(VersioningProps),
+    S3BucketCors(CorsProps),
+    S3BucketPolicy(PolicyProps),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketProps {
+    pub name: String,
+    pub region: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnershipProps {
+    pub bucket: String,
+    pub object_ownership: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicAccessBlockProps {
+    pub bucket: String,
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptionProps {
+    pub bucket: String,
+    /// `AES256` (SSE-S3) or `aws:kms`.
+    pub sse_algorithm: String,
+    pub kms_master_key_id: Option<String>,
+    pub bucket_key_enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersioningProps {
+    pub bucket: String,
+    /// `Suspended` and never-enabled both read as `false`: neither keeps new versions.
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorsProps {
+    pub bucket: String,
+    pub rules: Vec<CorsRuleProps>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorsRuleProps {
+    pub id: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age_seconds: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyProps {
+    pub bucket: String,
+    /// The policy in canonical form ([`super::normalize::policy_document`]).
+    pub document: serde_json::Value,
+}
+
+impl Props {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Props::S3Bucket(_) => Kind::S3Bucket,
+            Props::S3BucketOwnershipControls(_) => Kind::S3BucketOwnershipControls,
+            Props::S3BucketPublicAccessBlock(_) => Kind::S3BucketPublicAccessBlock,
+            Props::S3BucketEncryption(_) => Kind::S3BucketEncryption,
+            Props::S3BucketVersioning(_) => Kind::S3BucketVersioning,
+            Props::S3BucketCors(_) => Kind::S3BucketCors,
+            Props::S3BucketPolicy(_) => Kind::S3BucketPolicy,
+        }
+    }
+
+    /// The name AWS knows the resource by; for bucket sub-resources, the bucket's name.
+    pub fn physical_id(&self) -> &str {
+        match self {
+            Props::S3Bucket(p) => &p.name,
+            Props::S3BucketOwnershipControls(p) => &p.bucket,
+            Props::S3BucketPublicAccessBlock(p) => &p.bucket,
+            Props::S3BucketEncryption(p) => &p.bucket,
+            Props::S3BucketVersioning(p) => &p.bucket,
+            Props::S3BucketCors(p) => &p.bucket,
+            Props::S3BucketPolicy(p) => &p.bucket,
+        }
+    }
+
+    /// The properties as an attribute map (attribute name → JSON value), for diffing and display.
+    pub fn attributes(&self) -> BTreeMap<String, serde_json::Value> {
+        let value = match self {
+            Props::S3Bucket(p) => serde_json::to_value(p),
+            Props::S3BucketOwnershipControls(p) => serde_json::to_value(p),
+            Props::S3BucketPublicAccessBlock(p) => serde_json::to_value(p),
+            Props::S3BucketEncryption(p) => serde_json::to_value(p),
+            Props::S3BucketVersioning(p) => serde_json::to_value(p),
+            Props::S3BucketCors(p) => serde_json::to_value(p),
+            Props::S3BucketPolicy(p) => serde_json::to_value(p),
+        };
+        match value {
+            Ok(serde_json::Value::Object(map)) => map.into_iter().collect(),
+            // Plain structs of strings, booleans and maps always serialise to an object.
+            _ => BTreeMap::new(),
+        }
+    }
+}
+
+/// One attribute that differs between two views of a resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttrChange {
+    pub attribute: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+/// The attributes that differ from `before` to `after`, in name order.
+pub fn attr_changes(before: &Props, after: &Props) -> Vec<AttrChange> {
+    let b = before.attributes();
+    let a = after.attributes();
+    let mut names: Vec<&String> = b.keys().chain(a.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let before = b.get(name).cloned().unwrap_or(serde_json::Value::Null);
+            let after = a.get(name).cloned().unwrap_or(serde_json::Value::Null);
+            (before != after).then(|| AttrChange {
+                attribute: name.clone(),
+                before,
+                after,
+            })
+        })
+        .collect()
+}
+
+/// A resource the stack wants: its logical id, properties and the ids it depends on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub id: String,
+    pub props: Props,
+    pub depends_on: Vec<String>,
+}

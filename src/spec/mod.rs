@@ -1,0 +1,157 @@
+//! `stack.yaml`: raw serde types ([`raw`]), turned into a validated [`Stack`] ([`validate`]).
+//!
+//! Pure: no AWS, no tokio. Every error carries the file, line and column it refers to, and a hint.
+
+pub mod names;
+pub mod raw;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use validate::parse;
+
+/// The tag key that marks a resource as created by a stack; its value is the stack name.
+pub const OWNERSHIP_TAG: &str = "presign-stack:stack";
+
+/// A validated stack: defaults filled in, names resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stack {
+    pub name: String,
+    /// The region written in the spec, if any (the command line and environment may supply one).
+    pub region: Option<String>,
+    pub bucket: Bucket,
+    pub uploads: Uploads,
+    pub function: Function,
+    pub api: Api,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    /// `None`: the deterministic default, [`names::default_bucket_name`] (it needs the region).
+    pub name: Option<String>,
+    pub versioning: bool,
+    pub encryption: Encryption,
+    pub force_destroy: bool,
+    pub public_read_prefix: Option<String>,
+    pub enforce_tls: bool,
+    pub cors: Vec<CorsRule>,
+    /// Extra statements, with `${bucket}` still unresolved (the name may depend on the region).
+    pub policy_statements: Vec<serde_json::Value>,
+    /// User tags (stack-wide merged with bucket-level); the ownership tag is added at expansion.
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encryption {
+    SseS3,
+    SseKms {
+        key_id: Option<String>,
+        bucket_key: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsRule {
+    pub id: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age_seconds: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Uploads {
+    pub prefix: String,
+    pub allowed_content_types: Vec<String>,
+    pub expires_seconds: u64,
+    pub max_size_bytes: Option<u64>,
+    pub allow_downloads: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Function {
+    pub name: Option<String>,
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    pub log_retention_days: u32,
+    pub artifact: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Api {
+    pub route: String,
+    pub cors_origins: Vec<String>,
+    pub throttle_rate_limit: f64,
+    pub throttle_burst_limit: u32,
+    pub jwt: Option<Jwt>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jwt {
+    pub issuer: String,
+    pub audience: Vec<String>,
+}
+
+/// One problem in a spec, at a place in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the position is unknown.
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in a spec (validation reports them all, not just the first).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct SpecErrors(pub Vec<SpecError>);
+
+impl fmt::Display for SpecErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads and validates a spec file.
+pub fn load(path: &Path) -> Result<Stack, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &text).map_err(LoadError::Invalid)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {}: {source}\n  hint: pass the spec with -f FILE, or run in the folder that holds stack.yaml", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(SpecErrors),
+}

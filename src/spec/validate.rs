@@ -1,0 +1,602 @@
+//! Raw spec → validated [`Stack`]: defaults, AWS's own rules checked before any call, every
+//! problem reported with its line and column.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_saphyr::{Location, Spanned};
+
+use super::raw::{RawBucket, RawCorsRule, RawStack};
+use super::{names, Api, Bucket, CorsRule, Encryption, Function, Jwt, SpecError, SpecErrors};
+use super::{Stack, Uploads, OWNERSHIP_TAG};
+
+const CORS_METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "HEAD"];
+const STATEMENT_KEYS: [&str; 9] = [
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+];
+/// Tag limit of S3 buckets.
+const MAX_TAGS: usize = 50;
+/// Seven days: the longest a SigV4 pre-signed URL may live.
+const MAX_PRESIGN_SECONDS: u64 = 604_800;
+
+/// Parses and validates the text of a spec. `file` is used in messages only.
+pub fn parse(file: &Path, text: &str) -> Result<Stack, SpecErrors> {
+    let raw: RawStack = serde_saphyr::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        SpecErrors(vec![SpecError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: syntax_message(&e),
+            hint: Some(
+                "see the commented example stack.yaml, or docs/stack-yaml.md, for every field"
+                    .into(),
+            ),
+        }])
+    })?;
+    let mut v = Validator {
+        file,
+        errors: Vec::new(),
+    };
+    let stack = v.stack(raw);
+    if v.errors.is_empty() {
+        Ok(stack)
+    } else {
+        Err(SpecErrors(v.errors))
+    }
+}
+
+/// The parser's message without its own rendering of the position (we print that ourselves).
+fn syntax_message(e: &serde_saphyr::Error) -> String {
+    let full = e.to_string();
+    let first = full.lines().next().unwrap_or("invalid YAML").trim();
+    // serde-saphyr ends its first line with " at line L, column C"; strip it.
+    match first.rfind(" at line ") {
+        Some(i) => first[..i].to_string(),
+        None => first.to_string(),
+    }
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    errors: Vec<SpecError>,
+}
+
+impl Validator<'_> {
+    fn err(&mut self, at: &Location, message: impl Into<String>, hint: impl Into<String>) {
+        self.errors.push(SpecError {
+            file: self.file.to_path_buf(),
+            line: at.line(),
+            column: at.column(),
+            message: message.into(),
+            hint: Some(hint.into()).filter(|h: &String| !h.is_empty()),
+        });
+    }
+
+    fn stack(&mut self, raw: RawStack) -> Stack {
+        if let Err(m) = names::check_stack_name(&raw.stack.value) {
+            self.err(
+                &raw.stack.referenced,
+                m,
+                "use a short name such as photo-uploads; it appears in resource names",
+            );
+        }
+        let region = raw.region.map(|r| {
+            if let Err(m) = names::check_region(&r.value) {
+                self.err(&r.referenced, m, "set region: to the region to deploy to");
+            }
+            r.value
+        });
+        let stack_tags = self.tags(raw.tags, BTreeMap::new());
+        let bucket = self.bucket(raw.bucket.unwrap_or_default(), stack_tags.clone());
+        let uploads = self.uploads(raw.uploads);
+        let function = self.function(raw.function);
+        let api = self.api(raw.api);
+        Stack {
+            name: raw.stack.value,
+            region,
+            bucket,
+            uploads,
+            function,
+            api,
+        }
+    }
+
+    fn tags(
+        &mut self,
+        raw: Option<Spanned<BTreeMap<String, String>>>,
+        mut base: BTreeMap<String, String>,
+    ) -> BTreeMap<String, String> {
+        let Some(raw) = raw else { return base };
+        for (k, v) in &raw.value {
+            if k == OWNERSHIP_TAG {
+                self.err(
+                    &raw.referenced,
+                    format!("tag {k:?} is reserved: presign-stack sets it to the stack name"),
+                    "remove this tag",
+                );
+            } else if k.to_ascii_lowercase().starts_with("aws:") {
+                self.err(
+                    &raw.referenced,
+                    format!("tag key {k:?} uses the reserved prefix aws:"),
+                    "choose another tag key",
+                );
+            } else if k.is_empty() || k.chars().count() > 128 {
+                self.err(
+                    &raw.referenced,
+                    format!("tag key {k:?} must be 1 to 128 characters long"),
+                    "",
+                );
+            } else if v.chars().count() > 256 {
+                self.err(
+                    &raw.referenced,
+                    format!("the value of tag {k:?} is longer than 256 characters"),
+                    "",
+                );
+            }
+            base.insert(k.clone(), v.clone());
+        }
+        if base.len() + 1 > MAX_TAGS {
+            self.err(
+                &raw.referenced,
+                format!(
+                    "{} tags, plus the ownership tag, exceed S3's limit of {MAX_TAGS}",
+                    base.len()
+                ),
+                "remove some tags",
+            );
+        }
+        base
+    }
+
+    fn bucket(&mut self, raw: RawBucket, stack_tags: BTreeMap<String, String>) -> Bucket {
+        let name = raw.name.map(|n| {
+            if let Err(m) = names::check_bucket_name(&n.value) {
+                self.err(
+                    &n.referenced,
+                    m,
+                    "bucket names are global: use lowercase letters, digits and hyphens, e.g. acme-photo-uploads",
+                );
+            }
+            n.value
+        });
+        let encryption = match raw.encryption {
+            None => Encryption::SseS3,
+            Some(e) => match e.value.kind.value.as_str() {
+                "sse-s3" => {
+                    if let Some(k) = &e.value.kms_key_id {
+                        self.err(
+                            &k.referenced,
+                            "kms_key_id applies only to type: sse-kms",
+                            "remove kms_key_id, or set type: sse-kms",
+                        );
+                    }
+                    Encryption::SseS3
+                }
+                "sse-kms" => Encryption::SseKms {
+                    key_id: e.value.kms_key_id.map(|k| k.value),
+                    bucket_key: e.value.bucket_key.unwrap_or(true),
+                },
+                other => {
+                    self.err(
+                        &e.value.kind.referenced,
+                        format!("unknown encryption type {other:?}"),
+                        "use sse-s3 (the default) or sse-kms",
+                    );
+                    Encryption::SseS3
+                }
+            },
+        };
+        let public_read_prefix = raw.public_read.map(|p| {
+            let prefix = p.value.prefix.value;
+            if prefix.is_empty() || prefix.starts_with('/') || prefix.contains('*') {
+                self.err(
+                    &p.value.prefix.referenced,
+                    format!("public_read prefix {prefix:?} must be a non-empty key prefix without a leading / or *"),
+                    "e.g. prefix: public/ — everything under it becomes readable by anyone",
+                );
+            }
+            prefix
+        });
+        let cors = raw
+            .cors
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| self.cors_rule(r))
+            .collect::<Vec<_>>();
+        if cors.len() > 100 {
+            self.errors.push(SpecError {
+                file: self.file.to_path_buf(),
+                line: 0,
+                column: 0,
+                message: format!("{} CORS rules exceed S3's limit of 100", cors.len()),
+                hint: None,
+            });
+        }
+        let policy_statements = self.statements(raw.policy_statements.unwrap_or_default());
+        let tags = self.tags(raw.tags, stack_tags);
+        Bucket {
+            name,
+            versioning: raw.versioning.unwrap_or(false),
+            encryption,
+            force_destroy: raw.force_destroy.unwrap_or(false),
+            public_read_prefix,
+            enforce_tls: raw.enforce_tls.unwrap_or(true),
+            cors,
+            policy_statements,
+            tags,
+        }
+    }
+
+    fn cors_rule(&mut self, raw: Spanned<RawCorsRule>) -> CorsRule {
+        let r = raw.value;
+        if r.allowed_origins.value.is_empty() {
+            self.err(
+                &r.allowed_origins.referenced,
+                "a CORS rule needs at least one allowed origin",
+                "e.g. allowed_origins: [\"https://app.example.com\"]",
+            );
+        }
+        for o in &r.allowed_origins.value {
+            if o.value.matches('*').count() > 1 {
+                self.err(
+                    &o.referenced,
+                    format!("origin {:?} has more than one *", o.value),
+                    "S3 allows one wildcard per origin",
+                );
+            }
+        }
+        if r.allowed_methods.value.is_empty() {
+            self.err(
+                &r.allowed_methods.referenced,
+                "a CORS rule needs at least one allowed method",
+                "browser uploads need PUT",
+            );
+        }
+        let mut methods = Vec::new();
+        for m in &r.allowed_methods.value {
+            let upper = m.value.to_ascii_uppercase();
+            if CORS_METHODS.contains(&upper.as_str()) {
+                methods.push(upper);
+            } else {
+                self.err(
+                    &m.referenced,
+                    format!("{:?} is not a method S3 CORS allows", m.value),
+                    format!("use one of {}", CORS_METHODS.join(", ")),
+                );
+            }
+        }
+        let max_age_seconds = r
+            .max_age_seconds
+            .and_then(|m| match i32::try_from(m.value) {
+                Ok(v) if v >= 0 => Some(v),
+                _ => {
+                    self.err(
+                        &m.referenced,
+                        format!("max_age_seconds {} is out of range", m.value),
+                        "use a number of seconds between 0 and 2147483647, e.g. 3000",
+                    );
+                    None
+                }
+            });
+        CorsRule {
+            id: r.id,
+            allowed_origins: r
+                .allowed_origins
+                .value
+                .into_iter()
+                .map(|o| o.value)
+                .collect(),
+            allowed_methods: methods,
+            allowed_headers: r.allowed_headers,
+            expose_headers: r.expose_headers,
+            max_age_seconds,
+        }
+    }
+
+    fn statements(&mut self, raw: Vec<Spanned<serde_json::Value>>) -> Vec<serde_json::Value> {
+        let mut sids = BTreeSet::new();
+        let mut out = Vec::new();
+        for s in raw {
+            let at = s.referenced;
+            let Some(obj) = s.value.as_object() else {
+                self.err(
+                    &at,
+                    "a policy statement must be a mapping",
+                    "e.g. {Effect: Deny, Principal: \"*\", Action: s3:DeleteObject, Resource: \"arn:aws:s3:::${bucket}/*\"}",
+                );
+                continue;
+            };
+            for key in obj.keys() {
+                if !STATEMENT_KEYS.contains(&key.as_str()) {
+                    self.err(
+                        &at,
+                        format!("unknown policy statement key {key:?}"),
+                        format!("statement keys are {}", STATEMENT_KEYS.join(", ")),
+                    );
+                }
+            }
+            match obj.get("Effect").and_then(|e| e.as_str()) {
+                Some("Allow" | "Deny") => {}
+                _ => self.err(&at, "a statement needs Effect: Allow or Effect: Deny", ""),
+            }
+            if !obj.contains_key("Principal") && !obj.contains_key("NotPrincipal") {
+                self.err(
+                    &at,
+                    "a bucket policy statement needs a Principal",
+                    "e.g. Principal: {AWS: \"arn:aws:iam::123456789012:root\"} or Principal: \"*\"",
+                );
+            }
+            for (a, b, what) in [
+                ("Action", "NotAction", "actions"),
+                ("Resource", "NotResource", "resources"),
+            ] {
+                match (obj.get(a), obj.get(b)) {
+                    (Some(_), Some(_)) => self.err(
+                        &at,
+                        format!("a statement has either {a} or {b}, not both"),
+                        "",
+                    ),
+                    (None, None) => self.err(&at, format!("a statement needs {a}"), ""),
+                    (Some(v), None) | (None, Some(v)) => {
+                        if !is_string_or_strings(v) {
+                            self.err(
+                                &at,
+                                format!("{what} must be a string or a list of strings"),
+                                "",
+                            );
+                        }
+                    }
+                }
+            }
+            for key in ["Resource", "NotResource"] {
+                for r in strings(obj.get(key)) {
+                    if !(r.starts_with("arn:aws:s3:::${bucket}") || r == "*") {
+                        self.err(
+                            &at,
+                            format!("resource {r:?} is not this stack's bucket"),
+                            "a bucket policy may only name its own bucket: write arn:aws:s3:::${bucket} or arn:aws:s3:::${bucket}/<prefix>*",
+                        );
+                    }
+                }
+            }
+            for key in ["Action", "NotAction"] {
+                for a in strings(obj.get(key)) {
+                    if !(a == "*" || a.starts_with("s3:")) {
+                        self.err(
+                            &at,
+                            format!("action {a:?} is not an S3 action"),
+                            "bucket policies take s3:* actions",
+                        );
+                    }
+                }
+            }
+            if let Some(sid) = obj.get("Sid") {
+                match sid.as_str() {
+                    Some(sid) if sid.starts_with("PresignStack") => self.err(
+                        &at,
+                        format!("Sid {sid:?} is reserved for the statements presign-stack writes"),
+                        "choose another Sid",
+                    ),
+                    Some(sid) if !sid.chars().all(|c| c.is_ascii_alphanumeric()) => self.err(
+                        &at,
+                        format!("Sid {sid:?} may contain only letters and digits"),
+                        "",
+                    ),
+                    Some(sid) => {
+                        if !sids.insert(sid.to_string()) {
+                            self.err(
+                                &at,
+                                format!("Sid {sid:?} is used twice"),
+                                "Sids must be unique",
+                            );
+                        }
+                    }
+                    None => self.err(&at, "Sid must be a string", ""),
+                }
+            }
+            out.push(s.value);
+        }
+        out
+    }
+
+    fn uploads(&mut self, raw: Option<super::raw::RawUploads>) -> Uploads {
+        let Some(raw) = raw else {
+            return Uploads::default();
+        };
+        let d = Uploads::default();
+        let prefix = raw.prefix.map_or(d.prefix, |p| {
+            if p.value.starts_with('/') || p.value.contains("..") || p.value.is_empty() {
+                self.err(
+                    &p.referenced,
+                    format!(
+                        "upload prefix {:?} must be non-empty, without a leading / or ..",
+                        p.value
+                    ),
+                    "e.g. prefix: uploads/",
+                );
+            }
+            p.value
+        });
+        let allowed_content_types = raw.allowed_content_types.map_or(d.allowed_content_types, |v| {
+            v.into_iter()
+                .map(|t| {
+                    let ok = t.value.split_once('/').is_some_and(|(a, b)| {
+                        !a.is_empty() && !b.is_empty() && a != "*" && !t.value.contains(char::is_whitespace)
+                    });
+                    if !ok {
+                        self.err(
+                            &t.referenced,
+                            format!("{:?} is not a content type", t.value),
+                            "use type/subtype, or type/* for a whole family, e.g. image/jpeg or image/*",
+                        );
+                    }
+                    t.value
+                })
+                .collect()
+        });
+        let expires_seconds = raw.expires_seconds.map_or(d.expires_seconds, |e| {
+            if e.value == 0 || e.value > MAX_PRESIGN_SECONDS {
+                self.err(
+                    &e.referenced,
+                    format!("expires_seconds {} must be between 1 and {MAX_PRESIGN_SECONDS} (7 days, the SigV4 limit)", e.value),
+                    "keep it short: a pre-signed URL can be reused until it expires; 300 is a good default",
+                );
+            }
+            e.value
+        });
+        Uploads {
+            prefix,
+            allowed_content_types,
+            expires_seconds,
+            max_size_bytes: raw.max_size_bytes,
+            allow_downloads: raw.allow_downloads.unwrap_or(false),
+        }
+    }
+
+    fn function(&mut self, raw: Option<super::raw::RawFunction>) -> Function {
+        let d = Function::default();
+        let Some(raw) = raw else { return d };
+        let memory_mb = raw.memory_mb.map_or(d.memory_mb, |m| {
+            if !(128..=10240).contains(&m.value) {
+                self.err(
+                    &m.referenced,
+                    format!("memory_mb {} must be between 128 and 10240", m.value),
+                    "128 is plenty for the signer",
+                );
+            }
+            m.value
+        });
+        let timeout_seconds = raw.timeout_seconds.map_or(d.timeout_seconds, |t| {
+            if !(1..=900).contains(&t.value) {
+                self.err(
+                    &t.referenced,
+                    format!("timeout_seconds {} must be between 1 and 900", t.value),
+                    "",
+                );
+            }
+            t.value
+        });
+        let log_retention_days = raw.log_retention_days.map_or(d.log_retention_days, |r| {
+            const ALLOWED: [u32; 22] = [
+                1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                2557, 2922, 3288, 3653,
+            ];
+            if !ALLOWED.contains(&r.value) {
+                self.err(
+                    &r.referenced,
+                    format!(
+                        "log_retention_days {} is not a value CloudWatch Logs accepts",
+                        r.value
+                    ),
+                    format!("use one of {ALLOWED:?}"),
+                );
+            }
+            r.value
+        });
+        Function {
+            name: raw.name.map(|n| n.value),
+            memory_mb,
+            timeout_seconds,
+            log_retention_days,
+            artifact: raw.artifact,
+        }
+    }
+
+    fn api(&mut self, raw: Option<super::raw::RawApi>) -> Api {
+        let d = Api::default();
+        let Some(raw) = raw else { return d };
+        let route = raw.route.map_or(d.route, |r| {
+            if !r.value.starts_with('/') || r.value.contains(char::is_whitespace) {
+                self.err(
+                    &r.referenced,
+                    format!(
+                        "route {:?} must start with / and contain no spaces",
+                        r.value
+                    ),
+                    "e.g. route: /sign",
+                );
+            }
+            r.value
+        });
+        Api {
+            route,
+            cors_origins: raw
+                .cors_origins
+                .map_or(d.cors_origins, |o| o.into_iter().map(|o| o.value).collect()),
+            throttle_rate_limit: raw
+                .throttle
+                .as_ref()
+                .map_or(d.throttle_rate_limit, |t| t.rate_limit),
+            throttle_burst_limit: raw
+                .throttle
+                .as_ref()
+                .map_or(d.throttle_burst_limit, |t| t.burst_limit),
+            jwt: raw.jwt.map(|j| Jwt {
+                issuer: j.issuer.value,
+                audience: j.audience,
+            }),
+        }
+    }
+}
+
+fn is_string_or_strings(v: &serde_json::Value) -> bool {
+    v.is_string()
+        || v.as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(|x| x.is_string()))
+}
+
+fn strings(v: Option<&serde_json::Value>) -> Vec<&str> {
+    match v {
+        Some(serde_json::Value::String(s)) => vec![s.as_str()],
+        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Default for Uploads {
+    fn default() -> Self {
+        Uploads {
+            prefix: "uploads/".into(),
+            allowed_content_types: vec!["image/jpeg".into(), "image/png".into()],
+            expires_seconds: 300,
+            max_size_bytes: None,
+            allow_downloads: false,
+        }
+    }
+}
+
+impl Default for Function {
+    fn default() -> Self {
+        Function {
+            name: None,
+            memory_mb: 128,
+            timeout_seconds: 10,
+            log_retention_days: 14,
+            artifact: None,
+        }
+    }
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api {
+            route: "/sign".into(),
+            cors_origins: Vec::new(),
+            throttle_rate_limit: 10.0,
+            throttle_burst_limit: 20,
+            jwt: None,
+        }
+    }
+}

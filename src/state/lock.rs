@@ -1,0 +1,151 @@
+//! A lock per stack, so two runs cannot interleave their changes: `<dir>/<stack>.lock`, created
+//! exclusively, holding who took it. Released when the guard drops (also on error paths).
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Who holds a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+    pub since: String,
+    pub command: String,
+}
+
+impl Holder {
+    pub fn current(command: &str) -> Holder {
+        Holder {
+            user: std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .unwrap_or_else(|_| "unknown".into()),
+            host: hostname(),
+            pid: std::process::id(),
+            since: crate::clock::now_rfc3339(),
+            command: command.to_string(),
+        }
+    }
+
+    /// Whether the holder was on this host and its process is gone.
+    pub fn is_stale(&self) -> bool {
+        self.host == hostname() && !Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+}
+
+fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("stack {stack:?} is locked by {} on {} (pid {}, running `{}` since {}){}\n  hint: {}",
+        holder.user, holder.host, holder.pid, holder.command, holder.since,
+        if *stale { " — that process is gone, so the lock is stale" } else { "" },
+        if *stale { format!("delete {} and run again", path.display()) } else { "wait for that run to finish, then try again".to_string() })]
+    Held {
+        stack: String,
+        holder: Box<Holder>,
+        stale: bool,
+        path: PathBuf,
+    },
+    #[error("cannot take the lock {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A held lock; dropping it releases the lock.
+#[derive(Debug)]
+pub struct LockGuard {
+    path: PathBuf,
+}
+
+impl LockGuard {
+    /// Takes the lock of `stack` in `dir`, or says who holds it.
+    pub fn acquire(dir: &Path, stack: &str, command: &str) -> Result<LockGuard, LockError> {
+        let path = dir.join(format!("{stack}.lock"));
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        fs::create_dir_all(dir).map_err(io)?;
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                let holder = Holder::current(command);
+                let text = serde_json::to_vec_pretty(&holder).unwrap_or_default();
+                f.write_all(&text).and_then(|_| f.sync_all()).map_err(io)?;
+                Ok(LockGuard { path })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<Holder>(&t).ok())
+                    .unwrap_or(Holder {
+                        user: "unknown".into(),
+                        host: "unknown".into(),
+                        pid: 0,
+                        since: "unknown".into(),
+                        command: "unknown".into(),
+                    });
+                let stale = holder.is_stale();
+                Err(LockError::Held {
+                    stack: stack.to_string(),
+                    holder: Box::new(holder),
+                    stale,
+                    path,
+                })
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_taker_is_refused_with_the_holder_until_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let guard = LockGuard::acquire(dir.path(), "demo", "deploy").unwrap();
+        match LockGuard::acquire(dir.path(), "demo", "destroy") {
+            Err(LockError::Held { holder, stale, .. }) => {
+                assert_eq!(holder.pid, std::process::id());
+                assert_eq!(holder.command, "deploy");
+                assert!(!stale, "our own process is alive");
+            }
+            other => panic!("expected Held, got {other:?}"),
+        }
+        drop(guard);
+        LockGuard::acquire(dir.path(), "demo", "destroy").unwrap();
+    }
+
+    #[test]
+    fn a_lock_of_a_dead_process_is_reported_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut holder = Holder::current("deploy");
+        holder.pid = u32::MAX - 1;
+        fs::write(
+            dir.path().join("demo.lock"),
+            serde_json::to_string(&holder).unwrap(),
+        )
+        .unwrap();
+        let err = LockGuard::acquire(dir.path(), "demo", "deploy").unwrap_err();
+        assert!(matches!(err, LockError::Held { stale: true, .. }), "{err}");
+        assert!(err.to_string().contains("stale"));
+    }
+}
