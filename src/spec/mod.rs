@@ -155,3 +155,6 @@ pub enum LoadError {
     #[error("{0}")]
     Invalid(SpecErrors),
 }
+
+#[cfg(test)]
+mod tests;

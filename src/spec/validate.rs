@@ -29,6 +29,18 @@ const MAX_PRESIGN_SECONDS: u64 = 604_800;
 
 /// Parses and validates the text of a spec. `file` is used in messages only.
 pub fn parse(file: &Path, text: &str) -> Result<Stack, SpecErrors> {
+    let has_content = text
+        .lines()
+        .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    if !has_content {
+        return Err(SpecErrors(vec![SpecError {
+            file: file.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: "the spec is empty".into(),
+            hint: Some("a stack needs at least `stack: <name>`; see the commented example stack.yaml".into()),
+        }]));
+    }
     let raw: RawStack = serde_saphyr::from_str(text).map_err(|e| {
         let (line, column) = e
             .location()
@@ -60,12 +72,18 @@ pub fn parse(file: &Path, text: &str) -> Result<Stack, SpecErrors> {
 /// The parser's message without its own rendering of the position (we print that ourselves).
 fn syntax_message(e: &serde_saphyr::Error) -> String {
     let full = e.to_string();
-    let first = full.lines().next().unwrap_or("invalid YAML").trim();
-    // serde-saphyr ends its first line with " at line L, column C"; strip it.
-    match first.rfind(" at line ") {
-        Some(i) => first[..i].to_string(),
-        None => first.to_string(),
+    let mut first = full.lines().next().unwrap_or("invalid YAML").trim();
+    first = first.strip_prefix("error:").unwrap_or(first).trim_start();
+    // serde-saphyr starts with "line L column C: "; strip it.
+    if first.starts_with("line ") {
+        if let Some((_, rest)) = first.split_once(": ") {
+            first = rest;
+        }
     }
+    if let Some(i) = first.rfind(" at line ") {
+        first = &first[..i];
+    }
+    first.to_string()
 }
 
 struct Validator<'a> {
@@ -224,7 +242,8 @@ impl Validator<'_> {
                 hint: None,
             });
         }
-        let policy_statements = self.statements(raw.policy_statements.unwrap_or_default());
+        let policy_statements =
+            self.statements(raw.policy_statements.unwrap_or_default(), name.as_deref());
         let tags = self.tags(raw.tags, stack_tags);
         Bucket {
             name,
@@ -305,7 +324,15 @@ impl Validator<'_> {
         }
     }
 
-    fn statements(&mut self, raw: Vec<Spanned<serde_json::Value>>) -> Vec<serde_json::Value> {
+    /// Checks user policy statements; `bucket` is the explicit bucket name, when the spec sets one.
+    fn statements(
+        &mut self,
+        raw: Vec<Spanned<serde_json::Value>>,
+        bucket: Option<&str>,
+    ) -> Vec<serde_json::Value> {
+        let own_arns: Vec<String> = std::iter::once("arn:aws:s3:::${bucket}".to_string())
+            .chain(bucket.map(|b| format!("arn:aws:s3:::{b}")))
+            .collect();
         let mut sids = BTreeSet::new();
         let mut out = Vec::new();
         for s in raw {
@@ -362,7 +389,10 @@ impl Validator<'_> {
             }
             for key in ["Resource", "NotResource"] {
                 for r in strings(obj.get(key)) {
-                    if !(r.starts_with("arn:aws:s3:::${bucket}") || r == "*") {
+                    let own = own_arns.iter().any(|arn| {
+                        r == arn || r.strip_prefix(arn.as_str()).is_some_and(|rest| rest.starts_with('/'))
+                    });
+                    if !own {
                         self.err(
                             &at,
                             format!("resource {r:?} is not this stack's bucket"),

@@ -1,0 +1,156 @@
+use std::path::Path;
+
+use super::*;
+
+fn errors(text: &str) -> Vec<SpecError> {
+    match parse(Path::new("stack.yaml"), text) {
+        Ok(stack) => panic!("expected errors, got {stack:?}"),
+        Err(SpecErrors(e)) => e,
+    }
+}
+
+fn one_error(text: &str) -> SpecError {
+    let mut e = errors(text);
+    assert_eq!(e.len(), 1, "expected one error, got {e:?}");
+    e.remove(0)
+}
+
+#[test]
+fn the_example_stack_parses_with_its_documented_values() {
+    let stack = parse(Path::new("stack.yaml"), include_str!("../../stack.yaml")).unwrap();
+    assert_eq!(stack.name, "photo-uploads");
+    assert_eq!(stack.region.as_deref(), Some("us-east-1"));
+    assert_eq!(stack.bucket.encryption, Encryption::SseS3);
+    assert!(stack.bucket.enforce_tls);
+    assert_eq!(stack.bucket.cors.len(), 1);
+    assert_eq!(stack.bucket.cors[0].allowed_methods, vec!["PUT"]);
+    assert_eq!(stack.bucket.policy_statements.len(), 1);
+    assert_eq!(stack.uploads.prefix, "uploads/");
+    assert_eq!(stack.api.route, "/sign");
+    assert_eq!(stack.bucket.tags.get("project").map(String::as_str), Some("photo-uploads"));
+}
+
+#[test]
+fn a_minimal_stack_gets_safe_defaults() {
+    let stack = parse(Path::new("s.yaml"), "stack: demo\n").unwrap();
+    assert_eq!(stack.bucket.name, None);
+    assert!(!stack.bucket.versioning);
+    assert!(!stack.bucket.force_destroy);
+    assert!(stack.bucket.enforce_tls);
+    assert_eq!(stack.bucket.public_read_prefix, None);
+    assert!(stack.bucket.cors.is_empty());
+    assert_eq!(stack.uploads.expires_seconds, 300);
+}
+
+#[test]
+fn unknown_field_names_line_and_column() {
+    let e = one_error("stack: demo\nbucket:\n  versoning: true\n");
+    assert_eq!((e.line, e.column), (3, 3), "{e}");
+    assert!(e.message.contains("versoning"), "{e}");
+    assert!(e.to_string().starts_with("stack.yaml:3:3: "), "{e}");
+}
+
+#[test]
+fn wrong_type_names_line_and_column() {
+    let e = one_error("stack: demo\nbucket:\n  versioning: 3\n");
+    assert_eq!((e.line, e.column), (3, 15), "{e}");
+}
+
+#[test]
+fn bad_yaml_names_line_and_column() {
+    let e = one_error("stack: demo\nbucket: [\n");
+    assert!(e.line >= 2, "{e}");
+    assert!(e.column > 0, "{e}");
+}
+
+#[test]
+fn empty_spec_says_what_is_needed() {
+    let e = one_error("# nothing\n\n");
+    assert!(e.hint.unwrap().contains("stack: <name>"));
+}
+
+#[test]
+fn invalid_bucket_name_points_at_the_value() {
+    let e = one_error("stack: demo\nbucket:\n  name: Bad_Name\n");
+    assert_eq!((e.line, e.column), (3, 9), "{e}");
+    assert!(e.message.contains("Bad_Name"));
+    assert!(e.hint.is_some());
+}
+
+#[test]
+fn bad_cors_method_points_at_the_method() {
+    let e = one_error(
+        "stack: demo\nbucket:\n  cors:\n    - allowed_origins: [\"https://a\"]\n      allowed_methods: [PUT, PATCH]\n",
+    );
+    assert_eq!(e.line, 5, "{e}");
+    assert!(e.message.contains("PATCH"), "{e}");
+    assert!(e.hint.unwrap().contains("GET, PUT"));
+}
+
+#[test]
+fn every_problem_is_reported_not_just_the_first() {
+    let e = errors("stack: Demo\nregion: mars\nbucket:\n  name: ab\n");
+    let lines: Vec<u64> = e.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![1, 2, 4], "{e:?}");
+}
+
+#[test]
+fn policy_statements_are_checked_for_shape_and_scope() {
+    let e = errors(
+        "stack: demo\nbucket:\n  policy_statements:\n    - Effect: Allow\n      Action: ec2:RunInstances\n      Resource: \"arn:aws:s3:::other/*\"\n",
+    );
+    let text: Vec<String> = e.iter().map(|e| e.message.clone()).collect();
+    assert!(text.iter().any(|m| m.contains("Principal")), "{text:?}");
+    assert!(text.iter().any(|m| m.contains("not this stack's bucket")), "{text:?}");
+    assert!(text.iter().any(|m| m.contains("not an S3 action")), "{text:?}");
+    assert!(e.iter().all(|e| e.line == 4), "{e:?}");
+}
+
+#[test]
+fn policy_may_name_the_explicit_bucket_or_the_placeholder() {
+    let text = "stack: demo\nbucket:\n  name: my-uploads\n  policy_statements:\n    - {Effect: Deny, Principal: \"*\", Action: \"s3:*\", Resource: [\"arn:aws:s3:::my-uploads/*\", \"arn:aws:s3:::${bucket}\"]}\n";
+    parse(Path::new("s.yaml"), text).unwrap();
+    let e = one_error(&text.replace("arn:aws:s3:::my-uploads/*", "arn:aws:s3:::my-uploads-other/*"));
+    assert!(e.message.contains("my-uploads-other"), "{e}");
+}
+
+#[test]
+fn reserved_tag_and_expiry_limits_are_refused() {
+    let e = one_error("stack: demo\ntags:\n  presign-stack:stack: other\n");
+    assert!(e.message.contains("reserved"), "{e}");
+    let e = one_error("stack: demo\nuploads:\n  expires_seconds: 700000\n");
+    assert_eq!(e.line, 3);
+    assert!(e.message.contains("604800"), "{e}");
+}
+
+#[test]
+fn encryption_type_must_be_known() {
+    let e = one_error("stack: demo\nbucket:\n  encryption:\n    type: aes\n");
+    assert_eq!(e.line, 4, "{e}");
+    let ok = parse(
+        Path::new("s.yaml"),
+        "stack: demo\nbucket:\n  encryption:\n    type: sse-kms\n    kms_key_id: alias/uploads\n",
+    )
+    .unwrap();
+    assert_eq!(
+        ok.bucket.encryption,
+        Encryption::SseKms { key_id: Some("alias/uploads".into()), bucket_key: true }
+    );
+}
+
+#[test]
+fn hostile_input_never_panics() {
+    for text in [
+        "\u{0}",
+        "stack: \"\\u0000\"",
+        "stack: demo\nbucket:\n  cors: 7\n",
+        "stack: demo\nbucket:\n  policy_statements: [1, [], \"x\"]\n",
+        "&a [*a]",
+        "stack: demo\nuploads:\n  expires_seconds: -1\n",
+        "stack: demo\nbucket:\n  cors:\n    - allowed_origins: []\n      allowed_methods: []\n      max_age_seconds: 99999999999\n",
+        "---\nstack: a\n---\nstack: b\n",
+        &"[".repeat(10_000),
+    ] {
+        assert!(parse(Path::new("s.yaml"), text).is_err(), "{text:?} should be refused");
+    }
+}
