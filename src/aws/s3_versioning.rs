@@ -1,11 +1,8 @@
 //! Versioning. It cannot be removed, only suspended; "disabled" and "suspended" both read as
 //! `enabled: false`.
 
-use aws_sdk_s3::error::SdkError;
-use aws_sdk_s3::operation::get_bucket_versioning::GetBucketVersioningError;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use aws_sdk_s3::Client;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::errors::{has_code, AwsError};
 use super::NOT_FOUND_BUCKET;
@@ -23,10 +20,6 @@ pub async fn find(s3: &Client, bucket: &str) -> Result<Option<VersioningProps>, 
             enabled: out.status() == Some(&BucketVersioningStatus::Enabled),
         })),
         Err(e) if has_code(&e, NOT_FOUND_BUCKET) => Ok(None),
-        Err(e) if is_empty_moto_answer(&e) => Ok(Some(VersioningProps {
-            bucket: bucket.to_string(),
-            enabled: false,
-        })),
         Err(e) => Err(AwsError::from_sdk("GetBucketVersioning", what(bucket), e)),
     }
 }
@@ -48,15 +41,3 @@ pub async fn put(s3: &Client, p: &VersioningProps) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// The moto emulator answers a bucket that never had versioning with an empty
-/// `<GetBucketVersioningResponse/>` (AWS sends `<VersioningConfiguration/>`), which the SDK
-/// cannot parse. Both mean "never enabled"; this matches only that exact 200 answer.
-fn is_empty_moto_answer(err: &SdkError<GetBucketVersioningError, HttpResponse>) -> bool {
-    err.raw_response().is_some_and(|r| {
-        r.status().as_u16() == 200
-            && r.body().bytes().is_some_and(|b| {
-                let text = String::from_utf8_lossy(b);
-                text.contains("<GetBucketVersioningResponse") && !text.contains("<Status>")
-            })
-    })
-}

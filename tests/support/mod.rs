@@ -1,0 +1,239 @@
+//! The integration-test harness: a moto server on 127.0.0.1 (started once per test binary, or
+//! the one named by PRESIGN_STACK_TEST_ENDPOINT), stacks in temporary folders, and ways to run
+//! commands in-process (with an SDK interceptor counting calls) or as the real binary.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use presign_stack::aws::Clients;
+use presign_stack::cli::Cli;
+use presign_stack::commands::ExitStatus;
+use presign_stack::output::Printer;
+
+pub const REGION: &str = "us-east-1";
+
+/// The emulator's endpoint, e.g. `http://127.0.0.1:40123`.
+pub fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| match std::env::var("PRESIGN_STACK_TEST_ENDPOINT") {
+        Ok(e) if !e.is_empty() => e,
+        _ => start_moto(),
+    })
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Starts moto on a free port. The server is a child of a thread that lives as long as the test
+/// process, with PR_SET_PDEATHSIG, so it stops when the tests end, however they end.
+fn start_moto() -> String {
+    let out = Command::new(repo().join("scripts/emulator"))
+        .arg("path")
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/emulator path");
+    assert!(out.status.success(), "scripts/emulator could not install moto");
+    let moto = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(&moto);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_DISABLE_GLOBAL_CORS", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("start moto_server");
+        tx.send(child.id()).unwrap();
+        let _ = child.wait();
+    });
+    rx.recv().expect("moto started");
+    wait_until(Duration::from_secs(60), &format!("moto to answer on port {port}"), || {
+        http(port, "GET", "/moto-api/", "").is_some()
+    });
+    let status = http(port, "POST", "/moto-api/config", r#"{"lambda": {"use_docker": false}}"#);
+    assert!(status.is_some_and(|s| (200..300).contains(&s)), "configuring moto: {status:?}");
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Polls `condition` until it holds; fails the test after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what} after {limit:?}");
+        std::thread::sleep(Duration::from_millis(20)); // poll interval, bounded by the deadline
+    }
+}
+
+/// A minimal HTTP/1.0 request; the status code, or `None` when nothing answers.
+fn http(port: u16, method: &str, path: &str, body: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    s.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// SDK settings pointing at the emulator with dummy credentials.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+/// An S3 client for out-of-band changes and for checking what deploy did.
+pub async fn s3() -> aws_sdk_s3::Client {
+    let config = sdk_config().await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// What one command run produced.
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// Operation name → count, from an interceptor on the run's S3 client.
+    pub calls: std::collections::BTreeMap<String, u64>,
+}
+
+impl Run {
+    pub fn mutations(&self) -> Vec<String> {
+        self.calls
+            .keys()
+            .filter(|op| !presign_stack::aws::CallCounter::is_read(op))
+            .cloned()
+            .collect()
+    }
+
+    pub fn output(&self) -> String {
+        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// A stack in its own temporary folder, with a name no other test uses.
+pub struct TestStack {
+    pub dir: tempfile::TempDir,
+    pub name: String,
+}
+
+impl TestStack {
+    /// `body` is the spec after the `stack:` and `region:` lines.
+    pub fn new(label: &str, body: &str) -> TestStack {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let name = format!("{label}-{}-{n}", std::process::id() % 100_000);
+        let dir = tempfile::tempdir().unwrap();
+        let stack = TestStack { dir, name };
+        stack.write_spec(body);
+        stack
+    }
+
+    pub fn write_spec(&self, body: &str) {
+        std::fs::write(
+            self.spec(),
+            format!("stack: {}\nregion: {REGION}\n{body}", self.name),
+        )
+        .unwrap();
+    }
+
+    pub fn spec(&self) -> PathBuf {
+        self.dir.path().join("stack.yaml")
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.path().join(".presign-stack").join(format!("{}.json", self.name))
+    }
+
+    pub fn state(&self) -> Option<presign_stack::state::State> {
+        let text = std::fs::read_to_string(self.state_path()).ok()?;
+        Some(serde_json::from_str(&text).unwrap())
+    }
+
+    pub fn bucket(&self) -> String {
+        format!("{}-uploads-{REGION}", self.name)
+    }
+
+    /// Runs `presign-stack <args> -f <spec>` in-process, counting AWS calls.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        let spec = self.spec();
+        let mut argv = vec!["presign-stack"];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(&["-f", spec.to_str().unwrap()]);
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let clients = Clients::new(&sdk_config().await, REGION);
+        let (printer, out, err) = Printer::capture();
+        let status = presign_stack::run(cli, &printer, Some(clients.clone())).await;
+        Run {
+            status,
+            stdout: out.text(),
+            stderr: err.text(),
+            calls: clients.calls.snapshot(),
+        }
+    }
+
+    /// Runs `run` and asserts the exit status.
+    pub async fn expect(&self, args: &[&str], status: ExitStatus) -> Run {
+        let run = self.run(args).await;
+        assert_eq!(run.status, status, "presign-stack {args:?}\n{}", run.output());
+        run
+    }
+
+    /// Runs the real binary, with the emulator's settings and no terminal on stdin.
+    pub fn bin(&self, args: &[&str]) -> std::process::Output {
+        bin_in(self.dir.path(), args, &self.spec())
+    }
+}
+
+pub fn bin_in(dir: &Path, args: &[&str], spec: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_presign-stack"))
+        .args(args)
+        .arg("-f")
+        .arg(spec)
+        .current_dir(dir)
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run presign-stack")
+}
