@@ -47,12 +47,24 @@ async fn deploy_on_an_empty_emulator_creates_the_bucket_family_as_specified() {
     assert_eq!(tag("presign-stack:stack"), Some(stack.name.clone()));
     assert_eq!(tag("team").as_deref(), Some("media"));
 
-    let own = s3.get_bucket_ownership_controls().bucket(&b).send().await.unwrap();
+    let own = s3
+        .get_bucket_ownership_controls()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        own.ownership_controls().unwrap().rules()[0].object_ownership().as_str(),
+        own.ownership_controls().unwrap().rules()[0]
+            .object_ownership()
+            .as_str(),
         "BucketOwnerEnforced"
     );
-    let pab = s3.get_public_access_block().bucket(&b).send().await.unwrap();
+    let pab = s3
+        .get_public_access_block()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap();
     let pab = pab.public_access_block_configuration().unwrap();
     assert_eq!(
         (
@@ -66,7 +78,10 @@ async fn deploy_on_an_empty_emulator_creates_the_bucket_family_as_specified() {
     let enc = s3.get_bucket_encryption().bucket(&b).send().await.unwrap();
     let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
     assert_eq!(
-        rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(),
+        rule.apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
         "AES256"
     );
     let ver = s3.get_bucket_versioning().bucket(&b).send().await.unwrap();
@@ -77,7 +92,10 @@ async fn deploy_on_an_empty_emulator_creates_the_bucket_family_as_specified() {
     assert_eq!(rule.max_age_seconds(), Some(3000));
     let mut origins = rule.allowed_origins().to_vec();
     origins.sort();
-    assert_eq!(origins, ["http://localhost:5173", "https://app.example.com"]);
+    assert_eq!(
+        origins,
+        ["http://localhost:5173", "https://app.example.com"]
+    );
     let policy = s3.get_bucket_policy().bucket(&b).send().await.unwrap();
     let policy: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
     let sids: Vec<&str> = policy["Statement"]
@@ -86,14 +104,23 @@ async fn deploy_on_an_empty_emulator_creates_the_bucket_family_as_specified() {
         .iter()
         .filter_map(|s| s["Sid"].as_str())
         .collect();
-    assert_eq!(sids, ["PresignStackDenyInsecureTransport", "DenyUnencryptedUploads"]);
+    assert_eq!(
+        sids,
+        [
+            "PresignStackDenyInsecureTransport",
+            "DenyUnencryptedUploads"
+        ]
+    );
     assert!(policy.to_string().contains(&format!("arn:aws:s3:::{b}/*")));
 
     let state = stack.state().expect("state written");
     assert_eq!(state.resources.len(), 7);
     assert!(state.serial >= 7, "one write per operation at least");
     let text = std::fs::read_to_string(stack.state_path()).unwrap();
-    assert!(!text.contains("testing"), "credentials must never reach the state");
+    assert!(
+        !text.contains("testing"),
+        "credentials must never reach the state"
+    );
 }
 
 #[tokio::test]
@@ -112,12 +139,20 @@ async fn a_second_deploy_reports_no_changes_and_makes_zero_mutating_calls() {
 async fn a_bucket_name_taken_by_an_untagged_bucket_fails_clearly_and_changes_nothing() {
     let stack = TestStack::new("taken", "");
     let s3 = s3().await;
-    s3.create_bucket().bucket(stack.bucket()).send().await.unwrap();
+    s3.create_bucket()
+        .bucket(stack.bucket())
+        .send()
+        .await
+        .unwrap();
 
     let run = stack.expect(&["deploy", "--yes"], Failure).await;
     assert!(run.stderr.contains(&stack.bucket()), "{}", run.output());
     assert!(run.stderr.contains("bucket.name"), "{}", run.output());
-    assert!(run.stderr.contains("not created by presign-stack"), "{}", run.output());
+    assert!(
+        run.stderr.contains("not created by presign-stack"),
+        "{}",
+        run.output()
+    );
     assert_eq!(run.mutations(), Vec::<String>::new());
     assert!(stack.state().is_none(), "no state written");
     let tags = s3.get_bucket_tagging().bucket(stack.bucket()).send().await;
@@ -162,22 +197,48 @@ async fn without_a_terminal_and_without_yes_deploy_refuses_and_says_why() {
 async fn a_locked_stack_refuses_a_second_deploy_naming_the_holder_but_diff_still_runs() {
     let stack = TestStack::new("locked", "");
     let dir = stack.dir.path().join(".presign-stack");
-    let _held = presign_stack::state::lock::LockGuard::acquire(&dir, &stack.name, "deploy").unwrap();
+    let _held =
+        presign_stack::state::lock::LockGuard::acquire(&dir, &stack.name, "deploy").unwrap();
     let run = stack.expect(&["deploy", "--yes"], Failure).await;
     assert!(run.stderr.contains("is locked by"), "{}", run.output());
-    assert!(run.stderr.contains(&format!("pid {}", std::process::id())), "{}", run.output());
-    assert!(run.calls.is_empty(), "a locked run makes no AWS call: {:?}", run.calls);
+    assert!(
+        run.stderr.contains(&format!("pid {}", std::process::id())),
+        "{}",
+        run.output()
+    );
+    assert!(
+        run.calls.is_empty(),
+        "a locked run makes no AWS call: {:?}",
+        run.calls
+    );
     // diff is read-only and takes no lock.
-    stack.expect(&["diff"], presign_stack::commands::ExitStatus::Differences).await;
+    stack
+        .expect(&["diff"], presign_stack::commands::ExitStatus::Differences)
+        .await;
 }
 
 #[tokio::test]
 async fn the_binary_deploys_with_the_standard_aws_settings() {
     let stack = TestStack::new("binary", "");
     let out = stack.bin(&["deploy", "--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = stack.bin(&["diff"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = stack.bin(&["destroy", "--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

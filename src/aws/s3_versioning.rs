@@ -40,4 +40,3 @@ pub async fn put(s3: &Client, p: &VersioningProps) -> Result<(), AwsError> {
         .map_err(|e| AwsError::from_sdk("PutBucketVersioning", what(&p.bucket), e))?;
     Ok(())
 }
-

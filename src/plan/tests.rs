@@ -22,7 +22,10 @@ fn as_live(resources: &[Resource]) -> BTreeMap<String, Option<Props>> {
 }
 
 fn as_recorded(resources: &[Resource]) -> BTreeMap<String, crate::state::RecordedResource> {
-    resources.iter().map(|r| (r.id.clone(), record_of(r))).collect()
+    resources
+        .iter()
+        .map(|r| (r.id.clone(), record_of(r)))
+        .collect()
 }
 
 fn position(plan: &Plan, id: &str) -> usize {
@@ -37,7 +40,10 @@ fn a_fresh_stack_creates_everything_bucket_first_and_policy_after_the_block() {
     assert_eq!(plan.steps[0].id, ids::BUCKET);
     assert!(position(&plan, ids::POLICY) > position(&plan, ids::PUBLIC_ACCESS_BLOCK));
     let policy = &plan.steps[position(&plan, ids::POLICY)];
-    assert_eq!(policy.after_steps, vec![ids::BUCKET, ids::PUBLIC_ACCESS_BLOCK]);
+    assert_eq!(
+        policy.after_steps,
+        vec![ids::BUCKET, ids::PUBLIC_ACCESS_BLOCK]
+    );
 }
 
 #[test]
@@ -52,7 +58,8 @@ fn nothing_to_do_when_aws_matches() {
 fn a_changed_attribute_is_an_update_naming_it() {
     let d = desired(&stack(""), "us-east-1");
     let mut live = as_live(&d);
-    if let Some(Some(Props::S3BucketPublicAccessBlock(p))) = live.get_mut(ids::PUBLIC_ACCESS_BLOCK) {
+    if let Some(Some(Props::S3BucketPublicAccessBlock(p))) = live.get_mut(ids::PUBLIC_ACCESS_BLOCK)
+    {
         p.block_public_policy = false;
     }
     let plan = plan_deploy(&d, &as_recorded(&d), &live);
@@ -68,19 +75,32 @@ fn a_new_bucket_name_replaces_the_bucket_family() {
     let old = desired(&stack(""), "us-east-1");
     let new = desired(&stack("  name: demo-renamed\n"), "us-east-1");
     let plan = plan_deploy(&new, &as_recorded(&old), &BTreeMap::new());
-    assert!(plan.steps.iter().all(|s| s.action == Action::Replace), "{plan:?}");
+    assert!(
+        plan.steps.iter().all(|s| s.action == Action::Replace),
+        "{plan:?}"
+    );
     let bucket = &plan.steps[position(&plan, ids::BUCKET)];
-    assert_eq!(bucket.delete_physical_id.as_deref(), Some("demo-uploads-us-east-1"));
+    assert_eq!(
+        bucket.delete_physical_id.as_deref(),
+        Some("demo-uploads-us-east-1")
+    );
     assert!(bucket.changes.iter().any(|c| c.attribute == "name"));
 }
 
 #[test]
 fn removing_cors_from_the_spec_deletes_it() {
     let before = desired(&stack(""), "us-east-1");
-    let after: Vec<Resource> = before.iter().filter(|r| r.id != ids::CORS).cloned().collect();
+    let after: Vec<Resource> = before
+        .iter()
+        .filter(|r| r.id != ids::CORS)
+        .cloned()
+        .collect();
     let plan = plan_deploy(&after, &as_recorded(&before), &as_live(&after));
     assert_eq!(plan.steps.len(), 1);
-    assert_eq!((plan.steps[0].id.as_str(), plan.steps[0].action), (ids::CORS, Action::Delete));
+    assert_eq!(
+        (plan.steps[0].id.as_str(), plan.steps[0].action),
+        (ids::CORS, Action::Delete)
+    );
 }
 
 #[test]
@@ -104,7 +124,11 @@ fn diff_separates_drift_from_pending_changes() {
     }
     let wanted = desired(&stack("  versioning: true\n"), "us-east-1");
     let report = diff(&wanted, &as_recorded(&applied), &live);
-    let drift: Vec<(&str, bool)> = report.drift.iter().map(|d| (d.id.as_str(), d.deleted)).collect();
+    let drift: Vec<(&str, bool)> = report
+        .drift
+        .iter()
+        .map(|d| (d.id.as_str(), d.deleted))
+        .collect();
     assert_eq!(drift, vec![(ids::POLICY, true), (ids::VERSIONING, false)]);
     assert_eq!(report.drift[1].changes[0].attribute, "enabled");
     assert_eq!(report.pending.len(), 1);
@@ -117,26 +141,48 @@ fn diff_separates_drift_from_pending_changes() {
 fn public_read_relaxes_only_the_policy_blocks_and_adds_a_prefix_statement() {
     let d = desired(&stack("  public_read:\n    prefix: public/\n"), "us-east-1");
     let pab = d.iter().find(|r| r.id == ids::PUBLIC_ACCESS_BLOCK).unwrap();
-    let Props::S3BucketPublicAccessBlock(p) = &pab.props else { panic!() };
+    let Props::S3BucketPublicAccessBlock(p) = &pab.props else {
+        panic!()
+    };
     assert!(p.block_public_acls && p.ignore_public_acls);
     assert!(!p.block_public_policy && !p.restrict_public_buckets);
     let policy = d.iter().find(|r| r.id == ids::POLICY).unwrap();
-    let Props::S3BucketPolicy(p) = &policy.props else { panic!() };
+    let Props::S3BucketPolicy(p) = &policy.props else {
+        panic!()
+    };
     let text = p.document.to_string();
-    assert!(text.contains("arn:aws:s3:::demo-uploads-us-east-1/public/*"), "{text}");
+    assert!(
+        text.contains("arn:aws:s3:::demo-uploads-us-east-1/public/*"),
+        "{text}"
+    );
 
     let private = desired(&stack(""), "us-east-1");
-    let pab = private.iter().find(|r| r.id == ids::PUBLIC_ACCESS_BLOCK).unwrap();
-    let Props::S3BucketPublicAccessBlock(p) = &pab.props else { panic!() };
-    assert!(p.block_public_acls && p.ignore_public_acls && p.block_public_policy && p.restrict_public_buckets);
+    let pab = private
+        .iter()
+        .find(|r| r.id == ids::PUBLIC_ACCESS_BLOCK)
+        .unwrap();
+    let Props::S3BucketPublicAccessBlock(p) = &pab.props else {
+        panic!()
+    };
+    assert!(
+        p.block_public_acls
+            && p.ignore_public_acls
+            && p.block_public_policy
+            && p.restrict_public_buckets
+    );
 }
 
 #[test]
 fn the_bucket_carries_the_ownership_tag_and_user_tags() {
     let d = desired(&stack("  tags:\n    team: media\n"), "eu-west-1");
-    let Props::S3Bucket(b) = &d[0].props else { panic!() };
+    let Props::S3Bucket(b) = &d[0].props else {
+        panic!()
+    };
     assert_eq!(b.name, "demo-uploads-eu-west-1");
     assert_eq!(b.region, "eu-west-1");
-    assert_eq!(b.tags.get(spec::OWNERSHIP_TAG).map(String::as_str), Some("demo"));
+    assert_eq!(
+        b.tags.get(spec::OWNERSHIP_TAG).map(String::as_str),
+        Some("demo")
+    );
     assert_eq!(b.tags.get("team").map(String::as_str), Some("media"));
 }

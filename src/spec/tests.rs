@@ -27,7 +27,10 @@ fn the_example_stack_parses_with_its_documented_values() {
     assert_eq!(stack.bucket.policy_statements.len(), 1);
     assert_eq!(stack.uploads.prefix, "uploads/");
     assert_eq!(stack.api.route, "/sign");
-    assert_eq!(stack.bucket.tags.get("project").map(String::as_str), Some("photo-uploads"));
+    assert_eq!(
+        stack.bucket.tags.get("project").map(String::as_str),
+        Some("photo-uploads")
+    );
 }
 
 #[test]
@@ -101,8 +104,14 @@ fn policy_statements_are_checked_for_shape_and_scope() {
     );
     let text: Vec<String> = e.iter().map(|e| e.message.clone()).collect();
     assert!(text.iter().any(|m| m.contains("Principal")), "{text:?}");
-    assert!(text.iter().any(|m| m.contains("not this stack's bucket")), "{text:?}");
-    assert!(text.iter().any(|m| m.contains("not an S3 action")), "{text:?}");
+    assert!(
+        text.iter().any(|m| m.contains("not this stack's bucket")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|m| m.contains("not an S3 action")),
+        "{text:?}"
+    );
     assert!(e.iter().all(|e| e.line == 4), "{e:?}");
 }
 
@@ -110,7 +119,10 @@ fn policy_statements_are_checked_for_shape_and_scope() {
 fn policy_may_name_the_explicit_bucket_or_the_placeholder() {
     let text = "stack: demo\nbucket:\n  name: my-uploads\n  policy_statements:\n    - {Effect: Deny, Principal: \"*\", Action: \"s3:*\", Resource: [\"arn:aws:s3:::my-uploads/*\", \"arn:aws:s3:::${bucket}\"]}\n";
     parse(Path::new("s.yaml"), text).unwrap();
-    let e = one_error(&text.replace("arn:aws:s3:::my-uploads/*", "arn:aws:s3:::my-uploads-other/*"));
+    let e = one_error(&text.replace(
+        "arn:aws:s3:::my-uploads/*",
+        "arn:aws:s3:::my-uploads-other/*",
+    ));
     assert!(e.message.contains("my-uploads-other"), "{e}");
 }
 
@@ -134,7 +146,10 @@ fn encryption_type_must_be_known() {
     .unwrap();
     assert_eq!(
         ok.bucket.encryption,
-        Encryption::SseKms { key_id: Some("alias/uploads".into()), bucket_key: true }
+        Encryption::SseKms {
+            key_id: Some("alias/uploads".into()),
+            bucket_key: true
+        }
     );
 }
 

@@ -38,7 +38,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Stack, SpecErrors> {
             line: 1,
             column: 1,
             message: "the spec is empty".into(),
-            hint: Some("a stack needs at least `stack: <name>`; see the commented example stack.yaml".into()),
+            hint: Some(
+                "a stack needs at least `stack: <name>`; see the commented example stack.yaml"
+                    .into(),
+            ),
         }]));
     }
     let raw: RawStack = serde_saphyr::from_str(text).map_err(|e| {
@@ -390,7 +393,9 @@ impl Validator<'_> {
             for key in ["Resource", "NotResource"] {
                 for r in strings(obj.get(key)) {
                     let own = own_arns.iter().any(|arn| {
-                        r == arn || r.strip_prefix(arn.as_str()).is_some_and(|rest| rest.starts_with('/'))
+                        r == arn
+                            || r.strip_prefix(arn.as_str())
+                                .is_some_and(|rest| rest.starts_with('/'))
                     });
                     if !own {
                         self.err(

@@ -41,7 +41,10 @@ fn start_moto() -> String {
         .stderr(Stdio::inherit())
         .output()
         .expect("run scripts/emulator path");
-    assert!(out.status.success(), "scripts/emulator could not install moto");
+    assert!(
+        out.status.success(),
+        "scripts/emulator could not install moto"
+    );
     let moto = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -70,11 +73,21 @@ fn start_moto() -> String {
         let _ = child.wait();
     });
     rx.recv().expect("moto started");
-    wait_until(Duration::from_secs(60), &format!("moto to answer on port {port}"), || {
-        http(port, "GET", "/moto-api/", "").is_some()
-    });
-    let status = http(port, "POST", "/moto-api/config", r#"{"lambda": {"use_docker": false}}"#);
-    assert!(status.is_some_and(|s| (200..300).contains(&s)), "configuring moto: {status:?}");
+    wait_until(
+        Duration::from_secs(60),
+        &format!("moto to answer on port {port}"),
+        || http(port, "GET", "/moto-api/", "").is_some(),
+    );
+    let status = http(
+        port,
+        "POST",
+        "/moto-api/config",
+        r#"{"lambda": {"use_docker": false}}"#,
+    );
+    assert!(
+        status.is_some_and(|s| (200..300).contains(&s)),
+        "configuring moto: {status:?}"
+    );
     format!("http://127.0.0.1:{port}")
 }
 
@@ -82,7 +95,10 @@ fn start_moto() -> String {
 pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !condition() {
-        assert!(Instant::now() < deadline, "gave up waiting for {what} after {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "gave up waiting for {what} after {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(20)); // poll interval, bounded by the deadline
     }
 }
@@ -178,7 +194,10 @@ impl TestStack {
     }
 
     pub fn state_path(&self) -> PathBuf {
-        self.dir.path().join(".presign-stack").join(format!("{}.json", self.name))
+        self.dir
+            .path()
+            .join(".presign-stack")
+            .join(format!("{}.json", self.name))
     }
 
     pub fn state(&self) -> Option<presign_stack::state::State> {
@@ -211,7 +230,12 @@ impl TestStack {
     /// Runs `run` and asserts the exit status.
     pub async fn expect(&self, args: &[&str], status: ExitStatus) -> Run {
         let run = self.run(args).await;
-        assert_eq!(run.status, status, "presign-stack {args:?}\n{}", run.output());
+        assert_eq!(
+            run.status,
+            status,
+            "presign-stack {args:?}\n{}",
+            run.output()
+        );
         run
     }
 

@@ -1,0 +1,164 @@
+//! destroy: removes what the stack made, refuses a non-empty bucket unless asked to empty it,
+//! and is a no-op the second time.
+
+mod support;
+
+use aws_sdk_s3::primitives::ByteStream;
+use presign_stack::commands::ExitStatus::{Failure, Success};
+use support::{s3, TestStack};
+
+/// Objects can only be written over plain HTTP to the emulator when the TLS-only statement is
+/// off: moto enforces bucket policies.
+const VERSIONED: &str = "bucket:\n  versioning: true\n  enforce_tls: false\n  cors:\n    - allowed_origins: [\"https://a.example\"]\n      allowed_methods: [PUT]\n";
+
+#[tokio::test]
+async fn destroy_removes_everything_and_a_second_destroy_does_nothing() {
+    let stack = TestStack::new("x-all", VERSIONED);
+    stack.expect(&["deploy", "--yes"], Success).await;
+    let run = stack.expect(&["destroy", "--yes"], Success).await;
+    assert!(
+        run.stdout
+            .contains("Plan: 0 to create, 0 to update, 0 to replace, 6 to delete."),
+        "{}",
+        run.output()
+    );
+    let s3 = s3().await;
+    assert!(
+        s3.head_bucket()
+            .bucket(stack.bucket())
+            .send()
+            .await
+            .is_err(),
+        "bucket gone"
+    );
+    assert!(stack.state().unwrap().resources.is_empty());
+
+    let again = stack.expect(&["destroy", "--yes"], Success).await;
+    assert!(
+        again.stdout.contains("Nothing to destroy"),
+        "{}",
+        again.output()
+    );
+    assert_eq!(again.mutations(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn destroy_refuses_a_non_empty_bucket_then_empties_a_versioned_one_with_force_empty() {
+    let stack = TestStack::new("x-full", VERSIONED);
+    stack.expect(&["deploy", "--yes"], Success).await;
+    let s3 = s3().await;
+    let b = stack.bucket();
+    for body in ["one", "two"] {
+        s3.put_object()
+            .bucket(&b)
+            .key("uploads/cat.jpg")
+            .body(ByteStream::from_static(body.as_bytes()))
+            .send()
+            .await
+            .unwrap();
+    }
+    s3.delete_object()
+        .bucket(&b)
+        .key("uploads/cat.jpg")
+        .send()
+        .await
+        .unwrap();
+    let before = stack.state().unwrap();
+
+    let refused = stack.expect(&["destroy", "--yes"], Failure).await;
+    assert!(
+        refused.stderr.contains("3 object versions"),
+        "{}",
+        refused.output()
+    );
+    assert!(
+        refused.stderr.contains("--force-empty"),
+        "{}",
+        refused.output()
+    );
+    assert_eq!(refused.mutations(), Vec::<String>::new(), "nothing deleted");
+    assert_eq!(stack.state().unwrap(), before, "state untouched");
+    assert!(
+        s3.get_bucket_cors().bucket(&b).send().await.is_ok(),
+        "CORS still there"
+    );
+
+    let forced = stack
+        .expect(&["destroy", "--yes", "--force-empty"], Success)
+        .await;
+    assert!(
+        forced.calls.contains_key("DeleteObjects"),
+        "{:?}",
+        forced.calls
+    );
+    assert!(
+        s3.head_bucket().bucket(&b).send().await.is_err(),
+        "bucket gone"
+    );
+    stack.expect(&["destroy", "--yes"], Success).await;
+}
+
+#[tokio::test]
+async fn force_destroy_in_the_spec_empties_the_bucket_without_the_flag() {
+    let stack = TestStack::new("x-spec", &format!("{VERSIONED}  force_destroy: true\n"));
+    stack.expect(&["deploy", "--yes"], Success).await;
+    let s3 = s3().await;
+    s3.put_object()
+        .bucket(stack.bucket())
+        .key("uploads/a.png")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    stack.expect(&["destroy", "--yes"], Success).await;
+    assert!(s3
+        .head_bucket()
+        .bucket(stack.bucket())
+        .send()
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn destroy_never_deletes_a_bucket_that_lost_the_stacks_ownership_tag() {
+    let stack = TestStack::new("x-owner", "bucket:\n  enforce_tls: false\n");
+    stack.expect(&["deploy", "--yes"], Success).await;
+    let s3 = s3().await;
+    s3.delete_bucket_tagging()
+        .bucket(stack.bucket())
+        .send()
+        .await
+        .unwrap();
+    let run = stack.expect(&["destroy", "--yes"], Failure).await;
+    assert!(run.stderr.contains("ownership tag"), "{}", run.output());
+    assert_eq!(run.mutations(), Vec::<String>::new());
+    assert!(s3.head_bucket().bucket(stack.bucket()).send().await.is_ok());
+}
+
+#[tokio::test]
+async fn destroy_of_a_never_deployed_stack_succeeds_without_calls() {
+    let stack = TestStack::new("x-never", "");
+    let run = stack.expect(&["destroy", "--yes"], Success).await;
+    assert!(
+        run.stdout.contains("Nothing to destroy"),
+        "{}",
+        run.output()
+    );
+    assert!(run.calls.is_empty(), "{:?}", run.calls);
+}
+
+#[tokio::test]
+async fn without_a_terminal_destroy_asks_for_yes_and_deletes_nothing() {
+    let stack = TestStack::new("x-noyes", "");
+    stack.expect(&["deploy", "--yes"], Success).await;
+    let out = stack.bin(&["destroy"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    assert!(s3()
+        .await
+        .head_bucket()
+        .bucket(stack.bucket())
+        .send()
+        .await
+        .is_ok());
+}
