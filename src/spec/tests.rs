@@ -18,7 +18,7 @@ fn one_error(text: &str) -> SpecError {
 #[test]
 fn the_example_stack_parses_with_its_documented_values() {
     let stack = parse(Path::new("stack.yaml"), include_str!("../../stack.yaml")).unwrap();
-    assert_eq!(stack.name, "photo-uploads");
+    assert_eq!(stack.name, "photos");
     assert_eq!(stack.region.as_deref(), Some("us-east-1"));
     assert_eq!(stack.bucket.encryption, Encryption::SseS3);
     assert!(stack.bucket.enforce_tls);
@@ -29,7 +29,7 @@ fn the_example_stack_parses_with_its_documented_values() {
     assert_eq!(stack.api.route, "/sign");
     assert_eq!(
         stack.bucket.tags.get("project").map(String::as_str),
-        Some("photo-uploads")
+        Some("photos")
     );
 }
 
