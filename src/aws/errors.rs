@@ -81,6 +81,25 @@ impl AwsError {
     }
 }
 
+/// The one rule for "not found": the service answered with one of `codes`, or the bucket itself
+/// is gone (`NoSuchBucket`). Then `Ok(None)`; other errors name the operation and resource.
+pub fn absent_as_none<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    codes: &[&str],
+    operation: &'static str,
+    resource: &str,
+) -> Result<Option<T>, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if has_code(&e, codes) || has_code(&e, super::NOT_FOUND_BUCKET) => Ok(None),
+        Err(e) => Err(AwsError::from_sdk(operation, resource, e)),
+    }
+}
+
 /// The service's error code, if the service answered with one.
 pub fn code_of<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
     match err {

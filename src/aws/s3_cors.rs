@@ -3,8 +3,8 @@
 use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
 use aws_sdk_s3::Client;
 
-use super::errors::{has_code, AwsError};
-use super::{build_error, NOT_FOUND_BUCKET};
+use super::build_error;
+use super::errors::{absent_as_none, AwsError};
 use crate::plan::normalize;
 use crate::plan::resources::{CorsProps, CorsRuleProps};
 
@@ -16,27 +16,32 @@ fn what(bucket: &str) -> String {
 
 /// `None` when the bucket or its CORS configuration is missing.
 pub async fn find(s3: &Client, bucket: &str) -> Result<Option<CorsProps>, AwsError> {
-    match s3.get_bucket_cors().bucket(bucket).send().await {
-        Ok(out) => Ok(Some(CorsProps {
-            bucket: bucket.to_string(),
-            rules: out
-                .cors_rules()
-                .iter()
-                .map(|r| {
-                    normalize::cors_rule(CorsRuleProps {
-                        id: r.id().map(str::to_string),
-                        allowed_origins: r.allowed_origins().to_vec(),
-                        allowed_methods: r.allowed_methods().to_vec(),
-                        allowed_headers: r.allowed_headers().to_vec(),
-                        expose_headers: r.expose_headers().to_vec(),
-                        max_age_seconds: r.max_age_seconds(),
-                    })
+    let found = absent_as_none(
+        s3.get_bucket_cors().bucket(bucket).send().await,
+        NOT_FOUND,
+        "GetBucketCors",
+        &what(bucket),
+    )?;
+    let Some(out) = found else {
+        return Ok(None);
+    };
+    Ok(Some(CorsProps {
+        bucket: bucket.to_string(),
+        rules: out
+            .cors_rules()
+            .iter()
+            .map(|r| {
+                normalize::cors_rule(CorsRuleProps {
+                    id: r.id().map(str::to_string),
+                    allowed_origins: r.allowed_origins().to_vec(),
+                    allowed_methods: r.allowed_methods().to_vec(),
+                    allowed_headers: r.allowed_headers().to_vec(),
+                    expose_headers: r.expose_headers().to_vec(),
+                    max_age_seconds: r.max_age_seconds(),
                 })
-                .collect(),
-        })),
-        Err(e) if has_code(&e, NOT_FOUND) || has_code(&e, NOT_FOUND_BUCKET) => Ok(None),
-        Err(e) => Err(AwsError::from_sdk("GetBucketCors", what(bucket), e)),
-    }
+            })
+            .collect(),
+    }))
 }
 
 pub async fn put(s3: &Client, p: &CorsProps) -> Result<(), AwsError> {
@@ -69,9 +74,11 @@ pub async fn put(s3: &Client, p: &CorsProps) -> Result<(), AwsError> {
 }
 
 pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
-    match s3.delete_bucket_cors().bucket(bucket).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if has_code(&e, NOT_FOUND) || has_code(&e, NOT_FOUND_BUCKET) => Ok(()),
-        Err(e) => Err(AwsError::from_sdk("DeleteBucketCors", what(bucket), e)),
-    }
+    absent_as_none(
+        s3.delete_bucket_cors().bucket(bucket).send().await,
+        NOT_FOUND,
+        "DeleteBucketCors",
+        &what(bucket),
+    )?;
+    Ok(())
 }

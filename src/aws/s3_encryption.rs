@@ -6,8 +6,8 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 
-use super::errors::{has_code, AwsError};
-use super::{build_error, NOT_FOUND_BUCKET};
+use super::build_error;
+use super::errors::{absent_as_none, AwsError};
 use crate::plan::resources::EncryptionProps;
 
 const NOT_FOUND: &[&str] = &["ServerSideEncryptionConfigurationNotFoundError"];
@@ -18,25 +18,30 @@ fn what(bucket: &str) -> String {
 
 /// `None` when the bucket or its encryption configuration is missing.
 pub async fn find(s3: &Client, bucket: &str) -> Result<Option<EncryptionProps>, AwsError> {
-    match s3.get_bucket_encryption().bucket(bucket).send().await {
-        Ok(out) => Ok(out
-            .server_side_encryption_configuration()
-            .and_then(|c| c.rules().first())
-            .and_then(|rule| {
-                let default = rule.apply_server_side_encryption_by_default()?;
-                Some(EncryptionProps {
-                    bucket: bucket.to_string(),
-                    sse_algorithm: default.sse_algorithm().as_str().to_string(),
-                    kms_master_key_id: default
-                        .kms_master_key_id()
-                        .filter(|k| !k.is_empty())
-                        .map(str::to_string),
-                    bucket_key_enabled: rule.bucket_key_enabled().unwrap_or(false),
-                })
-            })),
-        Err(e) if has_code(&e, NOT_FOUND) || has_code(&e, NOT_FOUND_BUCKET) => Ok(None),
-        Err(e) => Err(AwsError::from_sdk("GetBucketEncryption", what(bucket), e)),
-    }
+    let found = absent_as_none(
+        s3.get_bucket_encryption().bucket(bucket).send().await,
+        NOT_FOUND,
+        "GetBucketEncryption",
+        &what(bucket),
+    )?;
+    let Some(out) = found else {
+        return Ok(None);
+    };
+    Ok(out
+        .server_side_encryption_configuration()
+        .and_then(|c| c.rules().first())
+        .and_then(|rule| {
+            let default = rule.apply_server_side_encryption_by_default()?;
+            Some(EncryptionProps {
+                bucket: bucket.to_string(),
+                sse_algorithm: default.sse_algorithm().as_str().to_string(),
+                kms_master_key_id: default
+                    .kms_master_key_id()
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_string),
+                bucket_key_enabled: rule.bucket_key_enabled().unwrap_or(false),
+            })
+        }))
 }
 
 pub async fn put(s3: &Client, p: &EncryptionProps) -> Result<(), AwsError> {
@@ -65,13 +70,11 @@ pub async fn put(s3: &Client, p: &EncryptionProps) -> Result<(), AwsError> {
 
 /// Removes the configuration (S3 then applies its own SSE-S3 default).
 pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
-    match s3.delete_bucket_encryption().bucket(bucket).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if has_code(&e, NOT_FOUND) || has_code(&e, NOT_FOUND_BUCKET) => Ok(()),
-        Err(e) => Err(AwsError::from_sdk(
-            "DeleteBucketEncryption",
-            what(bucket),
-            e,
-        )),
-    }
+    absent_as_none(
+        s3.delete_bucket_encryption().bucket(bucket).send().await,
+        NOT_FOUND,
+        "DeleteBucketEncryption",
+        &what(bucket),
+    )?;
+    Ok(())
 }

@@ -3,41 +3,34 @@
 use aws_sdk_s3::types::{ObjectOwnership, OwnershipControls, OwnershipControlsRule};
 use aws_sdk_s3::Client;
 
-use super::errors::{has_code, AwsError};
-use super::{build_error, NOT_FOUND_BUCKET};
+use super::build_error;
+use super::errors::{absent_as_none, AwsError};
 use crate::plan::resources::OwnershipProps;
 
 fn what(bucket: &str) -> String {
     format!("ownership controls of bucket {bucket}")
 }
 
+const NOT_FOUND: &[&str] = &["OwnershipControlsNotFoundError"];
+
 /// `None` when the bucket or its ownership controls are missing.
 pub async fn find(s3: &Client, bucket: &str) -> Result<Option<OwnershipProps>, AwsError> {
-    match s3
-        .get_bucket_ownership_controls()
-        .bucket(bucket)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out
-            .ownership_controls()
-            .and_then(|c| c.rules().first())
-            .map(|r| OwnershipProps {
-                bucket: bucket.to_string(),
-                object_ownership: r.object_ownership().as_str().to_string(),
-            })),
-        Err(e)
-            if has_code(&e, &["OwnershipControlsNotFoundError"])
-                || has_code(&e, NOT_FOUND_BUCKET) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(AwsError::from_sdk(
-            "GetBucketOwnershipControls",
-            what(bucket),
-            e,
-        )),
-    }
+    let found = absent_as_none(
+        s3.get_bucket_ownership_controls()
+            .bucket(bucket)
+            .send()
+            .await,
+        NOT_FOUND,
+        "GetBucketOwnershipControls",
+        &what(bucket),
+    )?;
+    Ok(found.and_then(|out| {
+        let rule = out.ownership_controls()?.rules().first()?;
+        Some(OwnershipProps {
+            bucket: bucket.to_string(),
+            object_ownership: rule.object_ownership().as_str().to_string(),
+        })
+    }))
 }
 
 pub async fn put(s3: &Client, p: &OwnershipProps) -> Result<(), AwsError> {
@@ -59,23 +52,14 @@ pub async fn put(s3: &Client, p: &OwnershipProps) -> Result<(), AwsError> {
 }
 
 pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
-    match s3
-        .delete_bucket_ownership_controls()
-        .bucket(bucket)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if has_code(&e, &["OwnershipControlsNotFoundError"])
-                || has_code(&e, NOT_FOUND_BUCKET) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(AwsError::from_sdk(
-            "DeleteBucketOwnershipControls",
-            what(bucket),
-            e,
-        )),
-    }
+    absent_as_none(
+        s3.delete_bucket_ownership_controls()
+            .bucket(bucket)
+            .send()
+            .await,
+        NOT_FOUND,
+        "DeleteBucketOwnershipControls",
+        &what(bucket),
+    )?;
+    Ok(())
 }

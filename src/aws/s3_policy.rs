@@ -3,8 +3,7 @@
 
 use aws_sdk_s3::Client;
 
-use super::errors::{has_code, AwsError};
-use super::NOT_FOUND_BUCKET;
+use super::errors::{absent_as_none, AwsError};
 use crate::plan::normalize;
 use crate::plan::resources::PolicyProps;
 
@@ -16,25 +15,28 @@ fn what(bucket: &str) -> String {
 
 /// `None` when the bucket or its policy is missing.
 pub async fn find(s3: &Client, bucket: &str) -> Result<Option<PolicyProps>, AwsError> {
-    match s3.get_bucket_policy().bucket(bucket).send().await {
-        Ok(out) => {
-            let text = out.policy().unwrap_or("{}");
-            let document: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-                AwsError::new(
-                    "GetBucketPolicy",
-                    what(bucket),
-                    format!("the policy AWS returned is not JSON: {e}"),
-                    "run deploy to write the policy again",
-                )
-            })?;
-            Ok(Some(PolicyProps {
-                bucket: bucket.to_string(),
-                document: normalize::policy_document(&document),
-            }))
-        }
-        Err(e) if has_code(&e, NOT_FOUND) || has_code(&e, NOT_FOUND_BUCKET) => Ok(None),
-        Err(e) => Err(AwsError::from_sdk("GetBucketPolicy", what(bucket), e)),
-    }
+    let found = absent_as_none(
+        s3.get_bucket_policy().bucket(bucket).send().await,
+        NOT_FOUND,
+        "GetBucketPolicy",
+        &what(bucket),
+    )?;
+    let Some(out) = found else {
+        return Ok(None);
+    };
+    let text = out.policy().unwrap_or("{}");
+    let document: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        AwsError::new(
+            "GetBucketPolicy",
+            what(bucket),
+            format!("the policy AWS returned is not JSON: {e}"),
+            "run deploy to write the policy again",
+        )
+    })?;
+    Ok(Some(PolicyProps {
+        bucket: bucket.to_string(),
+        document: normalize::policy_document(&document),
+    }))
 }
 
 pub async fn put(s3: &Client, p: &PolicyProps) -> Result<(), AwsError> {
@@ -48,9 +50,11 @@ pub async fn put(s3: &Client, p: &PolicyProps) -> Result<(), AwsError> {
 }
 
 pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
-    match s3.delete_bucket_policy().bucket(bucket).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if has_code(&e, NOT_FOUND) || has_code(&e, NOT_FOUND_BUCKET) => Ok(()),
-        Err(e) => Err(AwsError::from_sdk("DeleteBucketPolicy", what(bucket), e)),
-    }
+    absent_as_none(
+        s3.delete_bucket_policy().bucket(bucket).send().await,
+        NOT_FOUND,
+        "DeleteBucketPolicy",
+        &what(bucket),
+    )?;
+    Ok(())
 }

@@ -3,8 +3,7 @@
 use aws_sdk_s3::types::PublicAccessBlockConfiguration;
 use aws_sdk_s3::Client;
 
-use super::errors::{has_code, AwsError};
-use super::NOT_FOUND_BUCKET;
+use super::errors::{absent_as_none, AwsError};
 use crate::plan::resources::PublicAccessBlockProps;
 
 const NOT_FOUND: &[&str] = &["NoSuchPublicAccessBlockConfiguration"];
@@ -15,19 +14,24 @@ fn what(bucket: &str) -> String {
 
 /// `None` when the bucket or its public access block is missing.
 pub async fn find(s3: &Client, bucket: &str) -> Result<Option<PublicAccessBlockProps>, AwsError> {
-    match s3.get_public_access_block().bucket(bucket).send().await {
-        Ok(out) => Ok(out
-            .public_access_block_configuration()
-            .map(|c| PublicAccessBlockProps {
-                bucket: bucket.to_string(),
-                block_public_acls: c.block_public_acls().unwrap_or(false),
-                ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
-                block_public_policy: c.block_public_policy().unwrap_or(false),
-                restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
-            })),
-        Err(e) if has_code(&e, NOT_FOUND) || has_code(&e, NOT_FOUND_BUCKET) => Ok(None),
-        Err(e) => Err(AwsError::from_sdk("GetPublicAccessBlock", what(bucket), e)),
-    }
+    let found = absent_as_none(
+        s3.get_public_access_block().bucket(bucket).send().await,
+        NOT_FOUND,
+        "GetPublicAccessBlock",
+        &what(bucket),
+    )?;
+    let Some(out) = found else {
+        return Ok(None);
+    };
+    Ok(out
+        .public_access_block_configuration()
+        .map(|c| PublicAccessBlockProps {
+            bucket: bucket.to_string(),
+            block_public_acls: c.block_public_acls().unwrap_or(false),
+            ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
+            block_public_policy: c.block_public_policy().unwrap_or(false),
+            restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
+        }))
 }
 
 pub async fn put(s3: &Client, p: &PublicAccessBlockProps) -> Result<(), AwsError> {
@@ -47,13 +51,11 @@ pub async fn put(s3: &Client, p: &PublicAccessBlockProps) -> Result<(), AwsError
 }
 
 pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
-    match s3.delete_public_access_block().bucket(bucket).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if has_code(&e, NOT_FOUND) || has_code(&e, NOT_FOUND_BUCKET) => Ok(()),
-        Err(e) => Err(AwsError::from_sdk(
-            "DeletePublicAccessBlock",
-            what(bucket),
-            e,
-        )),
-    }
+    absent_as_none(
+        s3.delete_public_access_block().bucket(bucket).send().await,
+        NOT_FOUND,
+        "DeletePublicAccessBlock",
+        &what(bucket),
+    )?;
+    Ok(())
 }

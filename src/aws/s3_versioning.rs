@@ -4,8 +4,7 @@
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use aws_sdk_s3::Client;
 
-use super::errors::{has_code, AwsError};
-use super::NOT_FOUND_BUCKET;
+use super::errors::{absent_as_none, AwsError};
 use crate::plan::resources::VersioningProps;
 
 fn what(bucket: &str) -> String {
@@ -14,14 +13,19 @@ fn what(bucket: &str) -> String {
 
 /// `None` when the bucket is missing.
 pub async fn find(s3: &Client, bucket: &str) -> Result<Option<VersioningProps>, AwsError> {
-    match s3.get_bucket_versioning().bucket(bucket).send().await {
-        Ok(out) => Ok(Some(VersioningProps {
-            bucket: bucket.to_string(),
-            enabled: out.status() == Some(&BucketVersioningStatus::Enabled),
-        })),
-        Err(e) if has_code(&e, NOT_FOUND_BUCKET) => Ok(None),
-        Err(e) => Err(AwsError::from_sdk("GetBucketVersioning", what(bucket), e)),
-    }
+    let found = absent_as_none(
+        s3.get_bucket_versioning().bucket(bucket).send().await,
+        &[],
+        "GetBucketVersioning",
+        &what(bucket),
+    )?;
+    let Some(out) = found else {
+        return Ok(None);
+    };
+    Ok(Some(VersioningProps {
+        bucket: bucket.to_string(),
+        enabled: out.status() == Some(&BucketVersioningStatus::Enabled),
+    }))
 }
 
 /// Enables or suspends versioning. Suspending a bucket that never had versioning is skipped by

@@ -2,9 +2,8 @@
 
 use anyhow::Context;
 
-use super::{check_bucket_owner, confirm, read_live, report_calls, ExitStatus, Session};
+use super::{apply, check_bucket_owner, confirm, read_live, report_calls, ExitStatus, Session};
 use crate::cli::{DeployArgs, Global};
-use crate::exec;
 use crate::output::{render, Printer};
 use crate::plan::{self, desired::ids, record_of};
 use crate::state::lock::LockGuard;
@@ -89,28 +88,15 @@ pub async fn run(
         return Ok(ExitStatus::Failure);
     }
 
-    let outcome = exec::execute(
+    let done = apply(
+        "deploy",
         &plan,
-        &session.clients,
+        &session,
         &mut state,
-        &session.store,
         printer,
-        usize::from(global.parallelism),
+        global.parallelism,
     )
     .await?;
-    report_calls(printer, &session.clients);
-    if !outcome.succeeded() {
-        let mut msg = format!(
-            "deploy incomplete: {} done, {} failed, {} skipped (the state records what was done; run deploy again to finish)",
-            outcome.done.len(),
-            outcome.failed.len(),
-            outcome.skipped.len()
-        );
-        for (id, e) in &outcome.failed {
-            msg.push_str(&format!("\n- {id}: {e}"));
-        }
-        anyhow::bail!(msg);
-    }
     state.outputs.insert(
         "bucket".into(),
         plan::desired::bucket_name(&session.stack, &session.region),
@@ -120,10 +106,7 @@ pub async fn run(
         .insert("region".into(), session.region.clone());
     state.serial += 1;
     session.store.save(&state)?;
-    printer.result(&format!(
-        "\nDeploy complete: {} changes applied.\n",
-        outcome.done.len()
-    ));
+    printer.result(&format!("\nDeploy complete: {} changes applied.\n", done));
     print_outputs(printer, &session);
     Ok(ExitStatus::Success)
 }

@@ -4,10 +4,9 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context};
 
-use super::{check_bucket_owner, confirm, read_live, report_calls, ExitStatus, Session};
+use super::{apply, check_bucket_owner, confirm, read_recorded, report_calls, ExitStatus, Session};
 use crate::aws::s3_bucket;
 use crate::cli::{DestroyArgs, Global};
-use crate::exec;
 use crate::output::{render, Printer};
 use crate::plan::{self, Kind};
 use crate::state::lock::LockGuard;
@@ -27,14 +26,7 @@ pub async fn run(
         ));
         return Ok(ExitStatus::Success);
     };
-    let targets = state
-        .resources
-        .iter()
-        .map(|(id, r)| (id.clone(), r.kind, r.physical_id.clone()))
-        .collect();
-    let live = read_live(&session.clients, targets)
-        .await
-        .context("reading the stack's resources from AWS")?;
+    let live = read_recorded(&session.clients, &state.resources).await?;
 
     // What the state records but AWS no longer has: forget it, nothing to delete.
     let gone: Vec<String> = state
@@ -111,34 +103,21 @@ pub async fn run(
             "emptied bucket {bucket}: {deleted} object versions deleted"
         ));
     }
-    let outcome = exec::execute(
+    let done = apply(
+        "destroy",
         &plan,
-        &session.clients,
+        &session,
         &mut state,
-        &session.store,
         printer,
-        usize::from(global.parallelism),
+        global.parallelism,
     )
     .await?;
-    report_calls(printer, &session.clients);
-    if !outcome.succeeded() {
-        let mut msg = format!(
-            "destroy incomplete: {} deleted, {} failed, {} skipped (the state keeps what remains; run destroy again)",
-            outcome.done.len(),
-            outcome.failed.len(),
-            outcome.skipped.len()
-        );
-        for (id, e) in &outcome.failed {
-            msg.push_str(&format!("\n- {id}: {e}"));
-        }
-        bail!(msg);
-    }
     state.outputs.clear();
     state.serial += 1;
     session.store.save(&state)?;
     printer.result(&format!(
         "\nDestroy complete: {} resources deleted.\n",
-        outcome.done.len()
+        done
     ));
     Ok(ExitStatus::Success)
 }

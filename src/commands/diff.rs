@@ -1,8 +1,6 @@
 //! `presign-stack diff`: read-only drift and pending-change report.
 
-use anyhow::Context;
-
-use super::{read_live, report_calls, ExitStatus, Session};
+use super::{read_recorded, report_calls, ExitStatus, Session};
 use crate::cli::Global;
 use crate::output::{render, Printer};
 use crate::plan;
@@ -14,13 +12,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitStatus> {
     let session = Session::open(global, clients).await?;
     let recorded = session.recorded();
-    let targets = recorded
-        .iter()
-        .map(|(id, r)| (id.clone(), r.kind, r.physical_id.clone()))
-        .collect();
-    let live = read_live(&session.clients, targets)
-        .await
-        .context("reading the stack's resources from AWS")?;
+    let live = read_recorded(&session.clients, &recorded).await?;
     let report = plan::diff(&session.desired, &recorded, &live);
     printer.result(&format!(
         "Stack {:?} in {} (state: {})\n\n",

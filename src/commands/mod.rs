@@ -18,7 +18,7 @@ use crate::output::Printer;
 use crate::plan::{desired, Kind, Props, Resource};
 use crate::spec::{self, names, Stack, OWNERSHIP_TAG};
 use crate::state::local::LocalStore;
-use crate::state::State;
+use crate::state::{RecordedResource, State};
 
 /// How a command ended, as scripts see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +115,7 @@ impl Session {
         })
     }
 
-    pub fn recorded(&self) -> BTreeMap<String, crate::state::RecordedResource> {
+    pub fn recorded(&self) -> BTreeMap<String, RecordedResource> {
         self.state
             .as_ref()
             .map(|s| s.resources.clone())
@@ -164,6 +164,55 @@ pub async fn read_live(
         Some(e) => Err(e),
         None => Ok(live),
     }
+}
+
+/// Reads every recorded resource at the physical id the state records for it.
+pub async fn read_recorded(
+    clients: &Clients,
+    recorded: &BTreeMap<String, RecordedResource>,
+) -> anyhow::Result<BTreeMap<String, Option<Props>>> {
+    let targets = recorded
+        .iter()
+        .map(|(id, r)| (id.clone(), r.kind, r.physical_id.clone()))
+        .collect();
+    read_live(clients, targets)
+        .await
+        .context("reading the stack's resources from AWS")
+}
+
+/// Runs `plan`; when any step failed or was skipped, an error listing them (the state already
+/// records every step that completed).
+pub async fn apply(
+    command: &str,
+    plan: &crate::plan::Plan,
+    session: &Session,
+    state: &mut State,
+    printer: &Printer,
+    parallelism: u16,
+) -> anyhow::Result<usize> {
+    let outcome = crate::exec::execute(
+        plan,
+        &session.clients,
+        state,
+        &session.store,
+        printer,
+        usize::from(parallelism),
+    )
+    .await?;
+    report_calls(printer, &session.clients);
+    if outcome.succeeded() {
+        return Ok(outcome.done.len());
+    }
+    let mut msg = format!(
+        "{command} incomplete: {} done, {} failed, {} skipped (the state records what was done; run {command} again to finish)",
+        outcome.done.len(),
+        outcome.failed.len(),
+        outcome.skipped.len()
+    );
+    for (id, e) in &outcome.failed {
+        msg.push_str(&format!("\n- {id}: {e}"));
+    }
+    bail!(msg)
 }
 
 /// Checks that a live bucket is this stack's: its ownership tag must name the stack.
