@@ -62,6 +62,9 @@ pub struct Global {
     /// How many AWS changes may run at once.
     #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallelism: u16,
+    /// How long to wait for IAM changes to reach Lambda, in seconds.
+    #[arg(long, global = true, default_value_t = 300, value_name = "SECONDS")]
+    pub propagation_timeout: u64,
     /// Show more detail (AWS calls made, timings).
     #[arg(short, long, global = true)]
     pub verbose: bool,

@@ -6,6 +6,7 @@
 //! [`exec`] (the DAG executor), [`state`] (state file and lock), [`output`] (the printer),
 //! [`commands`] (one module per subcommand).
 
+pub mod artifact;
 pub mod aws;
 pub mod cli;
 pub mod clock;

@@ -32,7 +32,7 @@ bucket:
 async fn deploy_on_an_empty_emulator_creates_the_bucket_family_as_specified() {
     let stack = TestStack::new("create", SPEC);
     let run = stack.expect(&["deploy", "--yes"], Success).await;
-    assert!(run.stdout.contains("Plan: 7 to create"), "{}", run.output());
+    assert!(run.stdout.contains("Plan: 12 to create"), "{}", run.output());
     assert!(run.stdout.contains(&format!("bucket = {}", stack.bucket())));
 
     let s3 = s3().await;
@@ -114,8 +114,8 @@ async fn deploy_on_an_empty_emulator_creates_the_bucket_family_as_specified() {
     assert!(policy.to_string().contains(&format!("arn:aws:s3:::{b}/*")));
 
     let state = stack.state().expect("state written");
-    assert_eq!(state.resources.len(), 7);
-    assert!(state.serial >= 7, "one write per operation at least");
+    assert_eq!(state.resources.len(), 12);
+    assert!(state.serial >= 12, "one write per operation at least");
     let text = std::fs::read_to_string(stack.state_path()).unwrap();
     assert!(
         !text.contains("testing"),
@@ -177,7 +177,7 @@ async fn a_bucket_of_ours_missing_from_state_is_adopted_without_changes() {
     let run = stack.expect(&["deploy", "--yes"], Success).await;
     assert!(run.stdout.contains("No changes"), "{}", run.output());
     assert_eq!(run.mutations(), Vec::<String>::new());
-    assert_eq!(stack.state().unwrap().resources.len(), 7);
+    assert_eq!(stack.state().unwrap().resources.len(), 12);
     stack.expect(&["diff"], Success).await;
 }
 
@@ -188,7 +188,7 @@ async fn without_a_terminal_and_without_yes_deploy_refuses_and_says_why() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("--yes"), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Plan: 6 to create"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Plan: 11 to create"));
     let head = s3().await.head_bucket().bucket(stack.bucket()).send().await;
     assert!(head.is_err(), "nothing was created");
 }

@@ -18,7 +18,7 @@ async fn destroy_removes_everything_and_a_second_destroy_does_nothing() {
     let run = stack.expect(&["destroy", "--yes"], Success).await;
     assert!(
         run.stdout
-            .contains("Plan: 0 to create, 0 to update, 0 to replace, 6 to delete."),
+            .contains("Plan: 0 to create, 0 to update, 0 to replace, 11 to delete."),
         "{}",
         run.output()
     );

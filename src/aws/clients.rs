@@ -2,17 +2,45 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
-/// The clients one run uses.
-#[derive(Clone, Debug)]
+/// The clients one run uses, and what the resource modules need to know about the run.
+#[derive(Clone)]
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub apigw: aws_sdk_apigatewayv2::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sts: aws_sdk_sts::Client,
     pub calls: CallCounter,
+    pub region: String,
+    /// The stack's name: resources are found by it through the ownership tag.
+    pub stack: String,
+    /// The signer's deployment zip, when this run deploys the function.
+    pub artifact: Option<Arc<Vec<u8>>>,
+    /// How long to wait for IAM changes to reach Lambda.
+    pub propagation_budget: Duration,
+    /// How long to wait for a function to become Active or finish an update.
+    pub function_wait_budget: Duration,
+    /// Where the resource modules say what they are waiting for.
+    pub notify: Arc<dyn Fn(&str) + Send + Sync>,
+    /// API ids by name, learned during this run.
+    pub api_ids: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clients")
+            .field("region", &self.region)
+            .field("stack", &self.stack)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where to send calls: the profile and region, as the command line gave them.
@@ -36,25 +64,49 @@ pub async fn load_sdk_config(target: &Target) -> aws_config::SdkConfig {
 }
 
 impl Clients {
-    /// Clients for `region`, counting every call into a fresh [`CallCounter`].
-    pub fn new(config: &aws_config::SdkConfig, region: &str) -> Clients {
+    /// Clients for `stack` in `region`, counting every call into a fresh [`CallCounter`].
+    pub fn new(config: &aws_config::SdkConfig, region: &str, stack: &str) -> Clients {
         let calls = CallCounter::default();
         let endpoint_set =
             config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let region_value = aws_config::Region::new(region.to_string());
+        macro_rules! client {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(config)
+                        .region(region_value.clone())
+                        .interceptor(calls.clone())
+                        .build(),
+                )
+            };
+        }
         let s3 = aws_sdk_s3::config::Builder::from(config)
-            .region(aws_config::Region::new(region.to_string()))
+            .region(region_value.clone())
             .force_path_style(endpoint_set)
             .interceptor(calls.clone())
             .build();
         Clients {
             s3: aws_sdk_s3::Client::from_conf(s3),
+            iam: client!(aws_sdk_iam),
+            lambda: client!(aws_sdk_lambda),
+            apigw: client!(aws_sdk_apigatewayv2),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            sts: client!(aws_sdk_sts),
             calls,
+            region: region.to_string(),
+            stack: stack.to_string(),
+            artifact: None,
+            propagation_budget: Duration::from_secs(300),
+            function_wait_budget: Duration::from_secs(300),
+            notify: Arc::new(|_| {}),
+            api_ids: Arc::default(),
         }
     }
 }
 
 /// Counts AWS operations by name, once per operation (retries are not counted again).
-/// Operations whose names start with `Get`, `Head` or `List` are reads; all others mutate.
+/// Operations whose names start with `Get`, `Head`, `List` or `Describe` are reads; all
+/// others mutate.
 #[derive(Clone, Debug, Default)]
 pub struct CallCounter {
     inner: Arc<Mutex<BTreeMap<String, u64>>>,
@@ -73,7 +125,7 @@ impl CallCounter {
     }
 
     pub fn is_read(operation: &str) -> bool {
-        ["Get", "Head", "List"]
+        ["Get", "Head", "List", "Describe"]
             .iter()
             .any(|p| operation.starts_with(p))
     }

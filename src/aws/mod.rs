@@ -7,6 +7,12 @@
 
 pub mod clients;
 pub mod errors;
+pub mod http_api;
+pub mod iam_role;
+pub mod iam_role_policy;
+pub mod lambda_function;
+pub mod log_group;
+pub mod retry;
 pub mod s3_bucket;
 pub mod s3_cors;
 pub mod s3_encryption;
@@ -14,6 +20,7 @@ pub mod s3_ownership_controls;
 pub mod s3_policy;
 pub mod s3_public_access_block;
 pub mod s3_versioning;
+pub mod sts;
 
 pub use clients::{CallCounter, Clients};
 pub use errors::AwsError;
@@ -64,6 +71,21 @@ pub async fn read(
         Kind::S3BucketPolicy => s3_policy::find(s3, physical_id)
             .await?
             .map(Props::S3BucketPolicy),
+        Kind::IamRole => iam_role::find(&clients.iam, physical_id)
+            .await?
+            .map(Props::IamRole),
+        Kind::IamRolePolicy => iam_role_policy::find(&clients.iam, physical_id, physical_id)
+            .await?
+            .map(Props::IamRolePolicy),
+        Kind::LogGroup => log_group::find(&clients.logs, physical_id)
+            .await?
+            .map(Props::LogGroup),
+        Kind::LambdaFunction => lambda_function::find(&clients.lambda, physical_id)
+            .await?
+            .map(Props::LambdaFunction),
+        Kind::HttpApi => http_api::find(clients, physical_id)
+            .await?
+            .map(Props::HttpApi),
     })
 }
 
@@ -71,9 +93,14 @@ pub async fn read(
 pub async fn apply(clients: &Clients, step: &Step) -> Result<(), AwsError> {
     if matches!(step.action, Action::Delete | Action::Replace) {
         if let Some(old) = &step.delete_physical_id {
-            delete(clients, step.kind, old).await?;
+            delete(clients, step.kind, old, step.before.as_ref()).await?;
         }
     }
+    // What is live when the step updates in place (a replace starts from nothing).
+    let live = match step.action {
+        Action::Update => step.before.as_ref(),
+        _ => None,
+    };
     let Some(after) = &step.after else {
         return Ok(());
     };
@@ -91,11 +118,35 @@ pub async fn apply(clients: &Clients, step: &Step) -> Result<(), AwsError> {
         Props::S3BucketVersioning(p) => s3_versioning::put(s3, p).await,
         Props::S3BucketCors(p) => s3_cors::put(s3, p).await,
         Props::S3BucketPolicy(p) => s3_policy::put(s3, p).await,
+        Props::IamRole(p) => match live {
+            Some(Props::IamRole(before)) => iam_role::update(&clients.iam, Some(before), p).await,
+            _ => iam_role::create(&clients.iam, p).await,
+        },
+        Props::IamRolePolicy(p) => iam_role_policy::put(&clients.iam, p).await,
+        Props::LogGroup(p) => match live {
+            Some(_) => log_group::put_retention(&clients.logs, p).await,
+            None => log_group::create(&clients.logs, p, &clients.stack).await,
+        },
+        Props::LambdaFunction(p) => match live {
+            Some(Props::LambdaFunction(before)) => {
+                lambda_function::update(clients, Some(before), p).await
+            }
+            _ => lambda_function::create(clients, p).await,
+        },
+        Props::HttpApi(p) => match live {
+            Some(Props::HttpApi(before)) => http_api::update(clients, Some(before), p).await,
+            _ => http_api::create(clients, p).await,
+        },
     }
 }
 
-/// Deletes one resource; a missing one is success.
-pub async fn delete(clients: &Clients, kind: Kind, physical_id: &str) -> Result<(), AwsError> {
+/// Deletes one resource; a missing one is success. `recorded`: what the state holds for it.
+pub async fn delete(
+    clients: &Clients,
+    kind: Kind,
+    physical_id: &str,
+    recorded: Option<&Props>,
+) -> Result<(), AwsError> {
     let s3 = &clients.s3;
     match kind {
         Kind::S3Bucket => s3_bucket::delete(s3, physical_id).await,
@@ -106,5 +157,18 @@ pub async fn delete(clients: &Clients, kind: Kind, physical_id: &str) -> Result<
         Kind::S3BucketVersioning => Ok(()),
         Kind::S3BucketCors => s3_cors::delete(s3, physical_id).await,
         Kind::S3BucketPolicy => s3_policy::delete(s3, physical_id).await,
+        Kind::IamRole => iam_role::delete(&clients.iam, physical_id).await,
+        Kind::IamRolePolicy => {
+            iam_role_policy::delete(&clients.iam, physical_id, physical_id).await
+        }
+        Kind::LogGroup => log_group::delete(&clients.logs, physical_id).await,
+        Kind::LambdaFunction => lambda_function::delete(&clients.lambda, physical_id).await,
+        Kind::HttpApi => {
+            let recorded = match recorded {
+                Some(Props::HttpApi(p)) => Some(p),
+                _ => None,
+            };
+            http_api::delete(clients, physical_id, recorded).await
+        }
     }
 }

@@ -1,11 +1,14 @@
 //! `presign-stack deploy`: plan, confirm, apply, print outputs.
 
+use std::collections::BTreeMap;
+
 use anyhow::Context;
 
-use super::{apply, check_bucket_owner, confirm, read_live, report_calls, ExitStatus, Session};
+use super::{apply, check_owner, confirm, read_live, report_calls, ExitStatus, Session};
+use crate::aws::http_api;
 use crate::cli::{DeployArgs, Global};
 use crate::output::{render, Printer};
-use crate::plan::{self, desired::ids, record_of};
+use crate::plan::{self, desired, record_of};
 use crate::state::lock::LockGuard;
 
 pub async fn run(
@@ -14,7 +17,7 @@ pub async fn run(
     printer: &Printer,
     clients: Option<crate::aws::Clients>,
 ) -> anyhow::Result<ExitStatus> {
-    let session = Session::open(global, clients).await?;
+    let mut session = Session::open(global, printer, clients).await?;
     let _lock = LockGuard::acquire(session.store.dir(), &session.stack.name, "deploy")?;
     // Read the state again under the lock: another run may have finished since we opened it.
     let mut state = session
@@ -22,9 +25,9 @@ pub async fn run(
         .load(&session.stack.name)?
         .unwrap_or_else(|| session.state_or_new());
     let recorded = state.resources.clone();
+    let wanted = session.desired().await?;
 
-    let targets = session
-        .desired
+    let targets = wanted
         .iter()
         .map(|r| {
             (
@@ -38,23 +41,25 @@ pub async fn run(
         .await
         .context("reading the stack's resources from AWS")?;
 
-    // Never adopt a bucket the stack did not create (or one another stack owns).
-    if let Some(Some(bucket)) = live.get(ids::BUCKET) {
-        let ours_by_state = recorded
-            .get(ids::BUCKET)
-            .is_some_and(|r| r.physical_id == bucket.physical_id());
-        if !ours_by_state {
-            check_bucket_owner(&session.stack.name, bucket)?;
+    // Never adopt what the stack did not create (or what another stack owns).
+    for r in &wanted {
+        if let Some(Some(found)) = live.get(&r.id) {
+            let ours_by_state = recorded
+                .get(&r.id)
+                .is_some_and(|rec| rec.physical_id == found.physical_id());
+            if !ours_by_state {
+                check_owner(&session.stack.name, found)?;
+            }
         }
     }
 
-    let plan = plan::plan_deploy(&session.desired, &recorded, &live);
+    let plan = plan::plan_deploy(&wanted, &recorded, &live);
 
     // Resources already as wanted: make sure the state records them (adoption after a crash,
     // or a state written by an older run), without any AWS call.
     let planned: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
     let mut adopted = false;
-    for r in &session.desired {
+    for r in &wanted {
         if planned.contains(&r.id.as_str()) || !live.get(&r.id).is_some_and(|l| l.is_some()) {
             continue;
         }
@@ -64,10 +69,6 @@ pub async fn run(
             adopted = true;
         }
     }
-    if adopted {
-        state.serial += 1;
-        session.store.save(&state)?;
-    }
 
     let header = format!(
         "Stack {:?} in {} (state: {})",
@@ -76,10 +77,19 @@ pub async fn run(
         session.store.path().display()
     );
     if plan.is_empty() {
+        if adopted || state.outputs.is_empty() {
+            state.outputs = outputs(&session).await?;
+            state.serial += 1;
+            session.store.save(&state)?;
+        }
         printer.result(&format!("{header}\n\nNo changes. AWS matches the spec.\n"));
-        print_outputs(printer, &session);
+        print_outputs(printer, &state.outputs);
         report_calls(printer, &session.clients);
         return Ok(ExitStatus::Success);
+    }
+    if adopted {
+        state.serial += 1;
+        session.store.save(&state)?;
     }
 
     printer.result(&render::plan(printer, &header, &plan));
@@ -97,24 +107,44 @@ pub async fn run(
         global.parallelism,
     )
     .await?;
-    state.outputs.insert(
-        "bucket".into(),
-        plan::desired::bucket_name(&session.stack, &session.region),
-    );
-    state
-        .outputs
-        .insert("region".into(), session.region.clone());
+    state.outputs = outputs(&session).await?;
     state.serial += 1;
     session.store.save(&state)?;
-    printer.result(&format!("\nDeploy complete: {} changes applied.\n", done));
-    print_outputs(printer, &session);
+    printer.result(&format!("\nDeploy complete: {done} changes applied.\n"));
+    print_outputs(printer, &state.outputs);
     Ok(ExitStatus::Success)
 }
 
-fn print_outputs(printer: &Printer, session: &Session) {
-    printer.result(&format!(
-        "\nOutputs:\n  bucket = {}\n  region = {}\n",
-        plan::desired::bucket_name(&session.stack, &session.region),
-        session.region
-    ));
+/// What users need from the stack: the API URL, bucket, function and role.
+async fn outputs(session: &Session) -> anyhow::Result<BTreeMap<String, String>> {
+    let stack = &session.stack;
+    let region = &session.region;
+    let mut out = BTreeMap::from([
+        ("bucket".to_string(), desired::bucket_name(stack, region)),
+        ("region".to_string(), region.clone()),
+    ]);
+    let target = desired::Target {
+        region: region.clone(),
+        account_id: session.account_id().await?,
+        code_sha256: String::new(),
+    };
+    out.insert("function_arn".into(), desired::function_arn(stack, &target));
+    out.insert("role_arn".into(), desired::role_arn(stack, &target));
+    if let Some((_, endpoint)) =
+        http_api::resolve(&session.clients, &desired::api_name(stack)).await?
+    {
+        out.insert(
+            "api_url".into(),
+            format!("{}{}", endpoint.trim_end_matches('/'), stack.api.route),
+        );
+    }
+    Ok(out)
+}
+
+fn print_outputs(printer: &Printer, outputs: &BTreeMap<String, String>) {
+    let mut text = String::from("\nOutputs:\n");
+    for (k, v) in outputs {
+        text.push_str(&format!("  {k} = {v}\n"));
+    }
+    printer.result(&text);
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context};
 
-use super::{apply, check_bucket_owner, confirm, read_recorded, report_calls, ExitStatus, Session};
+use super::{apply, check_owner, confirm, read_recorded, report_calls, ExitStatus, Session};
 use crate::aws::s3_bucket;
 use crate::cli::{DestroyArgs, Global};
 use crate::output::{render, Printer};
@@ -17,7 +17,7 @@ pub async fn run(
     printer: &Printer,
     clients: Option<crate::aws::Clients>,
 ) -> anyhow::Result<ExitStatus> {
-    let session = Session::open(global, clients).await?;
+    let session = Session::open(global, printer, clients).await?;
     let _lock = LockGuard::acquire(session.store.dir(), &session.stack.name, "destroy")?;
     let Some(mut state) = session.store.load(&session.stack.name)? else {
         printer.result(&format!(
@@ -52,16 +52,22 @@ pub async fn run(
         return Ok(ExitStatus::Success);
     }
 
-    // The bucket must still be ours, and empty unless emptying was asked for.
-    let mut to_empty = None;
+    // Everything must still carry the stack's tag, and the bucket must be empty unless
+    // emptying was asked for.
     for (id, rec) in &state.resources {
+        if let Some(Some(found)) = live.get(id) {
+            check_owner(&session.stack.name, found).with_context(|| {
+                format!(
+                    "refusing to destroy: the ownership tag of {} {} does not name this stack (run deploy to restore tags if it is yours)",
+                    rec.kind, rec.physical_id
+                )
+            })?;
+        }
+    }
+    let mut to_empty = None;
+    for rec in state.resources.values() {
         if rec.kind != Kind::S3Bucket {
             continue;
-        }
-        if let Some(Some(bucket)) = live.get(id) {
-            check_bucket_owner(&session.stack.name, bucket).context(
-                "refusing to destroy: the bucket's ownership tag does not name this stack (run deploy to restore tags if it is yours)",
-            )?;
         }
         let objects = s3_bucket::count_objects(&session.clients.s3, &rec.physical_id).await?;
         if objects > 0 {

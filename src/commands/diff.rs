@@ -10,10 +10,11 @@ pub async fn run(
     printer: &Printer,
     clients: Option<crate::aws::Clients>,
 ) -> anyhow::Result<ExitStatus> {
-    let session = Session::open(global, clients).await?;
+    let mut session = Session::open(global, printer, clients).await?;
     let recorded = session.recorded();
     let live = read_recorded(&session.clients, &recorded).await?;
-    let report = plan::diff(&session.desired, &recorded, &live);
+    let wanted = session.desired().await?;
+    let report = plan::diff(&wanted, &recorded, &live);
     printer.result(&format!(
         "Stack {:?} in {} (state: {})\n\n",
         session.stack.name,

@@ -8,6 +8,8 @@ pub mod diff;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use tokio::task::JoinSet;
@@ -45,16 +47,22 @@ impl ExitStatus {
 pub struct Session {
     pub stack: Stack,
     pub region: String,
-    pub desired: Vec<Resource>,
+    /// The folder of the spec (relative paths in it start here).
+    pub spec_dir: PathBuf,
     pub store: LocalStore,
     pub state: Option<State>,
     pub clients: Clients,
+    account_id: Option<String>,
 }
 
 impl Session {
     /// Parses the spec (before anything touches AWS), resolves the region, loads the state and
-    /// builds the clients (unless `clients` are given, as tests do).
-    pub async fn open(global: &Global, clients: Option<Clients>) -> anyhow::Result<Session> {
+    /// builds the clients (unless `clients` are given, as tests do). Makes no AWS call.
+    pub async fn open(
+        global: &Global,
+        printer: &Printer,
+        clients: Option<Clients>,
+    ) -> anyhow::Result<Session> {
         let stack = spec::load(&global.file)?;
         let sdk = match &clients {
             Some(_) => None,
@@ -78,14 +86,14 @@ impl Session {
         if let Err(m) = names::check_region(&region) {
             bail!("{m}\n  hint: pass a valid --region");
         }
+        let spec_dir = global
+            .file
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default();
         let dir: PathBuf = match &global.state_dir {
             Some(d) => d.clone(),
-            None => global
-                .file
-                .parent()
-                .map(|p| p.to_path_buf())
-                .unwrap_or_default()
-                .join(".presign-stack"),
+            None => spec_dir.join(".presign-stack"),
         };
         let store = LocalStore::new(&dir, &stack.name);
         let state = store.load(&stack.name)?;
@@ -99,20 +107,49 @@ impl Session {
                 );
             }
         }
-        let clients = match (clients, &sdk) {
+        let mut clients = match (clients, &sdk) {
             (Some(c), _) => c,
-            (None, Some(config)) => Clients::new(config, &region),
+            (None, Some(config)) => Clients::new(config, &region, &stack.name),
             (None, None) => unreachable!("the SDK config is loaded whenever no clients are given"),
         };
-        let desired = desired::desired(&stack, &region);
+        clients.stack = stack.name.clone();
+        clients.region = region.clone();
+        clients.propagation_budget = Duration::from_secs(global.propagation_timeout);
+        let progress = printer.clone();
+        clients.notify = Arc::new(move |m: &str| progress.progress(m));
         Ok(Session {
             stack,
             region,
-            desired,
+            spec_dir,
             store,
             state,
             clients,
+            account_id: None,
         })
+    }
+
+    /// The account the credentials belong to (one STS call, then remembered).
+    pub async fn account_id(&self) -> anyhow::Result<String> {
+        match &self.account_id {
+            Some(a) => Ok(a.clone()),
+            None => Ok(crate::aws::sts::account_id(&self.clients).await?),
+        }
+    }
+
+    /// Every resource the spec wants. Reads the account id (one STS call) and loads the
+    /// signer's artifact, which later steps upload.
+    pub async fn desired(&mut self) -> anyhow::Result<Vec<Resource>> {
+        let account_id = self.account_id().await?;
+        self.account_id = Some(account_id.clone());
+        let artifact =
+            crate::artifact::load(&self.spec_dir, self.stack.function.artifact.as_deref())?;
+        let target = desired::Target {
+            region: self.region.clone(),
+            account_id,
+            code_sha256: artifact.sha256.clone(),
+        };
+        self.clients.artifact = Some(Arc::new(artifact.bytes));
+        Ok(desired::whole_stack(&self.stack, &target))
     }
 
     pub fn recorded(&self) -> BTreeMap<String, RecordedResource> {
@@ -215,20 +252,25 @@ pub async fn apply(
     bail!(msg)
 }
 
-/// Checks that a live bucket is this stack's: its ownership tag must name the stack.
-pub fn check_bucket_owner(stack: &str, live: &Props) -> anyhow::Result<()> {
-    let Props::S3Bucket(b) = live else {
+/// Checks that a live resource is this stack's: its ownership tag must name the stack.
+/// Kinds whose tags are not read pass (their names are the stack's own).
+pub fn check_owner(stack: &str, live: &Props) -> anyhow::Result<()> {
+    let Some(tags) = live.tags() else {
         return Ok(());
     };
-    match b.tags.get(OWNERSHIP_TAG) {
+    let what = format!("{} {}", live.kind(), live.physical_id());
+    let hint = match live.kind() {
+        Kind::S3Bucket => "set bucket.name in stack.yaml to another name",
+        Kind::LambdaFunction => "set function.name in stack.yaml to another name",
+        _ => "rename the stack, or remove the other resource",
+    };
+    match tags.get(OWNERSHIP_TAG) {
         Some(owner) if owner == stack => Ok(()),
         Some(owner) => bail!(
-            "bucket {} already exists and belongs to stack {owner:?}, not {stack:?}\n  hint: set bucket.name in stack.yaml to another name; presign-stack never adopts or deletes another stack's bucket",
-            b.name
+            "{what} already exists and belongs to stack {owner:?}, not {stack:?}\n  hint: {hint}; presign-stack never adopts or deletes another stack's resources"
         ),
         None => bail!(
-            "bucket {} already exists and was not created by presign-stack (it has no {OWNERSHIP_TAG} tag)\n  hint: set bucket.name in stack.yaml to another name; presign-stack never adopts or deletes a bucket it did not create",
-            b.name
+            "{what} already exists and was not created by presign-stack (it has no {OWNERSHIP_TAG} tag)\n  hint: {hint}; presign-stack never adopts or deletes a resource it did not create"
         ),
     }
 }

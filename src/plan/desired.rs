@@ -15,6 +15,11 @@ pub mod ids {
     pub const VERSIONING: &str = "bucket_versioning";
     pub const CORS: &str = "bucket_cors";
     pub const POLICY: &str = "bucket_policy";
+    pub const ROLE: &str = "role";
+    pub const ROLE_POLICY: &str = "role_policy";
+    pub const LOG_GROUP: &str = "log_group";
+    pub const FUNCTION: &str = "function";
+    pub const API: &str = "api";
 }
 
 /// The bucket name the stack uses in `region`.
@@ -26,7 +31,7 @@ pub fn bucket_name(stack: &Stack, region: &str) -> String {
         .unwrap_or_else(|| names::default_bucket_name(&stack.name, region))
 }
 
-/// Every resource the stack wants in `region`, in dependency order.
+/// The bucket family the stack wants in `region`, in dependency order.
 pub fn desired(stack: &Stack, region: &str) -> Vec<Resource> {
     let bucket = bucket_name(stack, region);
     let b = &stack.bucket;
@@ -177,4 +182,235 @@ fn substitute_bucket(v: &Value, bucket: &str) -> Value {
         ),
         other => other.clone(),
     }
+}
+
+/// Facts about the target that the spec cannot know, read before planning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub region: String,
+    pub account_id: String,
+    /// Base64 SHA-256 of the signer's deployment zip.
+    pub code_sha256: String,
+}
+
+/// Names of the signer's resources.
+pub fn function_name(stack: &Stack) -> String {
+    stack
+        .function
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-signer", stack.name))
+}
+
+pub fn role_name(stack: &Stack) -> String {
+    format!("{}-signer", stack.name)
+}
+
+pub fn api_name(stack: &Stack) -> String {
+    format!("{}-api", stack.name)
+}
+
+pub fn log_group_name(stack: &Stack) -> String {
+    format!("/aws/lambda/{}", function_name(stack))
+}
+
+pub fn role_arn(stack: &Stack, t: &Target) -> String {
+    format!("arn:aws:iam::{}:role/{}", t.account_id, role_name(stack))
+}
+
+pub fn function_arn(stack: &Stack, t: &Target) -> String {
+    format!(
+        "arn:aws:lambda:{}:{}:function:{}",
+        t.region,
+        t.account_id,
+        function_name(stack)
+    )
+}
+
+/// The role's trust policy: Lambda may assume it, for functions of this account only.
+pub fn trust_policy(t: &Target) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": t.account_id}}
+        }]
+    })
+}
+
+/// The signer's least-privilege policy: put (and, with downloads, get) objects under the upload
+/// prefix of this bucket, and write to its own log group. Nothing else, no wildcard resource.
+pub fn signer_policy(stack: &Stack, t: &Target) -> Value {
+    let objects = format!(
+        "arn:aws:s3:::{}/{}*",
+        bucket_name(stack, &t.region),
+        stack.uploads.prefix
+    );
+    let mut statements = vec![json!({
+        "Sid": "PutUploads",
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": objects.clone()
+    })];
+    if stack.uploads.allow_downloads {
+        statements.push(json!({
+            "Sid": "GetUploads",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": objects
+        }));
+    }
+    statements.push(json!({
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": format!(
+            "arn:aws:logs:{}:{}:log-group:{}:*",
+            t.region,
+            t.account_id,
+            log_group_name(stack)
+        )
+    }));
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The environment the signer reads its configuration from.
+pub fn signer_environment(
+    stack: &Stack,
+    region: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let u = &stack.uploads;
+    let mut env = std::collections::BTreeMap::from([
+        ("PRESIGN_BUCKET".to_string(), bucket_name(stack, region)),
+        ("PRESIGN_PREFIX".to_string(), u.prefix.clone()),
+        (
+            "PRESIGN_ALLOWED_CONTENT_TYPES".to_string(),
+            u.allowed_content_types.join(","),
+        ),
+        (
+            "PRESIGN_EXPIRES_SECONDS".to_string(),
+            u.expires_seconds.to_string(),
+        ),
+        (
+            "PRESIGN_ALLOW_DOWNLOADS".to_string(),
+            u.allow_downloads.to_string(),
+        ),
+    ]);
+    if let Some(max) = u.max_size_bytes {
+        env.insert("PRESIGN_MAX_SIZE_BYTES".to_string(), max.to_string());
+    }
+    env
+}
+
+/// `GET /sign` → the source ARN pattern of that route: `{api}/*/GET/sign`.
+fn route_source(route_key: &str) -> String {
+    let (method, path) = route_key.split_once(' ').unwrap_or(("*", route_key));
+    let method = if method == "ANY" { "*" } else { method };
+    format!("{{api}}/*/{method}{path}")
+}
+
+/// The signer's resources: role, inline policy, log group, function, HTTP API.
+pub fn signer(stack: &Stack, t: &Target) -> Vec<Resource> {
+    let mut tags = stack.tags.clone();
+    tags.insert(OWNERSHIP_TAG.to_string(), stack.name.clone());
+    let f = &stack.function;
+    let route_key = format!("GET {}", stack.api.route);
+    let cors = (!stack.api.cors_origins.is_empty()).then(|| {
+        let mut origins = stack.api.cors_origins.clone();
+        origins.sort();
+        origins.dedup();
+        ApiCors {
+            allow_origins: origins,
+            allow_methods: vec!["GET".into(), "OPTIONS".into()],
+            allow_headers: vec!["authorization".into(), "content-type".into()],
+            max_age: 300,
+        }
+    });
+    vec![
+        Resource {
+            id: ids::ROLE.into(),
+            props: Props::IamRole(RoleProps {
+                name: role_name(stack),
+                assume_role_policy: normalize::policy_document(&trust_policy(t)),
+                tags: tags.clone(),
+            }),
+            depends_on: vec![],
+        },
+        Resource {
+            id: ids::ROLE_POLICY.into(),
+            props: Props::IamRolePolicy(RolePolicyProps {
+                role: role_name(stack),
+                name: role_name(stack),
+                document: normalize::policy_document(&signer_policy(stack, t)),
+            }),
+            depends_on: vec![ids::ROLE.into()],
+        },
+        Resource {
+            id: ids::LOG_GROUP.into(),
+            props: Props::LogGroup(LogGroupProps {
+                name: log_group_name(stack),
+                retention_days: f.log_retention_days as i32,
+            }),
+            depends_on: vec![],
+        },
+        Resource {
+            id: ids::FUNCTION.into(),
+            props: Props::LambdaFunction(FunctionProps {
+                name: function_name(stack),
+                runtime: "provided.al2023".into(),
+                handler: "bootstrap".into(),
+                architecture: "x86_64".into(),
+                memory_mb: f.memory_mb as i32,
+                timeout_seconds: f.timeout_seconds as i32,
+                role_arn: role_arn(stack, t),
+                environment: signer_environment(stack, &t.region),
+                code_sha256: t.code_sha256.clone(),
+                tags: tags.clone(),
+            }),
+            // The policy before the function: a function must never run without its grants;
+            // the log group before it, so Lambda does not create one the stack does not own.
+            depends_on: vec![
+                ids::ROLE.into(),
+                ids::ROLE_POLICY.into(),
+                ids::LOG_GROUP.into(),
+            ],
+        },
+        Resource {
+            id: ids::API.into(),
+            props: Props::HttpApi(HttpApiProps {
+                name: api_name(stack),
+                tags,
+                cors,
+                integration: Some(function_arn(stack, t)),
+                route: Some(ApiRoute {
+                    route_key: route_key.clone(),
+                    authorizer: stack.api.jwt.as_ref().map(|j| JwtAuthorizer {
+                        issuer: j.issuer.clone(),
+                        audience: j.audience.clone(),
+                    }),
+                }),
+                stage: Some(ApiStage {
+                    throttle_rate_limit: stack.api.throttle_rate_limit,
+                    throttle_burst_limit: stack.api.throttle_burst_limit as i32,
+                }),
+                invoke_permission: Some(format!(
+                    "{} arn:aws:execute-api:{}:{}:{}",
+                    function_arn(stack, t),
+                    t.region,
+                    t.account_id,
+                    route_source(&route_key)
+                )),
+            }),
+            depends_on: vec![ids::FUNCTION.into()],
+        },
+    ]
+}
+
+/// Every resource of the stack: the bucket family, then the signer's resources.
+pub fn whole_stack(stack: &Stack, t: &Target) -> Vec<Resource> {
+    let mut all = desired(stack, &t.region);
+    all.extend(signer(stack, t));
+    all
 }

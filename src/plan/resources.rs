@@ -18,6 +18,11 @@ pub enum Kind {
     S3BucketVersioning,
     S3BucketCors,
     S3BucketPolicy,
+    IamRole,
+    IamRolePolicy,
+    LogGroup,
+    LambdaFunction,
+    HttpApi,
 }
 
 impl Kind {
@@ -30,6 +35,11 @@ impl Kind {
             Kind::S3BucketVersioning => "s3_bucket_versioning",
             Kind::S3BucketCors => "s3_bucket_cors",
             Kind::S3BucketPolicy => "s3_bucket_policy",
+            Kind::IamRole => "iam_role",
+            Kind::IamRolePolicy => "iam_role_policy",
+            Kind::LogGroup => "log_group",
+            Kind::LambdaFunction => "lambda_function",
+            Kind::HttpApi => "http_api",
         }
     }
 
@@ -37,6 +47,10 @@ impl Kind {
     pub fn forces_replacement(self, attribute: &str) -> bool {
         match self {
             Kind::S3Bucket => matches!(attribute, "name" | "region"),
+            Kind::IamRole | Kind::LogGroup | Kind::LambdaFunction | Kind::HttpApi => {
+                attribute == "name"
+            }
+            Kind::IamRolePolicy => matches!(attribute, "role" | "name"),
             _ => attribute == "bucket",
         }
     }
@@ -59,6 +73,11 @@ pub enum Props {
     S3BucketVersioning(VersioningProps),
     S3BucketCors(CorsProps),
     S3BucketPolicy(PolicyProps),
+    IamRole(RoleProps),
+    IamRolePolicy(RolePolicyProps),
+    LogGroup(LogGroupProps),
+    LambdaFunction(FunctionProps),
+    HttpApi(HttpApiProps),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +141,88 @@ pub struct PolicyProps {
     pub document: serde_json::Value,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleProps {
+    pub name: String,
+    /// The trust policy, canonical.
+    pub assume_role_policy: serde_json::Value,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolePolicyProps {
+    pub role: String,
+    pub name: String,
+    /// The inline policy, canonical.
+    pub document: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogGroupProps {
+    pub name: String,
+    pub retention_days: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionProps {
+    pub name: String,
+    pub runtime: String,
+    pub handler: String,
+    pub architecture: String,
+    pub memory_mb: i32,
+    pub timeout_seconds: i32,
+    pub role_arn: String,
+    pub environment: BTreeMap<String, String>,
+    /// Base64 SHA-256 of the deployment zip, as Lambda reports it.
+    pub code_sha256: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The HTTP API with its parts: CORS, the Lambda integration, the route (with its optional JWT
+/// authorizer), the `$default` stage, and the permission that lets API Gateway invoke the
+/// function. One resource, because the parts only exist inside the API and are found through it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpApiProps {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    pub cors: Option<ApiCors>,
+    /// The function ARN the integration invokes (`AWS_PROXY`, payload format 2.0).
+    pub integration: Option<String>,
+    pub route: Option<ApiRoute>,
+    pub stage: Option<ApiStage>,
+    /// The function's permission for this API: `<function ARN> <source ARN>`, the API id in the
+    /// source ARN written `{api}` so the value is known before the API exists.
+    pub invoke_permission: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiRoute {
+    /// e.g. `GET /sign`.
+    pub route_key: String,
+    pub authorizer: Option<JwtAuthorizer>,
+}
+
+/// The `$default` stage: auto-deployed, with default-route throttling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiStage {
+    pub throttle_rate_limit: f64,
+    pub throttle_burst_limit: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiCors {
+    pub allow_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub max_age: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwtAuthorizer {
+    pub issuer: String,
+    pub audience: Vec<String>,
+}
+
 impl Props {
     pub fn kind(&self) -> Kind {
         match self {
@@ -132,6 +233,11 @@ impl Props {
             Props::S3BucketVersioning(_) => Kind::S3BucketVersioning,
             Props::S3BucketCors(_) => Kind::S3BucketCors,
             Props::S3BucketPolicy(_) => Kind::S3BucketPolicy,
+            Props::IamRole(_) => Kind::IamRole,
+            Props::IamRolePolicy(_) => Kind::IamRolePolicy,
+            Props::LogGroup(_) => Kind::LogGroup,
+            Props::LambdaFunction(_) => Kind::LambdaFunction,
+            Props::HttpApi(_) => Kind::HttpApi,
         }
     }
 
@@ -145,6 +251,11 @@ impl Props {
             Props::S3BucketVersioning(p) => &p.bucket,
             Props::S3BucketCors(p) => &p.bucket,
             Props::S3BucketPolicy(p) => &p.bucket,
+            Props::IamRole(p) => &p.name,
+            Props::IamRolePolicy(p) => &p.role,
+            Props::LogGroup(p) => &p.name,
+            Props::LambdaFunction(p) => &p.name,
+            Props::HttpApi(p) => &p.name,
         }
     }
 
@@ -158,11 +269,30 @@ impl Props {
             Props::S3BucketVersioning(p) => serde_json::to_value(p),
             Props::S3BucketCors(p) => serde_json::to_value(p),
             Props::S3BucketPolicy(p) => serde_json::to_value(p),
+            Props::IamRole(p) => serde_json::to_value(p),
+            Props::IamRolePolicy(p) => serde_json::to_value(p),
+            Props::LogGroup(p) => serde_json::to_value(p),
+            Props::LambdaFunction(p) => serde_json::to_value(p),
+            Props::HttpApi(p) => serde_json::to_value(p),
         };
         match value {
             Ok(serde_json::Value::Object(map)) => map.into_iter().collect(),
             // Plain structs of strings, booleans and maps always serialise to an object.
             _ => BTreeMap::new(),
+        }
+    }
+}
+
+impl Props {
+    /// The tags of kinds whose ownership is proven by the stack's tag; `None` for kinds whose
+    /// tags are not read (ownership then rests on the deterministic name and the state).
+    pub fn tags(&self) -> Option<&BTreeMap<String, String>> {
+        match self {
+            Props::S3Bucket(p) => Some(&p.tags),
+            Props::IamRole(p) => Some(&p.tags),
+            Props::LambdaFunction(p) => Some(&p.tags),
+            Props::HttpApi(p) => Some(&p.tags),
+            _ => None,
         }
     }
 }

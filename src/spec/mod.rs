@@ -21,6 +21,8 @@ pub struct Stack {
     pub name: String,
     /// The region written in the spec, if any (the command line and environment may supply one).
     pub region: Option<String>,
+    /// Stack-wide tags (the bucket's own tags are merged into `bucket.tags`).
+    pub tags: BTreeMap<String, String>,
     pub bucket: Bucket,
     pub uploads: Uploads,
     pub function: Function,

@@ -125,7 +125,7 @@ pub struct RawApi {
     #[serde(default)]
     pub cors_origins: Option<Vec<Spanned<String>>>,
     #[serde(default)]
-    pub throttle: Option<RawThrottle>,
+    pub throttle: Option<Spanned<RawThrottle>>,
     #[serde(default)]
     pub jwt: Option<RawJwt>,
 }

@@ -121,12 +121,26 @@ impl Validator<'_> {
         });
         let stack_tags = self.tags(raw.tags, BTreeMap::new());
         let bucket = self.bucket(raw.bucket.unwrap_or_default(), stack_tags.clone());
+        if let Some(f) = raw.function.as_ref().and_then(|f| f.name.as_ref()) {
+            let ok = (1..=64).contains(&f.value.len())
+                && f.value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                self.err(
+                    &f.referenced,
+                    format!("function name {:?} must be 1 to 64 letters, digits, hyphens or underscores", f.value),
+                    "or leave it out: the default is <stack>-signer",
+                );
+            }
+        }
         let uploads = self.uploads(raw.uploads);
         let function = self.function(raw.function);
         let api = self.api(raw.api);
         Stack {
             name: raw.stack.value,
             region,
+            tags: stack_tags,
             bucket,
             uploads,
             function,
@@ -565,6 +579,26 @@ impl Validator<'_> {
             }
             r.value
         });
+        if let Some(t) = &raw.throttle {
+            if !(t.value.rate_limit.is_finite() && t.value.rate_limit > 0.0)
+                || t.value.burst_limit == 0
+            {
+                self.err(
+                    &t.referenced,
+                    "throttle needs a rate_limit above 0 (requests per second) and a burst_limit of at least 1",
+                    "e.g. throttle: {rate_limit: 10, burst_limit: 20}",
+                );
+            }
+        }
+        if let Some(j) = &raw.jwt {
+            if !j.issuer.value.starts_with("https://") {
+                self.err(
+                    &j.issuer.referenced,
+                    format!("JWT issuer {:?} must be an https:// URL", j.issuer.value),
+                    "e.g. issuer: https://cognito-idp.us-east-1.amazonaws.com/<pool id>",
+                );
+            }
+        }
         Api {
             route,
             cors_origins: raw
@@ -573,11 +607,11 @@ impl Validator<'_> {
             throttle_rate_limit: raw
                 .throttle
                 .as_ref()
-                .map_or(d.throttle_rate_limit, |t| t.rate_limit),
+                .map_or(d.throttle_rate_limit, |t| t.value.rate_limit),
             throttle_burst_limit: raw
                 .throttle
                 .as_ref()
-                .map_or(d.throttle_burst_limit, |t| t.burst_limit),
+                .map_or(d.throttle_burst_limit, |t| t.value.burst_limit),
             jwt: raw.jwt.map(|j| Jwt {
                 issuer: j.issuer.value,
                 audience: j.audience,

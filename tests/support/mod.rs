@@ -37,7 +37,7 @@ fn repo() -> PathBuf {
 /// process, with PR_SET_PDEATHSIG, so it stops when the tests end, however they end.
 fn start_moto() -> String {
     let out = Command::new(repo().join("scripts/emulator"))
-        .arg("path")
+        .arg("python")
         .stderr(Stdio::inherit())
         .output()
         .expect("run scripts/emulator path");
@@ -45,7 +45,7 @@ fn start_moto() -> String {
         out.status.success(),
         "scripts/emulator could not install moto"
     );
-    let moto = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let python = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -54,8 +54,9 @@ fn start_moto() -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new(&moto);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut cmd = Command::new(&python);
+        cmd.arg(repo().join("scripts/moto_ext.py"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_DISABLE_GLOBAL_CORS", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -216,7 +217,7 @@ impl TestStack {
         argv.extend_from_slice(args);
         argv.extend_from_slice(&["-f", spec.to_str().unwrap()]);
         let cli = Cli::try_parse_from(argv).unwrap();
-        let clients = Clients::new(&sdk_config().await, REGION);
+        let clients = Clients::new(&sdk_config().await, REGION, &self.name);
         let (printer, out, err) = Printer::capture();
         let status = presign_stack::run(cli, &printer, Some(clients.clone())).await;
         Run {

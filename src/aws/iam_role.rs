@@ -1,0 +1,193 @@
+//! The signer's IAM execution role. IAM returns policy documents URL-encoded: they are decoded
+//! and compared in canonical form.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::Client;
+
+use super::errors::{absent_as_none, AwsError};
+use crate::plan::normalize;
+use crate::plan::resources::RoleProps;
+
+const NOT_FOUND: &[&str] = &["NoSuchEntity"];
+
+fn what(name: &str) -> String {
+    format!("IAM role {name}")
+}
+
+/// Decodes a URL-encoded policy document (as IAM returns them) into canonical JSON.
+pub fn decode_document(text: &str) -> Result<serde_json::Value, String> {
+    let decoded = percent_decode(text);
+    let value: serde_json::Value = serde_json::from_str(&decoded)
+        .or_else(|_| serde_json::from_str(text))
+        .map_err(|e| format!("not a JSON policy document: {e}"))?;
+    Ok(normalize::policy_document(&value))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub async fn find(iam: &Client, name: &str) -> Result<Option<RoleProps>, AwsError> {
+    let found = absent_as_none(
+        iam.get_role().role_name(name).send().await,
+        NOT_FOUND,
+        "GetRole",
+        &what(name),
+    )?;
+    let Some(out) = found else { return Ok(None) };
+    let Some(role) = out.role() else {
+        return Ok(None);
+    };
+    let trust = role.assume_role_policy_document().unwrap_or("{}");
+    let assume_role_policy = decode_document(trust)
+        .map_err(|m| AwsError::new("GetRole", what(name), m, "run deploy to write it again"))?;
+    let tags = role
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    Ok(Some(RoleProps {
+        name: name.to_string(),
+        assume_role_policy,
+        tags,
+    }))
+}
+
+fn tags(tags: &BTreeMap<String, String>, name: &str) -> Result<Vec<Tag>, AwsError> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            AwsError::new(
+                "CreateRole",
+                what(name),
+                format!("could not build tags: {e}"),
+                "this is a bug in presign-stack; please report it",
+            )
+        })
+}
+
+pub async fn create(iam: &Client, p: &RoleProps) -> Result<(), AwsError> {
+    let result = iam
+        .create_role()
+        .role_name(&p.name)
+        .description("presign-stack signer execution role")
+        .assume_role_policy_document(p.assume_role_policy.to_string())
+        .set_tags(Some(tags(&p.tags, &p.name)?))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        // Ours already (ownership was checked when it was read): converge instead.
+        Err(e) if super::errors::has_code(&e, &["EntityAlreadyExists"]) => {
+            update(iam, None, p).await
+        }
+        Err(e) => Err(AwsError::from_sdk("CreateRole", what(&p.name), e)),
+    }
+}
+
+/// Brings the trust policy and tags to `p` (`before`: what is live, if known).
+pub async fn update(
+    iam: &Client,
+    before: Option<&RoleProps>,
+    p: &RoleProps,
+) -> Result<(), AwsError> {
+    if before.is_none_or(|b| b.assume_role_policy != p.assume_role_policy) {
+        iam.update_assume_role_policy()
+            .role_name(&p.name)
+            .policy_document(p.assume_role_policy.to_string())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("UpdateAssumeRolePolicy", what(&p.name), e))?;
+    }
+    if before.is_none_or(|b| b.tags != p.tags) {
+        let stale: Vec<String> = before
+            .map(|b| {
+                b.tags
+                    .keys()
+                    .filter(|k| !p.tags.contains_key(*k))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !stale.is_empty() {
+            iam.untag_role()
+                .role_name(&p.name)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("UntagRole", what(&p.name), e))?;
+        }
+        iam.tag_role()
+            .role_name(&p.name)
+            .set_tags(Some(tags(&p.tags, &p.name)?))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("TagRole", what(&p.name), e))?;
+    }
+    Ok(())
+}
+
+/// Deletes the role (its inline policies first: IAM refuses a role that still has any).
+pub async fn delete(iam: &Client, name: &str) -> Result<(), AwsError> {
+    let listed = absent_as_none(
+        iam.list_role_policies().role_name(name).send().await,
+        NOT_FOUND,
+        "ListRolePolicies",
+        &what(name),
+    )?;
+    let Some(listed) = listed else { return Ok(()) };
+    for policy in listed.policy_names() {
+        absent_as_none(
+            iam.delete_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await,
+            NOT_FOUND,
+            "DeleteRolePolicy",
+            &what(name),
+        )?;
+    }
+    absent_as_none(
+        iam.delete_role().role_name(name).send().await,
+        NOT_FOUND,
+        "DeleteRole",
+        &what(name),
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_encoded_documents_decode_to_the_same_canonical_form() {
+        let plain = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole"],"Principal":{"Service":"lambda.amazonaws.com"}}]}"#;
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22sts%3AAssumeRole%22%2C%22Principal%22%3A%7B%22Service%22%3A%22lambda.amazonaws.com%22%7D%7D%5D%7D";
+        assert_eq!(
+            decode_document(plain).unwrap(),
+            decode_document(encoded).unwrap()
+        );
+        assert!(decode_document("%7Bnot json").is_err());
+        assert_eq!(percent_decode("a%2"), "a%2");
+    }
+}

@@ -1,0 +1,297 @@
+//! The signer function. Code comes from the zip artifact and is updated only when its SHA-256
+//! differs from the live `CodeSha256`. Lambda is asynchronous: after a create we wait for
+//! `State = Active`, after each update for `LastUpdateStatus = Successful`, before the next
+//! change. A role that IAM has not propagated yet is retried within a time budget.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
+};
+use aws_sdk_lambda::Client;
+use tokio::time::Instant;
+
+use super::clients::Clients;
+use super::errors::{absent_as_none, AwsError};
+use super::retry::{is_role_propagation, retry_within};
+use crate::plan::resources::FunctionProps;
+
+const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
+
+fn what(name: &str) -> String {
+    format!("Lambda function {name}")
+}
+
+pub async fn find(lambda: &Client, name: &str) -> Result<Option<FunctionProps>, AwsError> {
+    let found = absent_as_none(
+        lambda.get_function().function_name(name).send().await,
+        NOT_FOUND,
+        "GetFunction",
+        &what(name),
+    )?;
+    let Some(out) = found else { return Ok(None) };
+    let Some(c) = out.configuration() else {
+        return Ok(None);
+    };
+    Ok(Some(FunctionProps {
+        name: name.to_string(),
+        runtime: c
+            .runtime()
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default(),
+        handler: c.handler().unwrap_or_default().to_string(),
+        architecture: c
+            .architectures()
+            .first()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_else(|| "x86_64".into()),
+        memory_mb: c.memory_size().unwrap_or(128),
+        timeout_seconds: c.timeout().unwrap_or(3),
+        role_arn: c.role().unwrap_or_default().to_string(),
+        environment: c
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        code_sha256: c.code_sha256().unwrap_or_default().to_string(),
+        tags: out
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+    }))
+}
+
+fn artifact(clients: &Clients, name: &str) -> Result<Blob, AwsError> {
+    clients
+        .artifact
+        .as_ref()
+        .map(|a| Blob::new(a.as_slice()))
+        .ok_or_else(|| {
+            AwsError::new(
+                "CreateFunction",
+                what(name),
+                "no deployment artifact was prepared for this run",
+                "this is a bug in presign-stack; please report it",
+            )
+        })
+}
+
+fn environment(p: &FunctionProps) -> Environment {
+    Environment::builder()
+        .set_variables(Some(p.environment.clone().into_iter().collect()))
+        .build()
+}
+
+pub async fn create(clients: &Clients, p: &FunctionProps) -> Result<(), AwsError> {
+    let lambda = &clients.lambda;
+    let code = artifact(clients, &p.name)?;
+    let awaited = format!("role {} to be assumable by Lambda", p.role_arn);
+    let created = retry_within(
+        clients.propagation_budget,
+        &awaited,
+        is_role_propagation,
+        clients.notify.as_ref(),
+        || async {
+            let result = lambda
+                .create_function()
+                .function_name(&p.name)
+                .runtime(Runtime::from(p.runtime.as_str()))
+                .handler(&p.handler)
+                .architectures(Architecture::from(p.architecture.as_str()))
+                .memory_size(p.memory_mb)
+                .timeout(p.timeout_seconds)
+                .role(&p.role_arn)
+                .environment(environment(p))
+                .code(FunctionCode::builder().zip_file(code.clone()).build())
+                .set_tags(Some(p.tags.clone().into_iter().collect::<HashMap<_, _>>()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(true),
+                Err(e) if super::errors::has_code(&e, &["ResourceConflictException"]) => Ok(false),
+                Err(e) => Err(AwsError::from_sdk("CreateFunction", what(&p.name), e)),
+            }
+        },
+    )
+    .await?;
+    if !created {
+        // It exists already (ownership was checked when it was read): converge instead.
+        let live = find(lambda, &p.name).await?;
+        return update(clients, live.as_ref(), p).await;
+    }
+    wait_until_ready(clients, &p.name).await
+}
+
+/// Brings the function to `p`: configuration, code (only when the SHA-256 differs), tags.
+pub async fn update(
+    clients: &Clients,
+    before: Option<&FunctionProps>,
+    p: &FunctionProps,
+) -> Result<(), AwsError> {
+    let lambda = &clients.lambda;
+    let config_differs = before.is_none_or(|b| {
+        (
+            &b.runtime,
+            &b.handler,
+            b.memory_mb,
+            b.timeout_seconds,
+            &b.role_arn,
+            &b.environment,
+        ) != (
+            &p.runtime,
+            &p.handler,
+            p.memory_mb,
+            p.timeout_seconds,
+            &p.role_arn,
+            &p.environment,
+        )
+    });
+    if config_differs {
+        let awaited = format!("role {} to be assumable by Lambda", p.role_arn);
+        retry_within(
+            clients.propagation_budget,
+            &awaited,
+            is_role_propagation,
+            clients.notify.as_ref(),
+            || async {
+                lambda
+                    .update_function_configuration()
+                    .function_name(&p.name)
+                    .runtime(Runtime::from(p.runtime.as_str()))
+                    .handler(&p.handler)
+                    .memory_size(p.memory_mb)
+                    .timeout(p.timeout_seconds)
+                    .role(&p.role_arn)
+                    .environment(environment(p))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::from_sdk("UpdateFunctionConfiguration", what(&p.name), e)
+                    })
+            },
+        )
+        .await?;
+        wait_until_ready(clients, &p.name).await?;
+    }
+    if before.is_none_or(|b| b.code_sha256 != p.code_sha256 || b.architecture != p.architecture) {
+        lambda
+            .update_function_code()
+            .function_name(&p.name)
+            .zip_file(artifact(clients, &p.name)?)
+            .architectures(Architecture::from(p.architecture.as_str()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("UpdateFunctionCode", what(&p.name), e))?;
+        wait_until_ready(clients, &p.name).await?;
+    }
+    if before.is_none_or(|b| b.tags != p.tags) {
+        let arn = format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            clients.region,
+            account_of(&p.role_arn),
+            p.name
+        );
+        let stale: Vec<String> = before
+            .map(|b| {
+                b.tags
+                    .keys()
+                    .filter(|k| !p.tags.contains_key(*k))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !stale.is_empty() {
+            lambda
+                .untag_resource()
+                .resource(&arn)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("UntagResource", what(&p.name), e))?;
+        }
+        lambda
+            .tag_resource()
+            .resource(&arn)
+            .set_tags(Some(p.tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("TagResource", what(&p.name), e))?;
+    }
+    Ok(())
+}
+
+/// The account id in an IAM ARN (`arn:aws:iam::<account>:role/...`).
+fn account_of(arn: &str) -> &str {
+    arn.split(':').nth(4).unwrap_or_default()
+}
+
+/// Polls until the function is `Active` with its last update `Successful`; reports a failed
+/// state with Lambda's reason. Bounded by `clients.function_wait_budget`.
+pub async fn wait_until_ready(clients: &Clients, name: &str) -> Result<(), AwsError> {
+    let deadline = Instant::now() + clients.function_wait_budget;
+    let mut delay = Duration::from_millis(250);
+    let mut said = false;
+    loop {
+        let c = clients
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetFunctionConfiguration", what(name), e))?;
+        let state = c.state().cloned();
+        let update = c.last_update_status().cloned();
+        if state == Some(State::Failed) || update == Some(LastUpdateStatus::Failed) {
+            let reason = c
+                .last_update_status_reason()
+                .or(c.state_reason())
+                .unwrap_or("no reason given");
+            return Err(AwsError::new(
+                "GetFunctionConfiguration",
+                what(name),
+                format!("the function failed to become ready: {reason}"),
+                "fix the cause Lambda names, then run deploy again",
+            ));
+        }
+        let active = matches!(state, None | Some(State::Active));
+        let updated = matches!(update, None | Some(LastUpdateStatus::Successful));
+        if active && updated {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(AwsError::new(
+                "GetFunctionConfiguration",
+                what(name),
+                format!(
+                    "still not ready after {}s (state {:?}, last update {:?})",
+                    clients.function_wait_budget.as_secs(),
+                    state,
+                    update
+                ),
+                "run deploy again; it continues from where it stopped",
+            ));
+        }
+        if !said {
+            (clients.notify)(&format!(
+                "waiting for {} to become ready (up to {}s)...",
+                what(name),
+                clients.function_wait_budget.as_secs()
+            ));
+            said = true;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+pub async fn delete(lambda: &Client, name: &str) -> Result<(), AwsError> {
+    absent_as_none(
+        lambda.delete_function().function_name(name).send().await,
+        NOT_FOUND,
+        "DeleteFunction",
+        &what(name),
+    )?;
+    Ok(())
+}
