@@ -89,6 +89,20 @@ pub enum Command {
     /// deleted. A bucket that still holds objects is refused unless --force-empty is given or
     /// the spec sets bucket.force_destroy: true.
     Destroy(DestroyArgs),
+    /// Print the stack's outputs (API URL, bucket, function and role ARNs) from the state.
+    ///
+    /// Makes no AWS call. With NAME, prints that one value alone (for scripts:
+    /// `curl "$(presign-stack output api_url)?filekey=a.jpg&contentType=image/jpeg"`).
+    Output(OutputArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// The output to print: api_url, bucket, function_arn, role_arn or region.
+    pub name: Option<String>,
+    /// Print JSON: an object of all outputs, or the one value as a JSON string.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -32,7 +32,11 @@ bucket:
 async fn deploy_on_an_empty_emulator_creates_the_bucket_family_as_specified() {
     let stack = TestStack::new("create", SPEC);
     let run = stack.expect(&["deploy", "--yes"], Success).await;
-    assert!(run.stdout.contains("Plan: 12 to create"), "{}", run.output());
+    assert!(
+        run.stdout.contains("Plan: 12 to create"),
+        "{}",
+        run.output()
+    );
     assert!(run.stdout.contains(&format!("bucket = {}", stack.bucket())));
 
     let s3 = s3().await;

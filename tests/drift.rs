@@ -29,7 +29,7 @@ bucket:
       Resource: "arn:aws:s3:::${bucket}/keep/*"
 "#;
 
-/// Deploys, lets `change` alter the bucket out of band, then checks diff → deploy → diff.
+/// The shared check, on a fresh stack of `SPEC`; `change` gets an S3 client and the bucket.
 async fn drift_is_reported_and_repaired<F, Fut>(
     label: &str,
     resource: &str,
@@ -40,33 +40,11 @@ async fn drift_is_reported_and_repaired<F, Fut>(
     Fut: std::future::Future<Output = ()>,
 {
     let stack = TestStack::new(label, SPEC);
-    stack.expect(&["deploy", "--yes"], Success).await;
-    stack.expect(&["diff"], Success).await;
-
-    change(s3().await, stack.bucket()).await;
-
-    let diff = stack.expect(&["diff"], Differences).await;
-    let drift_section = diff.stdout.split("Pending changes").next().unwrap();
-    assert!(
-        drift_section.contains(resource),
-        "drift should name {resource}\n{}",
-        diff.output()
-    );
-    assert!(
-        drift_section.contains(attribute),
-        "drift should name {attribute}\n{}",
-        diff.output()
-    );
-    assert!(
-        diff.stdout.contains("Pending changes: none"),
-        "{}",
-        diff.output()
-    );
-    assert_eq!(diff.mutations(), Vec::<String>::new(), "diff is read-only");
-
-    let repair = stack.expect(&["deploy", "--yes"], Success).await;
-    assert!(!repair.mutations().is_empty(), "{}", repair.output());
-    stack.expect(&["diff"], Success).await;
+    let bucket = stack.bucket();
+    support::drift_is_reported_and_repaired(&stack, resource, attribute, |_| async move {
+        change(s3().await, bucket).await
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 pub mod deploy;
 pub mod destroy;
 pub mod diff;
+pub mod output;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -40,6 +41,23 @@ impl ExitStatus {
             ExitStatus::Failure => 1,
             ExitStatus::Differences => 2,
         }
+    }
+}
+
+/// The folder of the spec: relative paths in it start here.
+pub fn spec_dir(global: &Global) -> PathBuf {
+    global
+        .file
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default()
+}
+
+/// Where state and lock files live: `--state-dir`, or `.presign-stack/` next to the spec.
+pub fn state_dir(global: &Global) -> PathBuf {
+    match &global.state_dir {
+        Some(d) => d.clone(),
+        None => spec_dir(global).join(".presign-stack"),
     }
 }
 
@@ -86,16 +104,8 @@ impl Session {
         if let Err(m) = names::check_region(&region) {
             bail!("{m}\n  hint: pass a valid --region");
         }
-        let spec_dir = global
-            .file
-            .parent()
-            .map(|p| p.to_path_buf())
-            .unwrap_or_default();
-        let dir: PathBuf = match &global.state_dir {
-            Some(d) => d.clone(),
-            None => spec_dir.join(".presign-stack"),
-        };
-        let store = LocalStore::new(&dir, &stack.name);
+        let spec_dir = spec_dir(global);
+        let store = LocalStore::new(&state_dir(global), &stack.name);
         let state = store.load(&stack.name)?;
         if let Some(s) = &state {
             if s.region != region && !s.resources.is_empty() {

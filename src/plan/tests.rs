@@ -186,3 +186,179 @@ fn the_bucket_carries_the_ownership_tag_and_user_tags() {
     );
     assert_eq!(b.tags.get("team").map(String::as_str), Some("media"));
 }
+
+fn target() -> desired::Target {
+    desired::Target {
+        region: "eu-west-1".into(),
+        account_id: "111122223333".into(),
+        code_sha256: "c2hh".into(),
+    }
+}
+
+/// (actions, resources) of every statement of a policy document.
+fn grants(doc: &serde_json::Value) -> Vec<(Vec<String>, Vec<String>)> {
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(a) => {
+                a.iter().map(|x| x.as_str().unwrap().to_string()).collect()
+            }
+            other => panic!("not a string or list: {other}"),
+        }
+    };
+    doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            assert_eq!(s["Effect"], "Allow");
+            assert!(s.get("NotAction").is_none() && s.get("NotResource").is_none());
+            (list(&s["Action"]), list(&s["Resource"]))
+        })
+        .collect()
+}
+
+#[test]
+fn the_signer_policy_grants_exactly_put_on_the_prefix_and_its_own_logs() {
+    let s = stack("");
+    let doc = desired::signer_policy(&s, &target());
+    let g = grants(&doc);
+    assert_eq!(
+        g,
+        vec![
+            (
+                vec!["s3:PutObject".to_string()],
+                vec!["arn:aws:s3:::demo-uploads-eu-west-1/uploads/*".to_string()]
+            ),
+            (
+                vec![
+                    "logs:CreateLogStream".to_string(),
+                    "logs:PutLogEvents".to_string()
+                ],
+                vec![
+                    "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/demo-signer:*"
+                        .to_string()
+                ]
+            ),
+        ]
+    );
+    for (actions, resources) in &g {
+        assert!(actions.iter().all(|a| !a.contains('*')), "{actions:?}");
+        for r in resources {
+            assert_ne!(r, "*");
+            let scoped = r.starts_with("arn:aws:s3:::demo-uploads-eu-west-1/uploads/")
+                || r.starts_with(
+                    "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/demo-signer:",
+                );
+            assert!(scoped, "resource {r} is not scoped to the stack");
+        }
+    }
+}
+
+#[test]
+fn downloads_add_get_on_the_same_prefix_only() {
+    let s = spec::parse(
+        Path::new("s.yaml"),
+        "stack: demo\nuploads:\n  prefix: in/\n  allow_downloads: true\n",
+    )
+    .unwrap();
+    let g = grants(&desired::signer_policy(&s, &target()));
+    assert_eq!(g.len(), 3);
+    assert_eq!(g[1].0, vec!["s3:GetObject"]);
+    assert_eq!(g[1].1, vec!["arn:aws:s3:::demo-uploads-eu-west-1/in/*"]);
+}
+
+#[test]
+fn the_trust_policy_admits_lambda_for_this_account_only() {
+    let t = desired::trust_policy(&target());
+    let s = &t["Statement"][0];
+    assert_eq!(s["Principal"]["Service"], "lambda.amazonaws.com");
+    assert_eq!(s["Action"], "sts:AssumeRole");
+    assert_eq!(
+        s["Condition"]["StringEquals"]["aws:SourceAccount"],
+        "111122223333"
+    );
+}
+
+#[test]
+fn the_signer_resources_depend_in_the_right_order() {
+    let all = desired::whole_stack(&stack(""), &target());
+    let ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+    assert!(ids.ends_with(&[
+        ids::ROLE,
+        ids::ROLE_POLICY,
+        ids::LOG_GROUP,
+        ids::FUNCTION,
+        ids::API
+    ]));
+    let plan = plan_deploy(&all, &BTreeMap::new(), &BTreeMap::new());
+    let function = &plan.steps[position(&plan, ids::FUNCTION)];
+    assert_eq!(
+        function.after_steps,
+        vec![ids::ROLE, ids::ROLE_POLICY, ids::LOG_GROUP]
+    );
+    assert!(position(&plan, ids::API) > position(&plan, ids::FUNCTION));
+    let Props::LambdaFunction(f) = &all.iter().find(|r| r.id == ids::FUNCTION).unwrap().props
+    else {
+        panic!()
+    };
+    assert_eq!(f.role_arn, "arn:aws:iam::111122223333:role/demo-signer");
+    assert_eq!(f.environment["PRESIGN_BUCKET"], "demo-uploads-eu-west-1");
+    assert_eq!(
+        f.environment["PRESIGN_ALLOWED_CONTENT_TYPES"],
+        "image/jpeg,image/png"
+    );
+    assert_eq!(f.code_sha256, "c2hh");
+}
+
+#[test]
+fn the_invoke_permission_is_limited_to_this_apis_route() {
+    let all = desired::whole_stack(&stack(""), &target());
+    let Props::HttpApi(api) = &all.iter().find(|r| r.id == ids::API).unwrap().props else {
+        panic!()
+    };
+    assert_eq!(
+        api.invoke_permission.as_deref(),
+        Some("arn:aws:lambda:eu-west-1:111122223333:function:demo-signer arn:aws:execute-api:eu-west-1:111122223333:{api}/*/GET/sign")
+    );
+    assert_eq!(api.route.as_ref().unwrap().route_key, "GET /sign");
+    assert_eq!(
+        api.integration.as_deref(),
+        Some("arn:aws:lambda:eu-west-1:111122223333:function:demo-signer")
+    );
+}
+
+#[test]
+fn memory_is_an_update_and_a_new_function_name_a_replacement() {
+    let t = target();
+    let before = desired::whole_stack(&stack(""), &t);
+    let more_memory = spec::parse(
+        Path::new("s.yaml"),
+        "stack: demo\nbucket:\n  cors:\n    - allowed_origins: [\"https://app\"]\n      allowed_methods: [PUT]\nfunction:\n  memory_mb: 256\n",
+    )
+    .unwrap();
+    let plan = plan_deploy(
+        &desired::whole_stack(&more_memory, &t),
+        &as_recorded(&before),
+        &as_live(&before),
+    );
+    assert_eq!(plan.steps.len(), 1, "{plan:?}");
+    assert_eq!(
+        (plan.steps[0].id.as_str(), plan.steps[0].action),
+        (ids::FUNCTION, Action::Update)
+    );
+
+    let renamed = spec::parse(
+        Path::new("s.yaml"),
+        "stack: demo\nbucket:\n  cors:\n    - allowed_origins: [\"https://app\"]\n      allowed_methods: [PUT]\nfunction:\n  name: demo-other\n",
+    )
+    .unwrap();
+    let plan = plan_deploy(
+        &desired::whole_stack(&renamed, &t),
+        &as_recorded(&before),
+        &as_live(&before),
+    );
+    let f = &plan.steps[position(&plan, ids::FUNCTION)];
+    assert_eq!(f.action, Action::Replace);
+    assert_eq!(f.delete_physical_id.as_deref(), Some("demo-signer"));
+}

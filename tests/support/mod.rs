@@ -141,6 +141,60 @@ pub async fn s3() -> aws_sdk_s3::Client {
     )
 }
 
+macro_rules! client_fn {
+    ($name:ident, $sdk:ident) => {
+        pub async fn $name() -> $sdk::Client {
+            $sdk::Client::new(&sdk_config().await)
+        }
+    };
+}
+client_fn!(iam, aws_sdk_iam);
+client_fn!(lambda, aws_sdk_lambda);
+client_fn!(apigw, aws_sdk_apigatewayv2);
+client_fn!(logs, aws_sdk_cloudwatchlogs);
+
+/// Deploys `stack`, lets `change` alter AWS out of band, then checks that `diff` reports drift
+/// naming `resource` and `attribute` (exit 2), `deploy` repairs it, and `diff` is clean again.
+/// Modelled on the Terraform provider's `_disappears` tests.
+pub async fn drift_is_reported_and_repaired<F, Fut>(
+    stack: &TestStack,
+    resource: &str,
+    attribute: &str,
+    change: F,
+) where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use presign_stack::commands::ExitStatus::{Differences, Success};
+    stack.expect(&["deploy", "--yes"], Success).await;
+    stack.expect(&["diff"], Success).await;
+
+    change(stack.name.clone()).await;
+
+    let diff = stack.expect(&["diff"], Differences).await;
+    let drift_section = diff.stdout.split("Pending changes").next().unwrap();
+    assert!(
+        drift_section.contains(resource),
+        "drift should name {resource}\n{}",
+        diff.output()
+    );
+    assert!(
+        drift_section.contains(attribute),
+        "drift should name {attribute}\n{}",
+        diff.output()
+    );
+    assert!(
+        diff.stdout.contains("Pending changes: none"),
+        "{}",
+        diff.output()
+    );
+    assert_eq!(diff.mutations(), Vec::<String>::new(), "diff is read-only");
+
+    let repair = stack.expect(&["deploy", "--yes"], Success).await;
+    assert!(!repair.mutations().is_empty(), "{}", repair.output());
+    stack.expect(&["diff"], Success).await;
+}
+
 /// What one command run produced.
 pub struct Run {
     pub status: ExitStatus,

@@ -1,0 +1,55 @@
+//! `presign-stack output [NAME] [--json]`: the outputs recorded by the last deploy.
+
+use anyhow::{bail, Context};
+
+use super::ExitStatus;
+use crate::cli::{Global, OutputArgs};
+use crate::output::Printer;
+use crate::spec;
+use crate::state::local::LocalStore;
+
+pub async fn run(
+    global: &Global,
+    args: &OutputArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let stack = spec::load(&global.file)?;
+    let store = LocalStore::new(&super::state_dir(global), &stack.name);
+    let outputs = store
+        .load(&stack.name)?
+        .map(|s| s.outputs)
+        .filter(|o| !o.is_empty())
+        .with_context(|| {
+            format!(
+                "stack {:?} has no outputs: it has not been deployed (state: {})\n  hint: run presign-stack deploy",
+                stack.name,
+                store.path().display()
+            )
+        })?;
+    match &args.name {
+        Some(name) => {
+            let Some(value) = outputs.get(name) else {
+                let known: Vec<&str> = outputs.keys().map(String::as_str).collect();
+                bail!(
+                    "no output named {name:?}\n  hint: the outputs are {}",
+                    known.join(", ")
+                );
+            };
+            if args.json {
+                printer.result(&format!("{}\n", serde_json::Value::String(value.clone())));
+            } else {
+                printer.result(&format!("{value}\n"));
+            }
+        }
+        None if args.json => {
+            printer.result(&format!("{}\n", serde_json::to_string_pretty(&outputs)?));
+        }
+        None => {
+            let width = outputs.keys().map(String::len).max().unwrap_or(0);
+            for (k, v) in &outputs {
+                printer.result(&format!("{k:width$} = {v}\n"));
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
