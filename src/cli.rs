@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand};
 /// Provision browser uploads to a private S3 bucket through pre-signed URLs.
 ///
 /// presign-stack reads a declarative stack.yaml and makes AWS match it: the S3 bucket with its
-/// ownership controls, public access block, encryption, versioning, CORS rules and policy. It
+/// ownership controls, public access block, encryption, versioning, CORS rules and policy; the
+/// signer's IAM role, log group and Lambda function; and the HTTP API in front of it. It
 /// records what it applied in a state file next to the spec (.presign-stack/<stack>.json), so
 /// that `diff` reports drift and `destroy` removes exactly what it created.
 ///
