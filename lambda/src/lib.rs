@@ -1,4 +1,24 @@
-//! The signer function deployed by presign-stack.
+//! The presign-stack signer: a Lambda function behind an API Gateway HTTP API that hands out
+//! short-lived pre-signed S3 upload URLs.
 //!
-//! This crate is a placeholder in the workspace until the signer issue fills it: it will hold the
-//! request validation and signing as a library, and a `bootstrap` binary on `lambda_http`.
+//! `GET <route>?filekey=<key>&contentType=<type>` → `200 {"signed_url", "method": "PUT",
+//! "headers": {"Content-Type": ...}, "key", "expires_at"}`; bad input → `400 {"error",
+//! "message"}`. The key always lands under the configured prefix; content types come from an
+//! allow-list; the expiry is fixed by configuration. Credentials and signed URLs are never logged.
+
+pub mod config;
+pub mod handler;
+pub mod sign;
+pub mod validate;
+
+pub use config::Config;
+pub use sign::{Credentials, Presigner};
+
+/// The Lambda environment's credentials (the role's temporary ones, with the session token).
+pub fn credentials_from_env(var: impl Fn(&str) -> Option<String>) -> Option<Credentials> {
+    Some(Credentials {
+        access_key_id: var("AWS_ACCESS_KEY_ID")?,
+        secret_access_key: var("AWS_SECRET_ACCESS_KEY")?,
+        session_token: var("AWS_SESSION_TOKEN").filter(|t| !t.is_empty()),
+    })
+}

@@ -1,0 +1,84 @@
+//! The signer's configuration: environment variables set by the provisioner.
+
+use std::fmt;
+
+/// SigV4 caps pre-signed URLs at seven days.
+pub const MAX_EXPIRES_SECONDS: u64 = 604_800;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub bucket: String,
+    /// Every key is put under this prefix (the caller's key is appended, never trusted alone).
+    pub prefix: String,
+    /// Exact types (`image/png`) or families (`image/*`), lower case.
+    pub allowed_content_types: Vec<String>,
+    pub expires_seconds: u64,
+    pub max_size_bytes: Option<u64>,
+    pub allow_downloads: bool,
+    pub region: String,
+    /// For tests and emulators: `http://127.0.0.1:9000` (path-style URLs on that host).
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "signer configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the configuration through `var` (the process environment in the function).
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let need = |name: &str| {
+            var(name)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| ConfigError(format!("{name} is not set")))
+        };
+        let number = |name: &str, default: Option<u64>| -> Result<Option<u64>, ConfigError> {
+            match var(name).filter(|v| !v.is_empty()) {
+                Some(v) => v
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| ConfigError(format!("{name}={v:?} is not a whole number"))),
+                None => Ok(default),
+            }
+        };
+        let expires_seconds = number("PRESIGN_EXPIRES_SECONDS", Some(300))?.unwrap_or(300);
+        if expires_seconds == 0 || expires_seconds > MAX_EXPIRES_SECONDS {
+            return Err(ConfigError(format!(
+                "PRESIGN_EXPIRES_SECONDS={expires_seconds} must be between 1 and {MAX_EXPIRES_SECONDS}"
+            )));
+        }
+        let allowed_content_types: Vec<String> = need("PRESIGN_ALLOWED_CONTENT_TYPES")?
+            .split(',')
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if allowed_content_types.is_empty() {
+            return Err(ConfigError(
+                "PRESIGN_ALLOWED_CONTENT_TYPES lists no type".into(),
+            ));
+        }
+        let prefix = var("PRESIGN_PREFIX").unwrap_or_default();
+        if prefix.starts_with('/') || prefix.split('/').any(|s| s == "..") {
+            return Err(ConfigError(format!(
+                "PRESIGN_PREFIX={prefix:?} must not start with / or contain .."
+            )));
+        }
+        Ok(Config {
+            bucket: need("PRESIGN_BUCKET")?,
+            prefix,
+            allowed_content_types,
+            expires_seconds,
+            max_size_bytes: number("PRESIGN_MAX_SIZE_BYTES", None)?,
+            allow_downloads: var("PRESIGN_ALLOW_DOWNLOADS").is_some_and(|v| v == "true"),
+            region: need("AWS_REGION")?,
+            endpoint: var("PRESIGN_S3_ENDPOINT").filter(|v| !v.is_empty()),
+        })
+    }
+}

@@ -1,0 +1,41 @@
+//! The `bootstrap` binary: the Lambda runtime loop around [`presign_signer::handler::handle`].
+//! Logs one JSON line per request (request id, outcome, key prefix, latency); never keys,
+//! URLs or credentials.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_http::{run, service_fn, Body, Error, Request, RequestExt, Response};
+use presign_signer::{credentials_from_env, handler, Config, Presigner};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let env = |name: &str| std::env::var(name).ok();
+    let cfg = Config::from_env(env)?;
+    let credentials =
+        credentials_from_env(env).ok_or("AWS credentials are not in the environment")?;
+    let signer = Presigner::new(
+        credentials,
+        &cfg.region,
+        &cfg.bucket,
+        cfg.endpoint.as_deref(),
+    );
+    let (cfg, signer) = (&cfg, &signer);
+    run(service_fn(move |req: Request| async move {
+        let started = Instant::now();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let (response, reply) = handler::handle(cfg, signer, &req, now);
+        let log = serde_json::json!({
+            "request_id": req.lambda_context_ref().map(|c| c.request_id.clone()),
+            "outcome": reply.outcome,
+            "status": reply.status,
+            "key_prefix": cfg.prefix,
+            "latency_us": started.elapsed().as_micros() as u64,
+        });
+        println!("{log}");
+        Ok::<Response<Body>, Error>(response)
+    }))
+    .await
+}

@@ -1,0 +1,198 @@
+//! The handler's contract: 200 with the URL and the headers to send, 400 for every caller
+//! mistake, and no way for the caller to choose the status.
+
+use presign_signer::handler;
+use presign_signer::{Config, Credentials, Presigner};
+
+fn cfg(downloads: bool) -> Config {
+    Config {
+        bucket: "uploads-bucket".into(),
+        prefix: "uploads/".into(),
+        allowed_content_types: vec!["image/jpeg".into()],
+        expires_seconds: 300,
+        max_size_bytes: Some(5_000_000),
+        allow_downloads: downloads,
+        region: "eu-west-1".into(),
+        endpoint: None,
+    }
+}
+
+fn signer() -> Presigner {
+    Presigner::new(
+        Credentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            session_token: Some("token/with+chars=".into()),
+        },
+        "eu-west-1",
+        "uploads-bucket",
+        None,
+    )
+}
+
+const NOW: u64 = 1_795_876_239; // 2026-11-28T14:30:39Z
+
+fn run(cfg: &Config, query: &[(&str, &str)]) -> handler::Reply {
+    handler::sign(
+        cfg,
+        &signer(),
+        |name| {
+            query
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        },
+        NOW,
+    )
+}
+
+#[test]
+fn a_valid_request_gets_a_url_the_headers_to_send_and_the_expiry() {
+    let r = run(
+        &cfg(false),
+        &[("filekey", "cat.jpg"), ("contentType", "image/jpeg")],
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let url = r.body["signed_url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://uploads-bucket.s3.eu-west-1.amazonaws.com/uploads/cat.jpg?"),
+        "{url}"
+    );
+    assert!(url.contains("X-Amz-Expires=300"));
+    assert!(url.contains("X-Amz-SignedHeaders=content-type%3Bhost"));
+    assert!(url.contains("X-Amz-Security-Token=token%2Fwith%2Bchars%3D"));
+    assert!(
+        !url.to_ascii_lowercase().contains("x-amz-acl"),
+        "never signs an ACL"
+    );
+    assert!(!url.contains("checksum"), "never signs a checksum");
+    assert_eq!(r.body["method"], "PUT");
+    assert_eq!(r.body["headers"]["Content-Type"], "image/jpeg");
+    assert_eq!(r.body["key"], "uploads/cat.jpg");
+    assert_eq!(r.body["expires_at"], "2026-11-28T14:35:39Z");
+}
+
+#[test]
+fn a_declared_size_is_signed_as_content_length() {
+    let r = run(
+        &cfg(false),
+        &[
+            ("filekey", "a.jpg"),
+            ("contentType", "image/jpeg"),
+            ("size", "1234"),
+        ],
+    );
+    assert_eq!(r.body["headers"]["Content-Length"], "1234");
+    assert!(r.body["signed_url"]
+        .as_str()
+        .unwrap()
+        .contains("content-length%3Bcontent-type%3Bhost"));
+    let r = run(
+        &cfg(false),
+        &[
+            ("filekey", "a.jpg"),
+            ("contentType", "image/jpeg"),
+            ("size", "5000001"),
+        ],
+    );
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("too_large"))
+    );
+}
+
+#[test]
+fn caller_mistakes_are_400_with_a_code_and_a_message() {
+    for (query, code) in [
+        (&[][..], "missing_filekey"),
+        (&[("filekey", "a.jpg")][..], "missing_content_type"),
+        (
+            &[("filekey", "../a.jpg"), ("contentType", "image/jpeg")][..],
+            "invalid_filekey",
+        ),
+        (
+            &[("filekey", "a.png"), ("contentType", "image/png")][..],
+            "content_type_not_allowed",
+        ),
+        (
+            &[
+                ("filekey", "a.jpg"),
+                ("contentType", "image/jpeg"),
+                ("method", "DELETE"),
+            ][..],
+            "invalid_method",
+        ),
+        (
+            &[("filekey", "a.jpg"), ("method", "GET")][..],
+            "downloads_disabled",
+        ),
+    ] {
+        let r = run(&cfg(false), query);
+        assert_eq!(r.status, 400, "{query:?}");
+        assert_eq!(r.body["error"], code, "{query:?}: {r:?}");
+        assert!(r.body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
+
+#[test]
+fn the_caller_cannot_choose_the_status() {
+    let r = run(
+        &cfg(false),
+        &[
+            ("filekey", "a.jpg"),
+            ("contentType", "image/jpeg"),
+            ("httpStatus", "302"),
+        ],
+    );
+    assert_eq!(r.status, 200);
+    let r = run(
+        &cfg(false),
+        &[
+            ("filekey", "../x"),
+            ("contentType", "image/jpeg"),
+            ("httpStatus", "200"),
+        ],
+    );
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn downloads_sign_get_for_the_same_prefix_when_enabled() {
+    let r = run(&cfg(true), &[("filekey", "a.jpg"), ("method", "get")]);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["method"], "GET");
+    assert_eq!(r.body["key"], "uploads/a.jpg");
+    assert!(r.body["signed_url"]
+        .as_str()
+        .unwrap()
+        .contains("X-Amz-SignedHeaders=host"));
+}
+
+#[test]
+fn the_api_gateway_adapter_reads_an_http_api_event() {
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "GET /sign",
+        "rawPath": "/sign",
+        "rawQueryString": "filekey=cat.jpg&contentType=image%2Fjpeg",
+        "queryStringParameters": {"filekey": "cat.jpg", "contentType": "image/jpeg"},
+        "headers": {"host": "abc.execute-api.eu-west-1.amazonaws.com"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc", "domainName": "abc.execute-api.eu-west-1.amazonaws.com",
+            "domainPrefix": "abc", "requestId": "req-1", "routeKey": "GET /sign", "stage": "$default",
+            "time": "28/Nov/2026:14:30:39 +0000", "timeEpoch": 1795876239000u64,
+            "http": {"method": "GET", "path": "/sign", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.1", "userAgent": "test"}
+        },
+        "isBase64Encoded": false
+    });
+    let req = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let (response, reply) = handler::handle(&cfg(false), &signer(), &req, NOW);
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let lambda_http::Body::Text(body) = response.body() else {
+        panic!("text body")
+    };
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["key"], "uploads/cat.jpg");
+    assert_eq!(reply.outcome, "signed");
+}

@@ -1,0 +1,167 @@
+//! Every validation rule, with hostile input.
+
+use presign_signer::validate;
+use presign_signer::Config;
+
+fn cfg() -> Config {
+    Config {
+        bucket: "b".into(),
+        prefix: "uploads/".into(),
+        allowed_content_types: vec!["image/png".into(), "image/jpeg".into(), "video/*".into()],
+        expires_seconds: 300,
+        max_size_bytes: Some(1000),
+        allow_downloads: false,
+        region: "us-east-1".into(),
+        endpoint: None,
+    }
+}
+
+#[test]
+fn keys_land_under_the_prefix() {
+    assert_eq!(validate::key(&cfg(), "cat.jpg").unwrap(), "uploads/cat.jpg");
+    assert_eq!(
+        validate::key(&cfg(), "a/b c/ünï.png").unwrap(),
+        "uploads/a/b c/ünï.png"
+    );
+    // The caller's own "uploads/" is not trusted as the prefix: it nests.
+    assert_eq!(
+        validate::key(&cfg(), "uploads/x").unwrap(),
+        "uploads/uploads/x"
+    );
+}
+
+#[test]
+fn hostile_keys_are_refused() {
+    let long = "a".repeat(2048);
+    for key in [
+        "",
+        "../etc/passwd",
+        "a/../../b",
+        "..",
+        "./a",
+        "a/./b",
+        "/abs",
+        "a\0b",
+        "a\nb",
+        "a\u{7f}b",
+        "%2e%2e/x",
+        "%2E%2E%2Fx",
+        "a%2fb",
+        "a\\..\\b",
+        "a%00",
+        "\u{FF0E}\u{FF0E}/x",   // fullwidth dots normalise to ".."
+        "a\u{FF0F}..\u{FF0F}b", // fullwidth slashes normalise to "/"
+        "\u{2024}\u{2024}/x",   // one-dot leaders normalise to "."
+        long.as_str(),
+    ] {
+        let r = validate::key(&cfg(), key);
+        assert!(r.is_err(), "{key:?} should be refused, got {r:?}");
+        let r = r.unwrap_err();
+        assert!(r.code.ends_with("filekey"), "{key:?}: {r:?}");
+        assert!(!r.message.is_empty());
+    }
+}
+
+#[test]
+fn the_key_length_limit_counts_the_prefix_in_bytes() {
+    let fits = "é".repeat((1024 - "uploads/".len()) / 2);
+    assert!(validate::key(&cfg(), &fits).is_ok());
+    let over = format!("{fits}xx");
+    assert!(validate::key(&cfg(), &over).is_err());
+}
+
+#[test]
+fn content_types_come_from_the_allow_list() {
+    assert_eq!(
+        validate::content_type(&cfg(), "image/png").unwrap(),
+        "image/png"
+    );
+    assert_eq!(
+        validate::content_type(&cfg(), "IMAGE/PNG").unwrap(),
+        "image/png"
+    );
+    assert_eq!(
+        validate::content_type(&cfg(), " image/jpeg ").unwrap(),
+        "image/jpeg"
+    );
+    assert_eq!(
+        validate::content_type(&cfg(), "video/mp4").unwrap(),
+        "video/mp4"
+    );
+    for (raw, code) in [
+        ("", "missing_content_type"),
+        ("image/png; charset=utf-8", "invalid_content_type"),
+        ("image", "invalid_content_type"),
+        ("image/", "invalid_content_type"),
+        ("image/png/x", "invalid_content_type"),
+        ("image/p ng", "invalid_content_type"),
+        ("image/gif", "content_type_not_allowed"),
+        ("text/html", "content_type_not_allowed"),
+        ("video", "invalid_content_type"),
+        ("*/*", "invalid_content_type"),
+    ] {
+        let r = validate::content_type(&cfg(), raw).unwrap_err();
+        assert_eq!(r.code, code, "{raw:?}: {r:?}");
+    }
+}
+
+#[test]
+fn sizes_are_numbers_within_the_limit() {
+    assert_eq!(validate::size(&cfg(), None).unwrap(), None);
+    assert_eq!(validate::size(&cfg(), Some("1000")).unwrap(), Some(1000));
+    assert_eq!(
+        validate::size(&cfg(), Some("1001")).unwrap_err().code,
+        "too_large"
+    );
+    for raw in ["-1", "1e3", "", "ten"] {
+        assert_eq!(
+            validate::size(&cfg(), Some(raw)).unwrap_err().code,
+            "invalid_size",
+            "{raw}"
+        );
+    }
+}
+
+#[test]
+fn configuration_is_checked_when_the_function_starts() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    let ok = Config::from_env(env(&[
+        ("PRESIGN_BUCKET", "b"),
+        ("PRESIGN_PREFIX", "in/"),
+        ("PRESIGN_ALLOWED_CONTENT_TYPES", "image/png, IMAGE/*"),
+        ("AWS_REGION", "eu-west-1"),
+    ]))
+    .unwrap();
+    assert_eq!(ok.expires_seconds, 300, "bounded default");
+    assert_eq!(ok.allowed_content_types, ["image/png", "image/*"]);
+    for bad in [
+        &[
+            ("PRESIGN_ALLOWED_CONTENT_TYPES", "image/png"),
+            ("AWS_REGION", "r"),
+        ][..],
+        &[("PRESIGN_BUCKET", "b"), ("AWS_REGION", "r")],
+        &[
+            ("PRESIGN_BUCKET", "b"),
+            ("PRESIGN_ALLOWED_CONTENT_TYPES", "a/b"),
+            ("AWS_REGION", "r"),
+            ("PRESIGN_EXPIRES_SECONDS", "604801"),
+        ],
+        &[
+            ("PRESIGN_BUCKET", "b"),
+            ("PRESIGN_ALLOWED_CONTENT_TYPES", "a/b"),
+            ("AWS_REGION", "r"),
+            ("PRESIGN_PREFIX", "../x/"),
+        ],
+    ] {
+        let pairs: &'static [(&'static str, &'static str)] =
+            Box::leak(bad.to_vec().into_boxed_slice());
+        assert!(Config::from_env(env(pairs)).is_err(), "{bad:?}");
+    }
+}
