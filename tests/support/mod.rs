@@ -4,13 +4,15 @@
 
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use presign_stack::aws::Clients;
@@ -33,76 +35,30 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Starts moto on a free port. The server is a child of a thread that lives as long as the test
-/// process, with PR_SET_PDEATHSIG, so it stops when the tests end, however they end.
+/// Starts moto (with `scripts/moto_ext.py`) on a free port, tied to the test process.
 fn start_moto() -> String {
     let out = Command::new(repo().join("scripts/emulator"))
         .arg("python")
         .stderr(Stdio::inherit())
         .output()
-        .expect("run scripts/emulator path");
-    assert!(
-        out.status.success(),
-        "scripts/emulator could not install moto"
-    );
+        .expect("run scripts/emulator python");
+    assert!(out.status.success(), "scripts/emulator could not install moto");
     let python = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new(&python);
-        cmd.arg(repo().join("scripts/moto_ext.py"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_DISABLE_GLOBAL_CORS", "true")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().expect("start moto_server");
-        tx.send(child.id()).unwrap();
-        let _ = child.wait();
+    let port = server::free_port();
+    let mut cmd = Command::new(&python);
+    cmd.arg(repo().join("scripts/moto_ext.py"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_DISABLE_GLOBAL_CORS", "true");
+    server::spawn_tied_to_tests(cmd);
+    wait_until(Duration::from_secs(60), &format!("moto to answer on port {port}"), || {
+        http(port, "GET", "/moto-api/", "").is_some()
     });
-    rx.recv().expect("moto started");
-    wait_until(
-        Duration::from_secs(60),
-        &format!("moto to answer on port {port}"),
-        || http(port, "GET", "/moto-api/", "").is_some(),
-    );
-    let status = http(
-        port,
-        "POST",
-        "/moto-api/config",
-        r#"{"lambda": {"use_docker": false}}"#,
-    );
-    assert!(
-        status.is_some_and(|s| (200..300).contains(&s)),
-        "configuring moto: {status:?}"
-    );
+    let status = http(port, "POST", "/moto-api/config", r#"{"lambda": {"use_docker": false}}"#);
+    assert!(status.is_some_and(|s| (200..300).contains(&s)), "configuring moto: {status:?}");
     format!("http://127.0.0.1:{port}")
 }
 
-/// Polls `condition` until it holds; fails the test after `limit`.
-pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "gave up waiting for {what} after {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20)); // poll interval, bounded by the deadline
-    }
-}
+pub use server::wait_until;
 
 /// A minimal HTTP/1.0 request; the status code, or `None` when nothing answers.
 fn http(port: u16, method: &str, path: &str, body: &str) -> Option<u16> {

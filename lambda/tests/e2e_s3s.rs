@@ -1,0 +1,187 @@
+//! End to end against a real signature-checking S3 server (s3s-fs): the handler signs, the
+//! client PUTs with the returned headers, the object reads back; a different Content-Type, a
+//! different key, an expired URL and GET on a PUT URL are all refused.
+
+#[path = "../../tests/support/server.rs"]
+mod server;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use presign_signer::{handler, Config, Credentials, Presigner};
+
+const BUCKET: &str = "uploads-bucket";
+const ACCESS_KEY: &str = "AKIAS3SFSTEST";
+const SECRET_KEY: &str = "s3s-fs-test-secret";
+
+/// The s3s-fs server for this test binary: its port and data folder.
+fn s3() -> &'static (u16, PathBuf) {
+    static SERVER: OnceLock<(u16, PathBuf)> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/s3s-fs");
+        let out = Command::new(script).arg("path").output().expect("run scripts/s3s-fs");
+        assert!(out.status.success(), "installing s3s-fs failed: {}", String::from_utf8_lossy(&out.stderr));
+        let bin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let root = tempfile::tempdir().unwrap().keep();
+        std::fs::create_dir_all(root.join(BUCKET)).unwrap();
+        let port = server::free_port();
+        let mut cmd = Command::new(bin);
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .arg(&root);
+        server::spawn_tied_to_tests(cmd);
+        server::wait_for_port(port, Duration::from_secs(30));
+        (port, root)
+    })
+}
+
+fn cfg(downloads: bool) -> Config {
+    Config {
+        bucket: BUCKET.into(),
+        prefix: "uploads/".into(),
+        allowed_content_types: vec!["image/png".into(), "image/jpeg".into()],
+        expires_seconds: 300,
+        max_size_bytes: None,
+        allow_downloads: downloads,
+        region: "us-east-1".into(),
+        endpoint: Some(format!("http://127.0.0.1:{}", s3().0)),
+    }
+}
+
+fn signer(cfg: &Config) -> Presigner {
+    let credentials = Credentials {
+        access_key_id: ACCESS_KEY.into(),
+        secret_access_key: SECRET_KEY.into(),
+        session_token: None,
+    };
+    Presigner::new(credentials, &cfg.region, &cfg.bucket, cfg.endpoint.as_deref())
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// Calls the handler with an API Gateway HTTP API event, as Lambda would. `query` is written
+/// decoded (`a=b c&d=e/f`); the event carries it encoded, as API Gateway sends it.
+fn sign(cfg: &Config, query: &str, at: u64) -> serde_json::Value {
+    let pairs: Vec<(&str, &str)> = query.split('&').filter_map(|kv| kv.split_once('=')).collect();
+    let params: serde_json::Map<String, serde_json::Value> =
+        pairs.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect();
+    let encoded: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| {
+            let mut out = format!("{k}=");
+            presign_signer::sign::uri_encode(&mut out, v, false);
+            out
+        })
+        .collect();
+    let query = encoded.join("&");
+    let event = serde_json::json!({
+        "version": "2.0", "routeKey": "GET /sign", "rawPath": "/sign", "rawQueryString": query,
+        "queryStringParameters": params, "headers": {"host": "api.example.com"},
+        "requestContext": {"accountId": "1", "apiId": "a", "domainName": "api.example.com", "domainPrefix": "api",
+            "requestId": "r", "routeKey": "GET /sign", "stage": "$default", "time": "", "timeEpoch": 0,
+            "http": {"method": "GET", "path": "/sign", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"}},
+        "isBase64Encoded": false
+    });
+    let req = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let (response, reply) = handler::handle(cfg, &signer(cfg), &req, at);
+    assert_eq!(response.status(), 200, "{reply:?}");
+    reply.body
+}
+
+/// A plain HTTP/1.1 request to the s3s-fs server: (status, body).
+fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut s = TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut response = Vec::new();
+    let _ = s.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+fn content_type(body: &serde_json::Value) -> String {
+    body["headers"]["Content-Type"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn an_upload_through_the_signed_url_lands_and_reads_back() {
+    let body = sign(&cfg(false), "filekey=cat.png&contentType=image/png", now());
+    let url = body["signed_url"].as_str().unwrap();
+    let (status, text) = http("PUT", url, &[("Content-Type", &content_type(&body))], b"PNG bytes");
+    assert_eq!(status, 200, "{text}");
+    let on_disk = s3().1.join(BUCKET).join("uploads/cat.png");
+    assert_eq!(std::fs::read(on_disk).unwrap(), b"PNG bytes");
+
+    let get = sign(&cfg(true), "filekey=cat.png&method=GET", now());
+    let (status, text) = http("GET", get["signed_url"].as_str().unwrap(), &[], b"");
+    assert_eq!((status, text.as_str()), (200, "PNG bytes"));
+}
+
+#[test]
+fn a_key_with_spaces_and_unicode_uploads_intact() {
+    let body = sign(&cfg(false), "filekey=holiday photos/été 2026.jpg&contentType=image/jpeg", now());
+    let (status, text) = http("PUT", body["signed_url"].as_str().unwrap(), &[("Content-Type", "image/jpeg")], b"jpeg");
+    assert_eq!(status, 200, "{text}");
+    assert!(s3().1.join(BUCKET).join("uploads/holiday photos/été 2026.jpg").exists());
+}
+
+#[test]
+fn a_different_content_type_is_refused() {
+    let body = sign(&cfg(false), "filekey=a.png&contentType=image/png", now());
+    let (status, text) = http("PUT", body["signed_url"].as_str().unwrap(), &[("Content-Type", "image/jpeg")], b"x");
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("SignatureDoesNotMatch"), "{text}");
+}
+
+#[test]
+fn a_different_key_is_refused() {
+    let body = sign(&cfg(false), "filekey=mine.png&contentType=image/png", now());
+    let url = body["signed_url"].as_str().unwrap().replace("/uploads/mine.png", "/uploads/theirs.png");
+    let (status, text) = http("PUT", &url, &[("Content-Type", "image/png")], b"x");
+    assert_eq!(status, 403, "{text}");
+    assert!(!s3().1.join(BUCKET).join("uploads/theirs.png").exists());
+}
+
+#[test]
+fn an_expired_url_is_refused() {
+    let body = sign(&cfg(false), "filekey=late.png&contentType=image/png", now() - 3600);
+    let (status, text) = http("PUT", body["signed_url"].as_str().unwrap(), &[("Content-Type", "image/png")], b"x");
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("expired"), "{text}");
+}
+
+#[test]
+fn get_on_a_put_url_is_refused() {
+    let body = sign(&cfg(false), "filekey=put-only.png&contentType=image/png", now());
+    let url = body["signed_url"].as_str().unwrap();
+    let (status, _) = http("PUT", url, &[("Content-Type", "image/png")], b"x");
+    assert_eq!(status, 200);
+    let (status, text) = http("GET", url, &[("Content-Type", "image/png")], b"");
+    assert_eq!(status, 403, "{text}");
+}
+
+#[test]
+fn a_tampered_signature_is_refused() {
+    let body = sign(&cfg(false), "filekey=t.png&contentType=image/png", now());
+    let url = body["signed_url"].as_str().unwrap();
+    let last = url.chars().last().unwrap();
+    let tampered = format!("{}{}", &url[..url.len() - 1], if last == '0' { '1' } else { '0' });
+    let (status, _) = http("PUT", &tampered, &[("Content-Type", "image/png")], b"x");
+    assert_eq!(status, 403);
+}
