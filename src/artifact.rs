@@ -1,9 +1,11 @@
 //! The signer's deployment artifact: a zip with an executable `bootstrap` at its root.
 //!
 //! Found in this order: `function.artifact` in the spec (relative to the spec's folder); the
-//! signer crate's build output `target/lambda/bootstrap/bootstrap.zip` next to the spec; else a
-//! built-in placeholder whose `bootstrap` answers every request with 503 "not built yet". The
-//! placeholder zip is byte-for-byte deterministic, so deploying it twice changes nothing.
+//! signer crate's build output `target/lambda/bootstrap/bootstrap.zip` next to the spec — built
+//! first by `scripts/build-signer` when the spec sits in a presign-stack checkout and the zip is
+//! missing or older than the signer's sources; else a built-in placeholder whose `bootstrap`
+//! answers every request with 503 "not built yet". The placeholder zip is byte-for-byte
+//! deterministic, so deploying it twice changes nothing.
 
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
@@ -30,6 +32,8 @@ pub enum ArtifactError {
     },
     #[error("cannot build the placeholder artifact: {0}")]
     Build(String),
+    #[error("building the signer failed ({0})\n  hint: run scripts/build-signer to see why, or set function.artifact to a zip you built")]
+    SignerBuild(String),
 }
 
 const PLACEHOLDER: &str = r#"#!/bin/sh
@@ -57,8 +61,25 @@ impl Artifact {
     }
 }
 
-/// Finds the artifact for a spec in `spec_dir` (see the module docs for the order).
-pub fn load(spec_dir: &Path, configured: Option<&str>) -> Result<Artifact, ArtifactError> {
+/// Finds the artifact for a spec in `spec_dir` (see the module docs for the order); `notify`
+/// hears about a build.
+pub fn load(
+    spec_dir: &Path,
+    configured: Option<&str>,
+    notify: &dyn Fn(&str),
+) -> Result<Artifact, ArtifactError> {
+    let build = spec_dir.join("scripts/build-signer");
+    if configured.is_none() && build.is_file() && spec_dir.join("lambda/Cargo.toml").is_file() {
+        notify("building the signer if its sources changed (scripts/build-signer)...");
+        let status = std::process::Command::new(&build)
+            .current_dir(spec_dir)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .map_err(|e| ArtifactError::SignerBuild(e.to_string()))?;
+        if !status.success() {
+            return Err(ArtifactError::SignerBuild(status.to_string()));
+        }
+    }
     let path = match configured {
         Some(p) => Some(spec_dir.join(p)),
         None => {
@@ -118,13 +139,13 @@ mod tests {
     fn a_configured_artifact_is_read_and_a_missing_one_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("my.zip"), b"zip bytes").unwrap();
-        let a = load(dir.path(), Some("my.zip")).unwrap();
+        let a = load(dir.path(), Some("my.zip"), &|_| {}).unwrap();
         assert_eq!(a.bytes, b"zip bytes");
         assert_eq!(a.sha256, "W3onVLOJEw4TjVe6g/Hq5/BaQcZr7Kz6LdIGAUOuZts=");
-        let err = load(dir.path(), Some("missing.zip")).unwrap_err();
+        let err = load(dir.path(), Some("missing.zip"), &|_| {}).unwrap_err();
         assert!(err.to_string().contains("missing.zip"), "{err}");
         assert_eq!(
-            load(dir.path(), None).unwrap().source,
+            load(dir.path(), None, &|_| {}).unwrap().source,
             "built-in placeholder"
         );
     }

@@ -55,12 +55,14 @@ fn sign_inner(
                 message: "this signer hands out upload URLs only".into(),
             })
         }
-        Some(other) => return Err(Rejection {
-            code: "invalid_method",
-            message: format!(
+        Some(other) => {
+            return Err(Rejection {
+                code: "invalid_method",
+                message: format!(
                 "method {other:?} is not supported; use PUT (or GET when downloads are enabled)"
             ),
-        }),
+            })
+        }
     };
     let key = validate::key(cfg, &param("filekey").unwrap_or_default())?;
     let mut headers: Vec<(&str, String)> = Vec::new();

@@ -23,8 +23,15 @@ fn s3() -> &'static (u16, PathBuf) {
     static SERVER: OnceLock<(u16, PathBuf)> = OnceLock::new();
     SERVER.get_or_init(|| {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/s3s-fs");
-        let out = Command::new(script).arg("path").output().expect("run scripts/s3s-fs");
-        assert!(out.status.success(), "installing s3s-fs failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(script)
+            .arg("path")
+            .output()
+            .expect("run scripts/s3s-fs");
+        assert!(
+            out.status.success(),
+            "installing s3s-fs failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let bin = String::from_utf8(out.stdout).unwrap().trim().to_string();
         let root = tempfile::tempdir().unwrap().keep();
         std::fs::create_dir_all(root.join(BUCKET)).unwrap();
@@ -58,19 +65,32 @@ fn signer(cfg: &Config) -> Presigner {
         secret_access_key: SECRET_KEY.into(),
         session_token: None,
     };
-    Presigner::new(credentials, &cfg.region, &cfg.bucket, cfg.endpoint.as_deref())
+    Presigner::new(
+        credentials,
+        &cfg.region,
+        &cfg.bucket,
+        cfg.endpoint.as_deref(),
+    )
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// Calls the handler with an API Gateway HTTP API event, as Lambda would. `query` is written
 /// decoded (`a=b c&d=e/f`); the event carries it encoded, as API Gateway sends it.
 fn sign(cfg: &Config, query: &str, at: u64) -> serde_json::Value {
-    let pairs: Vec<(&str, &str)> = query.split('&').filter_map(|kv| kv.split_once('=')).collect();
-    let params: serde_json::Map<String, serde_json::Value> =
-        pairs.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect();
+    let pairs: Vec<(&str, &str)> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let params: serde_json::Map<String, serde_json::Value> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+        .collect();
     let encoded: Vec<String> = pairs
         .iter()
         .map(|(k, v)| {
@@ -100,7 +120,10 @@ fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16,
     let (host, path) = rest.split_at(rest.find('/').unwrap());
     let mut s = TcpStream::connect(host).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -110,20 +133,35 @@ fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16,
     let mut response = Vec::new();
     let _ = s.read_to_end(&mut response);
     let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
 fn content_type(body: &serde_json::Value) -> String {
-    body["headers"]["Content-Type"].as_str().unwrap().to_string()
+    body["headers"]["Content-Type"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
 fn an_upload_through_the_signed_url_lands_and_reads_back() {
     let body = sign(&cfg(false), "filekey=cat.png&contentType=image/png", now());
     let url = body["signed_url"].as_str().unwrap();
-    let (status, text) = http("PUT", url, &[("Content-Type", &content_type(&body))], b"PNG bytes");
+    let (status, text) = http(
+        "PUT",
+        url,
+        &[("Content-Type", &content_type(&body))],
+        b"PNG bytes",
+    );
     assert_eq!(status, 200, "{text}");
     let on_disk = s3().1.join(BUCKET).join("uploads/cat.png");
     assert_eq!(std::fs::read(on_disk).unwrap(), b"PNG bytes");
@@ -135,16 +173,34 @@ fn an_upload_through_the_signed_url_lands_and_reads_back() {
 
 #[test]
 fn a_key_with_spaces_and_unicode_uploads_intact() {
-    let body = sign(&cfg(false), "filekey=holiday photos/été 2026.jpg&contentType=image/jpeg", now());
-    let (status, text) = http("PUT", body["signed_url"].as_str().unwrap(), &[("Content-Type", "image/jpeg")], b"jpeg");
+    let body = sign(
+        &cfg(false),
+        "filekey=holiday photos/été 2026.jpg&contentType=image/jpeg",
+        now(),
+    );
+    let (status, text) = http(
+        "PUT",
+        body["signed_url"].as_str().unwrap(),
+        &[("Content-Type", "image/jpeg")],
+        b"jpeg",
+    );
     assert_eq!(status, 200, "{text}");
-    assert!(s3().1.join(BUCKET).join("uploads/holiday photos/été 2026.jpg").exists());
+    assert!(s3()
+        .1
+        .join(BUCKET)
+        .join("uploads/holiday photos/été 2026.jpg")
+        .exists());
 }
 
 #[test]
 fn a_different_content_type_is_refused() {
     let body = sign(&cfg(false), "filekey=a.png&contentType=image/png", now());
-    let (status, text) = http("PUT", body["signed_url"].as_str().unwrap(), &[("Content-Type", "image/jpeg")], b"x");
+    let (status, text) = http(
+        "PUT",
+        body["signed_url"].as_str().unwrap(),
+        &[("Content-Type", "image/jpeg")],
+        b"x",
+    );
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("SignatureDoesNotMatch"), "{text}");
 }
@@ -152,7 +208,10 @@ fn a_different_content_type_is_refused() {
 #[test]
 fn a_different_key_is_refused() {
     let body = sign(&cfg(false), "filekey=mine.png&contentType=image/png", now());
-    let url = body["signed_url"].as_str().unwrap().replace("/uploads/mine.png", "/uploads/theirs.png");
+    let url = body["signed_url"]
+        .as_str()
+        .unwrap()
+        .replace("/uploads/mine.png", "/uploads/theirs.png");
     let (status, text) = http("PUT", &url, &[("Content-Type", "image/png")], b"x");
     assert_eq!(status, 403, "{text}");
     assert!(!s3().1.join(BUCKET).join("uploads/theirs.png").exists());
@@ -160,15 +219,28 @@ fn a_different_key_is_refused() {
 
 #[test]
 fn an_expired_url_is_refused() {
-    let body = sign(&cfg(false), "filekey=late.png&contentType=image/png", now() - 3600);
-    let (status, text) = http("PUT", body["signed_url"].as_str().unwrap(), &[("Content-Type", "image/png")], b"x");
+    let body = sign(
+        &cfg(false),
+        "filekey=late.png&contentType=image/png",
+        now() - 3600,
+    );
+    let (status, text) = http(
+        "PUT",
+        body["signed_url"].as_str().unwrap(),
+        &[("Content-Type", "image/png")],
+        b"x",
+    );
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("expired"), "{text}");
 }
 
 #[test]
 fn get_on_a_put_url_is_refused() {
-    let body = sign(&cfg(false), "filekey=put-only.png&contentType=image/png", now());
+    let body = sign(
+        &cfg(false),
+        "filekey=put-only.png&contentType=image/png",
+        now(),
+    );
     let url = body["signed_url"].as_str().unwrap();
     let (status, _) = http("PUT", url, &[("Content-Type", "image/png")], b"x");
     assert_eq!(status, 200);
@@ -181,7 +253,11 @@ fn a_tampered_signature_is_refused() {
     let body = sign(&cfg(false), "filekey=t.png&contentType=image/png", now());
     let url = body["signed_url"].as_str().unwrap();
     let last = url.chars().last().unwrap();
-    let tampered = format!("{}{}", &url[..url.len() - 1], if last == '0' { '1' } else { '0' });
+    let tampered = format!(
+        "{}{}",
+        &url[..url.len() - 1],
+        if last == '0' { '1' } else { '0' }
+    );
     let (status, _) = http("PUT", &tampered, &[("Content-Type", "image/png")], b"x");
     assert_eq!(status, 403);
 }

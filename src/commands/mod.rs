@@ -151,8 +151,12 @@ impl Session {
     pub async fn desired(&mut self) -> anyhow::Result<Vec<Resource>> {
         let account_id = self.account_id().await?;
         self.account_id = Some(account_id.clone());
-        let artifact =
-            crate::artifact::load(&self.spec_dir, self.stack.function.artifact.as_deref())?;
+        let notify = self.clients.notify.clone();
+        let artifact = crate::artifact::load(
+            &self.spec_dir,
+            self.stack.function.artifact.as_deref(),
+            &|m: &str| notify(m),
+        )?;
         let target = desired::Target {
             region: self.region.clone(),
             account_id,

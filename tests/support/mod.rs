@@ -42,7 +42,10 @@ fn start_moto() -> String {
         .stderr(Stdio::inherit())
         .output()
         .expect("run scripts/emulator python");
-    assert!(out.status.success(), "scripts/emulator could not install moto");
+    assert!(
+        out.status.success(),
+        "scripts/emulator could not install moto"
+    );
     let python = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let port = server::free_port();
     let mut cmd = Command::new(&python);
@@ -50,11 +53,21 @@ fn start_moto() -> String {
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("MOTO_DISABLE_GLOBAL_CORS", "true");
     server::spawn_tied_to_tests(cmd);
-    wait_until(Duration::from_secs(60), &format!("moto to answer on port {port}"), || {
-        http(port, "GET", "/moto-api/", "").is_some()
-    });
-    let status = http(port, "POST", "/moto-api/config", r#"{"lambda": {"use_docker": false}}"#);
-    assert!(status.is_some_and(|s| (200..300).contains(&s)), "configuring moto: {status:?}");
+    wait_until(
+        Duration::from_secs(60),
+        &format!("moto to answer on port {port}"),
+        || http(port, "GET", "/moto-api/", "").is_some(),
+    );
+    let status = http(
+        port,
+        "POST",
+        "/moto-api/config",
+        r#"{"lambda": {"use_docker": false}}"#,
+    );
+    assert!(
+        status.is_some_and(|s| (200..300).contains(&s)),
+        "configuring moto: {status:?}"
+    );
     format!("http://127.0.0.1:{port}")
 }
 

@@ -51,7 +51,10 @@ pub fn spawn_tied_to_tests(mut cmd: Command) {
 pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !condition() {
-        assert!(Instant::now() < deadline, "gave up waiting for {what} after {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "gave up waiting for {what} after {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(20)); // poll interval, bounded by the deadline
     }
 }
