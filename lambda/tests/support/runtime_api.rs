@@ -126,7 +126,7 @@ pub fn invoke_once(
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/signer")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start bootstrap");
     let answer = rx.recv_timeout(limit);
@@ -136,7 +136,13 @@ pub fn invoke_once(
     let body = match answer {
         Ok(Ok(body)) => body,
         Ok(Err(other)) => panic!("bootstrap reported an error instead of a response: {other}"),
-        Err(_) => panic!("bootstrap did not answer within {limit:?}"),
+        Err(_) => {
+            let mut stderr = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut stderr);
+            }
+            panic!("bootstrap did not answer within {limit:?}; it said: {stderr}")
+        }
     };
     (
         serde_json::from_slice(&body).expect("a JSON response"),

@@ -1,0 +1,133 @@
+//! The signer's benchmark (run by `scripts/bench-signer`, which supplies the Node.js figures,
+//! the release `bootstrap` and the zip through environment variables). Everything is measured
+//! in this one run; the table shows figures and ratios, `target/bench/signer.json` keeps them.
+
+#[path = "../tests/support/runtime_api.rs"]
+mod runtime_api;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use presign_signer::sign::{PresignRequest, SigningTime};
+use presign_signer::{handler, Config, Credentials, Presigner};
+
+fn cfg() -> Config {
+    Config {
+        bucket: "uploads-bucket".into(),
+        prefix: "uploads/".into(),
+        allowed_content_types: vec!["image/jpeg".into(), "image/png".into()],
+        expires_seconds: 300,
+        max_size_bytes: None,
+        allow_downloads: false,
+        region: "us-east-1".into(),
+        endpoint: None,
+    }
+}
+
+fn signer() -> Presigner {
+    Presigner::new(
+        Credentials {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            session_token: Some("session-token".into()),
+        },
+        "us-east-1",
+        "uploads-bucket",
+        None,
+    )
+}
+
+/// Mean time per call over `n` calls, after a warm-up.
+fn per_call(n: u32, mut f: impl FnMut()) -> Duration {
+    for _ in 0..n / 10 {
+        f();
+    }
+    let t0 = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    t0.elapsed() / n
+}
+
+fn main() {
+    const NOW: u64 = 1_795_876_239;
+    let cfg = cfg();
+    let signer = signer();
+    let headers = [("content-type", "image/jpeg")];
+    let sign_only = per_call(200_000, || {
+        black_box(signer.presign(&PresignRequest {
+            method: "PUT",
+            key: black_box("uploads/cat.jpg"),
+            expires_seconds: 300,
+            headers: &headers,
+            time: SigningTime { unix: NOW },
+        }));
+    });
+    let event = runtime_api::event(
+        "filekey=cat.jpg&contentType=image%2Fjpeg",
+        serde_json::json!({"filekey": "cat.jpg", "contentType": "image/jpeg"}),
+    );
+    let end_to_end = per_call(50_000, || {
+        let req = lambda_http::request::from_str(black_box(&event)).expect("event");
+        let (response, _) = handler::handle(&cfg, &signer, &req, NOW);
+        black_box(serde_json::to_string(&serde_json::json!({
+            "statusCode": response.status().as_u16(),
+            "body": match response.body() { lambda_http::Body::Text(t) => t.as_str(), _ => "" },
+        })).unwrap());
+    });
+
+    let node: serde_json::Value = std::env::var("PRESIGN_BENCH_NODE")
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let cold = std::env::var("PRESIGN_BENCH_BOOTSTRAP").ok().map(|bin| {
+        let mut times: Vec<Duration> = (0..20)
+            .map(|_| {
+                let (r, t) = runtime_api::invoke_once(&bin, runtime_api::ENV, event.clone(), Duration::from_secs(10));
+                assert_eq!(r["statusCode"], 200);
+                t
+            })
+            .collect();
+        times.sort();
+        times[times.len() / 2]
+    });
+    let zip = std::env::var("PRESIGN_BENCH_ZIP").ok().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
+
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let node_v2 = node["v2_handler_us"].as_f64();
+    let node_v3 = node["v3_handler_us"].as_f64();
+    println!("{:<44} {:>12} {:>14} {:>10}", "measure", "µs per URL", "URLs/second", "target");
+    println!("{:<44} {:>12.2} {:>14.0} {:>10}", "signing alone (Rust, cached signing key)", us(sign_only), 1e6 / us(sign_only), "≤ 3");
+    println!("{:<44} {:>12.2} {:>14.0} {:>10}", "handler end to end (event in, response out)", us(end_to_end), 1e6 / us(end_to_end), "≤ 20");
+    for (name, v) in [("Node.js handler, aws-sdk v2 getSignedUrl", node_v2), ("Node.js handler, SDK v3 getSignedUrl", node_v3)] {
+        match v {
+            Some(v) => println!("{name:<44} {v:>12.2} {:>14.0} {:>10}", 1e6 / v, ""),
+            None => println!("{name:<44} {:>12}", "skipped"),
+        }
+    }
+    if let Some(v) = node_v2 {
+        println!("ratio: Node v2 handler / Rust handler = {:.0}×  (target ≥ 100×)", v / us(end_to_end));
+    }
+    if let Some(v) = node_v3 {
+        println!("ratio: Node v3 handler / Rust handler = {:.0}×  (target ≥ 100×)", v / us(end_to_end));
+    }
+    if let Some(c) = cold {
+        println!("cold start, spawn to first response (median of 20): {:.1} ms  (target ≤ 15 ms)", c.as_secs_f64() * 1e3);
+    }
+    if let Some(z) = zip {
+        println!("bootstrap.zip: {:.2} MB  (target ≤ 3 MB)", z as f64 / 1e6);
+    }
+    let report = serde_json::json!({
+        "sign_us": us(sign_only),
+        "handler_us": us(end_to_end),
+        "node_v2_handler_us": node_v2,
+        "node_v3_handler_us": node_v3,
+        "ratio_node_v2_to_rust_handler": node_v2.map(|v| v / us(end_to_end)),
+        "ratio_node_v3_to_rust_handler": node_v3.map(|v| v / us(end_to_end)),
+        "cold_start_ms": cold.map(|c| c.as_secs_f64() * 1e3),
+        "zip_bytes": zip,
+    });
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join("signer.json"), serde_json::to_string_pretty(&report).unwrap());
+}
