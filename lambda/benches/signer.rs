@@ -67,14 +67,28 @@ fn main() {
         "filekey=cat.jpg&contentType=image%2Fjpeg",
         serde_json::json!({"filekey": "cat.jpg", "contentType": "image/jpeg"}),
     );
+    // What the runtime does per invocation: event bytes in, response bytes out.
     let end_to_end = per_call(50_000, || {
-        let req = lambda_http::request::from_str(black_box(&event)).expect("event");
-        let (response, _) = handler::handle(&cfg, &signer, &req, NOW);
-        black_box(serde_json::to_string(&serde_json::json!({
-            "statusCode": response.status().as_u16(),
-            "body": match response.body() { lambda_http::Body::Text(t) => t.as_str(), _ => "" },
-        })).unwrap());
+        let ev: handler::Event =
+            serde_json::from_slice(black_box(event.as_bytes())).expect("event");
+        let (response, _) = handler::handle(&cfg, &signer, &ev, NOW);
+        black_box(serde_json::to_vec(&response).expect("response"));
     });
+
+    let parse_only = per_call(50_000, || {
+        black_box(
+            serde_json::from_slice::<handler::Event>(black_box(event.as_bytes())).expect("event"),
+        );
+    });
+    let ev: handler::Event = serde_json::from_str(&event).expect("event");
+    let handle_only = per_call(50_000, || {
+        black_box(handler::handle(&cfg, &signer, black_box(&ev), NOW));
+    });
+    println!(
+        "breakdown: event parsing {:.2} µs, handle (validate, sign, JSON body) {:.2} µs",
+        parse_only.as_secs_f64() * 1e6,
+        handle_only.as_secs_f64() * 1e6
+    );
 
     let node: serde_json::Value = std::env::var("PRESIGN_BENCH_NODE")
         .ok()
@@ -83,7 +97,12 @@ fn main() {
     let cold = std::env::var("PRESIGN_BENCH_BOOTSTRAP").ok().map(|bin| {
         let mut times: Vec<Duration> = (0..20)
             .map(|_| {
-                let (r, t) = runtime_api::invoke_once(&bin, runtime_api::ENV, event.clone(), Duration::from_secs(10));
+                let (r, t) = runtime_api::invoke_once(
+                    &bin,
+                    runtime_api::ENV,
+                    event.clone(),
+                    Duration::from_secs(10),
+                );
                 assert_eq!(r["statusCode"], 200);
                 t
             })
@@ -91,28 +110,58 @@ fn main() {
         times.sort();
         times[times.len() / 2]
     });
-    let zip = std::env::var("PRESIGN_BENCH_ZIP").ok().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
+    let zip = std::env::var("PRESIGN_BENCH_ZIP")
+        .ok()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len());
 
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let node_v2 = node["v2_handler_us"].as_f64();
     let node_v3 = node["v3_handler_us"].as_f64();
-    println!("{:<44} {:>12} {:>14} {:>10}", "measure", "µs per URL", "URLs/second", "target");
-    println!("{:<44} {:>12.2} {:>14.0} {:>10}", "signing alone (Rust, cached signing key)", us(sign_only), 1e6 / us(sign_only), "≤ 3");
-    println!("{:<44} {:>12.2} {:>14.0} {:>10}", "handler end to end (event in, response out)", us(end_to_end), 1e6 / us(end_to_end), "≤ 20");
-    for (name, v) in [("Node.js handler, aws-sdk v2 getSignedUrl", node_v2), ("Node.js handler, SDK v3 getSignedUrl", node_v3)] {
+    println!(
+        "{:<44} {:>12} {:>14} {:>10}",
+        "measure", "µs per URL", "URLs/second", "target"
+    );
+    println!(
+        "{:<44} {:>12.2} {:>14.0} {:>10}",
+        "signing alone (Rust, cached signing key)",
+        us(sign_only),
+        1e6 / us(sign_only),
+        "≤ 3"
+    );
+    println!(
+        "{:<44} {:>12.2} {:>14.0} {:>10}",
+        "handler end to end (event in, response out)",
+        us(end_to_end),
+        1e6 / us(end_to_end),
+        "≤ 20"
+    );
+    for (name, v) in [
+        ("Node.js handler, aws-sdk v2 getSignedUrl", node_v2),
+        ("Node.js handler, SDK v3 getSignedUrl", node_v3),
+    ] {
         match v {
             Some(v) => println!("{name:<44} {v:>12.2} {:>14.0} {:>10}", 1e6 / v, ""),
             None => println!("{name:<44} {:>12}", "skipped"),
         }
     }
     if let Some(v) = node_v2 {
-        println!("ratio: Node v2 handler / Rust handler = {:.0}×  (target ≥ 100×)", v / us(end_to_end));
+        println!(
+            "ratio: Node v2 handler / Rust handler = {:.0}×  (target ≥ 100×)",
+            v / us(end_to_end)
+        );
     }
     if let Some(v) = node_v3 {
-        println!("ratio: Node v3 handler / Rust handler = {:.0}×  (target ≥ 100×)", v / us(end_to_end));
+        println!(
+            "ratio: Node v3 handler / Rust handler = {:.0}×  (target ≥ 100×)",
+            v / us(end_to_end)
+        );
     }
     if let Some(c) = cold {
-        println!("cold start, spawn to first response (median of 20): {:.1} ms  (target ≤ 15 ms)", c.as_secs_f64() * 1e3);
+        println!(
+            "cold start, spawn to first response (median of 20): {:.1} ms  (target ≤ 15 ms)",
+            c.as_secs_f64() * 1e3
+        );
     }
     if let Some(z) = zip {
         println!("bootstrap.zip: {:.2} MB  (target ≤ 3 MB)", z as f64 / 1e6);
@@ -129,5 +178,8 @@ fn main() {
     });
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(dir.join("signer.json"), serde_json::to_string_pretty(&report).unwrap());
+    let _ = std::fs::write(
+        dir.join("signer.json"),
+        serde_json::to_string_pretty(&report).unwrap(),
+    );
 }

@@ -1,37 +1,108 @@
 //! The request handler: query parameters in, `200 {signed_url, ...}` or `400 {error, message}`
 //! out. A plain function of its inputs (configuration, signer, query, time), so tests call it
-//! directly; [`handle`] adapts it to API Gateway HTTP API events.
+//! directly; [`handle`] takes an API Gateway HTTP API (payload 2.0) event and returns the
+//! proxy response.
+//!
+//! The event type reads only what the signer needs (the query and the request id): decoding a
+//! whole API Gateway event into an `http::Request` costs more than signing the URL (see
+//! `scripts/bench-signer`), and the function answers one route.
 
-use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::json;
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::sign::{PresignRequest, Presigner, SigningTime};
 use crate::validate::{self, Rejection};
 
-/// What the handler answers, before it becomes an HTTP response.
+/// The parts of an API Gateway HTTP API (payload format 2.0) event the signer reads.
+#[derive(Debug, Default, Deserialize)]
+pub struct Event {
+    /// Decoded query parameters (API Gateway joins repeated ones with commas).
+    #[serde(rename = "queryStringParameters", default)]
+    pub query: Option<HashMap<String, String>>,
+    #[serde(rename = "requestContext", default)]
+    pub request_context: Option<RequestContext>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RequestContext {
+    #[serde(rename = "requestId", default)]
+    pub request_id: Option<String>,
+}
+
+/// The proxy response API Gateway turns into the HTTP response.
+#[derive(Debug, Serialize)]
+pub struct ProxyResponse {
+    #[serde(rename = "statusCode")]
+    pub status_code: u16,
+    pub headers: ResponseHeaders,
+    pub body: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResponseHeaders {
+    #[serde(rename = "content-type")]
+    pub content_type: &'static str,
+    #[serde(rename = "cache-control")]
+    pub cache_control: &'static str,
+}
+
+/// What the handler answers, before it becomes a response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub status: u16,
-    pub body: serde_json::Value,
+    /// The JSON body.
+    pub body: String,
     /// For the log line: what happened, never the key or the URL.
     pub outcome: &'static str,
+}
+
+#[derive(Serialize)]
+struct Signed<'a> {
+    signed_url: &'a str,
+    method: &'a str,
+    headers: SignedHeaders<'a>,
+    key: &'a str,
+    expires_at: &'a str,
+}
+
+#[derive(Serialize)]
+struct SignedHeaders<'a> {
+    #[serde(rename = "Content-Type", skip_serializing_if = "Option::is_none")]
+    content_type: Option<&'a str>,
+    #[serde(rename = "Content-Length", skip_serializing_if = "Option::is_none")]
+    content_length: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Refused<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    // Plain structs of strings always serialise.
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 fn rejected(r: Rejection) -> Reply {
     Reply {
         status: 400,
-        body: json!({"error": r.code, "message": r.message}),
+        body: to_json(&Refused {
+            error: r.code,
+            message: &r.message,
+        }),
         outcome: r.code,
     }
 }
 
 /// Signs what the query asks for. `param` looks a query parameter up by name; `now` is the
 /// Unix time in seconds. Caller mistakes are 400s; the caller never chooses the status.
-pub fn sign(
+pub fn sign<'q>(
     cfg: &Config,
     signer: &Presigner,
-    param: impl Fn(&str) -> Option<String>,
+    param: impl Fn(&str) -> Option<&'q str>,
     now: u64,
 ) -> Reply {
     match sign_inner(cfg, signer, &param, now) {
@@ -40,16 +111,17 @@ pub fn sign(
     }
 }
 
-fn sign_inner(
+fn sign_inner<'q>(
     cfg: &Config,
     signer: &Presigner,
-    param: &dyn Fn(&str) -> Option<String>,
+    param: &dyn Fn(&str) -> Option<&'q str>,
     now: u64,
 ) -> Result<Reply, Rejection> {
-    let method = match param("method").map(|m| m.to_ascii_uppercase()).as_deref() {
-        None | Some("PUT") => "PUT",
-        Some("GET") if cfg.allow_downloads => "GET",
-        Some("GET") => {
+    let method = match param("method") {
+        None => "PUT",
+        Some(m) if m.eq_ignore_ascii_case("PUT") => "PUT",
+        Some(m) if m.eq_ignore_ascii_case("GET") && cfg.allow_downloads => "GET",
+        Some(m) if m.eq_ignore_ascii_case("GET") => {
             return Err(Rejection {
                 code: "downloads_disabled",
                 message: "this signer hands out upload URLs only".into(),
@@ -59,21 +131,26 @@ fn sign_inner(
             return Err(Rejection {
                 code: "invalid_method",
                 message: format!(
-                "method {other:?} is not supported; use PUT (or GET when downloads are enabled)"
-            ),
+                    "method {other:?} is not supported; use PUT (or GET when downloads are enabled)"
+                ),
             })
         }
     };
-    let key = validate::key(cfg, &param("filekey").unwrap_or_default())?;
-    let mut headers: Vec<(&str, String)> = Vec::new();
-    if method == "PUT" {
-        let content_type = validate::content_type(cfg, &param("contentType").unwrap_or_default())?;
-        headers.push(("content-type", content_type));
-        if let Some(size) = validate::size(cfg, param("size").as_deref())? {
-            headers.push(("content-length", size.to_string()));
-        }
+    let key = validate::key(cfg, param("filekey").unwrap_or_default())?;
+    let (content_type, size) = if method == "PUT" {
+        let t = validate::content_type(cfg, param("contentType").unwrap_or_default())?;
+        let size = validate::size(cfg, param("size"))?.map(|n| n.to_string());
+        (Some(t), size)
+    } else {
+        (None, None)
+    };
+    let mut signed: Vec<(&str, &str)> = Vec::with_capacity(2);
+    if let Some(n) = &size {
+        signed.push(("content-length", n));
     }
-    let signed: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    if let Some(t) = &content_type {
+        signed.push(("content-type", t));
+    }
     let url = signer.presign(&PresignRequest {
         method,
         key: &key,
@@ -81,65 +158,47 @@ fn sign_inner(
         headers: &signed,
         time: SigningTime { unix: now },
     });
-    let client_headers: serde_json::Map<String, serde_json::Value> = headers
-        .iter()
-        .map(|(k, v)| {
-            let name = match *k {
-                "content-type" => "Content-Type",
-                "content-length" => "Content-Length",
-                other => other,
-            };
-            (name.to_string(), json!(v))
-        })
-        .collect();
+    let expires_at = SigningTime {
+        unix: now + cfg.expires_seconds,
+    }
+    .rfc3339();
     Ok(Reply {
         status: 200,
-        body: json!({
-            "signed_url": url,
-            "method": method,
-            "headers": client_headers,
-            "key": key,
-            "expires_at": rfc3339(now + cfg.expires_seconds),
+        body: to_json(&Signed {
+            signed_url: &url,
+            method,
+            headers: SignedHeaders {
+                content_type: content_type.as_deref(),
+                content_length: size.as_deref(),
+            },
+            key: &key,
+            expires_at: &expires_at,
         }),
         outcome: "signed",
     })
 }
 
-fn rfc3339(unix: u64) -> String {
-    let (date, stamp) = SigningTime { unix }.parts();
-    format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &date[0..4],
-        &date[4..6],
-        &date[6..8],
-        &stamp[9..11],
-        &stamp[11..13],
-        &stamp[13..15]
-    )
-}
-
-/// The API Gateway adapter: an HTTP API (payload 2.0) request in, a JSON response out.
+/// An API Gateway HTTP API event in, the proxy response out, and the outcome for the log.
 pub fn handle(
     cfg: &Config,
     signer: &Presigner,
-    req: &Request,
+    event: &Event,
     now: u64,
-) -> (Response<Body>, Reply) {
-    let query = req
-        .query_string_parameters_ref()
-        .cloned()
-        .unwrap_or_default();
+) -> (ProxyResponse, &'static str) {
+    let query = event.query.as_ref();
     let reply = sign(
         cfg,
         signer,
-        |name| query.first(name).map(str::to_string),
+        |name| query.and_then(|q| q.get(name)).map(String::as_str),
         now,
     );
-    let response = Response::builder()
-        .status(reply.status)
-        .header("content-type", "application/json")
-        .header("cache-control", "no-store")
-        .body(Body::Text(reply.body.to_string()))
-        .unwrap_or_else(|_| Response::new(Body::Text(String::new())));
-    (response, reply)
+    let response = ProxyResponse {
+        status_code: reply.status,
+        headers: ResponseHeaders {
+            content_type: "application/json",
+            cache_control: "no-store",
+        },
+        body: reply.body,
+    };
+    (response, reply.outcome)
 }

@@ -4,8 +4,9 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use lambda_http::{run, service_fn, Body, Error, Request, RequestExt, Response};
-use presign_signer::{credentials_from_env, handler, Config, Presigner};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use presign_signer::handler::{self, Event, ProxyResponse};
+use presign_signer::{credentials_from_env, Config, Presigner};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -20,22 +21,22 @@ async fn main() -> Result<(), Error> {
         cfg.endpoint.as_deref(),
     );
     let (cfg, signer) = (&cfg, &signer);
-    run(service_fn(move |req: Request| async move {
+    run(service_fn(move |event: LambdaEvent<Event>| async move {
         let started = Instant::now();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let (response, reply) = handler::handle(cfg, signer, &req, now);
+        let (response, outcome) = handler::handle(cfg, signer, &event.payload, now);
         let log = serde_json::json!({
-            "request_id": req.lambda_context_ref().map(|c| c.request_id.clone()),
-            "outcome": reply.outcome,
-            "status": reply.status,
+            "request_id": event.context.request_id,
+            "outcome": outcome,
+            "status": response.status_code,
             "key_prefix": cfg.prefix,
             "latency_us": started.elapsed().as_micros() as u64,
         });
         println!("{log}");
-        Ok::<Response<Body>, Error>(response)
+        Ok::<ProxyResponse, Error>(response)
     }))
     .await
 }

@@ -61,6 +61,20 @@ impl SigningTime {
         );
         (date, stamp)
     }
+
+    /// `2026-11-28T14:30:39Z`.
+    pub fn rfc3339(self) -> String {
+        let (date, stamp) = self.parts();
+        format!(
+            "{}-{}-{}T{}:{}:{}Z",
+            &date[0..4],
+            &date[4..6],
+            &date[6..8],
+            &stamp[9..11],
+            &stamp[11..13],
+            &stamp[13..15]
+        )
+    }
 }
 
 /// Signs URLs for one bucket with one set of credentials.
@@ -72,7 +86,20 @@ pub struct Presigner {
     scheme: &'static str,
     /// `""` (virtual-hosted) or `/bucket` (path-style).
     path_prefix: String,
-    key_cache: Mutex<Option<(String, [u8; 32])>>,
+    /// `&X-Amz-Security-Token=<encoded>` or empty.
+    token_param: String,
+    day: Mutex<Option<Day>>,
+}
+
+/// What changes only with the date: the signing key and the credential scope.
+#[derive(Clone)]
+struct Day {
+    date: String,
+    key: [u8; 32],
+    /// `<date>/<region>/s3/aws4_request`.
+    scope: String,
+    /// The `X-Amz-Credential` value, encoded.
+    credential: String,
 }
 
 /// One URL to sign.
@@ -106,11 +133,13 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
     }
-    s
+    out
 }
 
 impl Presigner {
@@ -140,39 +169,57 @@ impl Presigner {
                 String::new(),
             ),
         };
+        let mut token_param = String::new();
+        if let Some(token) = &credentials.session_token {
+            token_param.push_str("&X-Amz-Security-Token=");
+            uri_encode(&mut token_param, token, false);
+        }
         Presigner {
             credentials,
             region: region.to_string(),
             host,
             scheme,
             path_prefix,
-            key_cache: Mutex::new(None),
+            token_param,
+            day: Mutex::new(None),
         }
     }
 
-    fn signing_key(&self, date: &str) -> [u8; 32] {
-        if let Ok(cache) = self.key_cache.lock() {
-            if let Some((d, k)) = cache.as_ref() {
-                if d == date {
-                    return *k;
-                }
+    fn day(&self, date: &str) -> Day {
+        if let Ok(cache) = self.day.lock() {
+            if let Some(day) = cache.as_ref().filter(|d| d.date == date) {
+                return day.clone();
             }
         }
         let secret = format!("AWS4{}", self.credentials.secret_access_key);
         let k = hmac(secret.as_bytes(), date.as_bytes());
         let k = hmac(&k, self.region.as_bytes());
         let k = hmac(&k, b"s3");
-        let k = hmac(&k, b"aws4_request");
-        if let Ok(mut cache) = self.key_cache.lock() {
-            *cache = Some((date.to_string(), k));
+        let key = hmac(&k, b"aws4_request");
+        let scope = format!("{date}/{}/s3/aws4_request", self.region);
+        let mut credential = String::new();
+        uri_encode(
+            &mut credential,
+            &format!("{}/{scope}", self.credentials.access_key_id),
+            false,
+        );
+        let day = Day {
+            date: date.to_string(),
+            key,
+            scope,
+            credential,
+        };
+        if let Ok(mut cache) = self.day.lock() {
+            *cache = Some(day.clone());
         }
-        k
+        day
     }
 
     /// The pre-signed URL.
     pub fn presign(&self, req: &PresignRequest<'_>) -> String {
         let (date, stamp) = req.time.parts();
-        let mut path = String::with_capacity(self.path_prefix.len() + req.key.len() + 8);
+        let day = self.day(&date);
+        let mut path = String::with_capacity(self.path_prefix.len() + req.key.len() + 16);
         path.push_str(&self.path_prefix);
         path.push('/');
         uri_encode(&mut path, req.key, true);
@@ -181,29 +228,23 @@ impl Presigner {
         headers.push(("host", &self.host));
         headers.extend_from_slice(req.headers);
         headers.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let signed_headers = headers.iter().map(|h| h.0).collect::<Vec<_>>().join(";");
 
-        let mut credential = String::new();
-        uri_encode(
-            &mut credential,
-            &format!(
-                "{}/{date}/{}/s3/aws4_request",
-                self.credentials.access_key_id, self.region
-            ),
-            false,
-        );
-        let mut query = format!(
-            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={credential}&X-Amz-Date={stamp}&X-Amz-Expires={}",
-            req.expires_seconds
-        );
-        if let Some(token) = &self.credentials.session_token {
-            query.push_str("&X-Amz-Security-Token=");
-            uri_encode(&mut query, token, false);
-        }
+        let mut query = String::with_capacity(256 + self.token_param.len());
+        query.push_str("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=");
+        query.push_str(&day.credential);
+        query.push_str("&X-Amz-Date=");
+        query.push_str(&stamp);
+        let _ = write!(query, "&X-Amz-Expires={}", req.expires_seconds);
+        query.push_str(&self.token_param);
         query.push_str("&X-Amz-SignedHeaders=");
-        uri_encode(&mut query, &signed_headers, false);
+        for (i, (name, _)) in headers.iter().enumerate() {
+            if i > 0 {
+                query.push_str("%3B");
+            }
+            query.push_str(name);
+        }
 
-        let mut canonical = String::with_capacity(512);
+        let mut canonical = String::with_capacity(path.len() + query.len() + 256);
         canonical.push_str(req.method);
         canonical.push('\n');
         canonical.push_str(&path);
@@ -217,18 +258,32 @@ impl Presigner {
             canonical.push('\n');
         }
         canonical.push('\n');
-        canonical.push_str(&signed_headers);
+        for (i, (name, _)) in headers.iter().enumerate() {
+            if i > 0 {
+                canonical.push(';');
+            }
+            canonical.push_str(name);
+        }
         canonical.push_str("\nUNSIGNED-PAYLOAD");
 
-        let string_to_sign = format!(
-            "AWS4-HMAC-SHA256\n{stamp}\n{date}/{}/s3/aws4_request\n{}",
-            self.region,
-            hex(&Sha256::digest(canonical.as_bytes()))
-        );
-        let signature = hex(&hmac(&self.signing_key(&date), string_to_sign.as_bytes()));
-        format!(
-            "{}://{}{path}?{query}&X-Amz-Signature={signature}",
-            self.scheme, self.host
-        )
+        let mut string_to_sign = String::with_capacity(160);
+        string_to_sign.push_str("AWS4-HMAC-SHA256\n");
+        string_to_sign.push_str(&stamp);
+        string_to_sign.push('\n');
+        string_to_sign.push_str(&day.scope);
+        string_to_sign.push('\n');
+        string_to_sign.push_str(&hex(&Sha256::digest(canonical.as_bytes())));
+        let signature = hex(&hmac(&day.key, string_to_sign.as_bytes()));
+
+        let mut url = String::with_capacity(self.host.len() + path.len() + query.len() + 96);
+        url.push_str(self.scheme);
+        url.push_str("://");
+        url.push_str(&self.host);
+        url.push_str(&path);
+        url.push('?');
+        url.push_str(&query);
+        url.push_str("&X-Amz-Signature=");
+        url.push_str(&signature);
+        url
     }
 }

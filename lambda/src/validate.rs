@@ -50,9 +50,13 @@ pub fn key(cfg: &Config, filekey: &str) -> Result<String, Rejection> {
         ));
     }
     // Compatibility forms (fullwidth dots and slashes, one-dot leaders...) must not smuggle in
-    // a path segment either: check the NFKC form too.
-    let normalised: String = filekey.nfkc().collect();
-    for candidate in [filekey, normalised.as_str()] {
+    // a path segment either: check the NFKC form too (ASCII is its own NFKC form).
+    let normalised: std::borrow::Cow<str> = if filekey.is_ascii() {
+        filekey.into()
+    } else {
+        filekey.nfkc().collect::<String>().into()
+    };
+    for candidate in [filekey, normalised.as_ref()] {
         if candidate.split('/').any(|s| s == ".." || s == ".") {
             return Err(reject(
                 "invalid_filekey",

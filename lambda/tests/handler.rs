@@ -32,18 +32,23 @@ fn signer() -> Presigner {
 
 const NOW: u64 = 1_795_876_239; // 2026-11-28T14:30:39Z
 
-fn run(cfg: &Config, query: &[(&str, &str)]) -> handler::Reply {
-    handler::sign(
+/// The reply's status and its body as JSON.
+struct Answer {
+    status: u16,
+    body: serde_json::Value,
+}
+
+fn run(cfg: &Config, query: &[(&'static str, &'static str)]) -> Answer {
+    let reply = handler::sign(
         cfg,
         &signer(),
-        |name| {
-            query
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        },
+        |name| query.iter().find(|(k, _)| *k == name).map(|(_, v)| *v),
         NOW,
-    )
+    );
+    Answer {
+        status: reply.status,
+        body: serde_json::from_str(&reply.body).expect("the body is JSON"),
+    }
 }
 
 #[test]
@@ -52,7 +57,7 @@ fn a_valid_request_gets_a_url_the_headers_to_send_and_the_expiry() {
         &cfg(false),
         &[("filekey", "cat.jpg"), ("contentType", "image/jpeg")],
     );
-    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.status, 200, "{}", r.body);
     let url = r.body["signed_url"].as_str().unwrap();
     assert!(
         url.starts_with("https://uploads-bucket.s3.eu-west-1.amazonaws.com/uploads/cat.jpg?"),
@@ -129,7 +134,7 @@ fn caller_mistakes_are_400_with_a_code_and_a_message() {
     ] {
         let r = run(&cfg(false), query);
         assert_eq!(r.status, 400, "{query:?}");
-        assert_eq!(r.body["error"], code, "{query:?}: {r:?}");
+        assert_eq!(r.body["error"], code, "{query:?}: {}", r.body);
         assert!(r.body["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
 }
@@ -159,7 +164,7 @@ fn the_caller_cannot_choose_the_status() {
 #[test]
 fn downloads_sign_get_for_the_same_prefix_when_enabled() {
     let r = run(&cfg(true), &[("filekey", "a.jpg"), ("method", "get")]);
-    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["method"], "GET");
     assert_eq!(r.body["key"], "uploads/a.jpg");
     assert!(r.body["signed_url"]
@@ -169,7 +174,7 @@ fn downloads_sign_get_for_the_same_prefix_when_enabled() {
 }
 
 #[test]
-fn the_api_gateway_adapter_reads_an_http_api_event() {
+fn the_adapter_reads_an_http_api_event_and_answers_a_proxy_response() {
     let event = serde_json::json!({
         "version": "2.0",
         "routeKey": "GET /sign",
@@ -185,14 +190,26 @@ fn the_api_gateway_adapter_reads_an_http_api_event() {
         },
         "isBase64Encoded": false
     });
-    let req = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let (response, reply) = handler::handle(&cfg(false), &signer(), &req, NOW);
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "application/json");
-    let lambda_http::Body::Text(body) = response.body() else {
-        panic!("text body")
-    };
-    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    let event: handler::Event = serde_json::from_value(event).unwrap();
+    assert_eq!(
+        event
+            .request_context
+            .as_ref()
+            .unwrap()
+            .request_id
+            .as_deref(),
+        Some("req-1")
+    );
+    let (response, outcome) = handler::handle(&cfg(false), &signer(), &event, NOW);
+    let response = serde_json::to_value(&response).unwrap();
+    assert_eq!(response["statusCode"], 200);
+    assert_eq!(response["headers"]["content-type"], "application/json");
+    let body: serde_json::Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["key"], "uploads/cat.jpg");
-    assert_eq!(reply.outcome, "signed");
+    assert_eq!(outcome, "signed");
+
+    // An event without a query string is a 400, not a crash.
+    let empty: handler::Event = serde_json::from_str(r#"{"version": "2.0"}"#).unwrap();
+    let (response, _) = handler::handle(&cfg(false), &signer(), &empty, NOW);
+    assert_eq!(response.status_code, 400);
 }
