@@ -27,11 +27,13 @@ pub fn event(query: &str, params: serde_json::Value) -> String {
 }
 
 /// One HTTP request: (request line, body).
-fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> {
     let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
     let mut length = 0usize;
+    let mut chunked = false;
     loop {
         let mut header = String::new();
         reader.read_line(&mut header).ok()?;
@@ -42,10 +44,28 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
             if k.eq_ignore_ascii_case("content-length") {
                 length = v.trim().parse().unwrap_or(0);
             }
+            if k.eq_ignore_ascii_case("transfer-encoding") && v.trim().eq_ignore_ascii_case("chunked") {
+                chunked = true;
+            }
         }
     }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let n = usize::from_str_radix(size.trim(), 16).ok()?;
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).ok()?;
+    }
     Some((line.trim().to_string(), body))
 }
 
@@ -74,45 +94,49 @@ pub fn invoke_once(
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut served = false;
+        let served = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let Some((line, body)) = read_request(&mut stream) else {
-                continue;
-            };
-            if line.starts_with("GET /2018-06-01/runtime/invocation/next") {
-                if served {
-                    // The next invocation never comes; the test kills the process.
-                    std::thread::park();
+            let Ok(stream) = stream else { continue };
+            let (tx, event, served) = (tx.clone(), event.clone(), served.clone());
+            // Each connection may carry several requests (HTTP keep-alive): serve them in turn.
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                while let Some((line, body)) = read_request(&mut reader) {
+                    let stream = reader.get_mut();
+                    if line.starts_with("GET /2018-06-01/runtime/invocation/next") {
+                        if served.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                            // The next invocation never comes; the caller kills the process.
+                            std::thread::park();
+                        }
+                        let deadline = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap()
+                            .as_millis()
+                            + 30_000;
+                        respond(
+                            stream,
+                            "200 OK",
+                            &[
+                                ("Lambda-Runtime-Aws-Request-Id", REQUEST_ID.to_string()),
+                                ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
+                                (
+                                    "Lambda-Runtime-Invoked-Function-Arn",
+                                    "arn:aws:lambda:us-east-1:123456789012:function:signer".to_string(),
+                                ),
+                            ],
+                            &event,
+                        );
+                    } else if line.starts_with(&format!(
+                        "POST /2018-06-01/runtime/invocation/{REQUEST_ID}/response"
+                    )) {
+                        respond(stream, "202 Accepted", &[], "{}");
+                        let _ = tx.send(Ok(body));
+                    } else {
+                        respond(stream, "202 Accepted", &[], "{}");
+                        let _ = tx.send(Err(format!("{line}: {}", String::from_utf8_lossy(&body))));
+                    }
                 }
-                served = true;
-                let deadline = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_millis()
-                    + 30_000;
-                respond(
-                    &mut stream,
-                    "200 OK",
-                    &[
-                        ("Lambda-Runtime-Aws-Request-Id", REQUEST_ID.to_string()),
-                        ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
-                        (
-                            "Lambda-Runtime-Invoked-Function-Arn",
-                            "arn:aws:lambda:us-east-1:123456789012:function:signer".to_string(),
-                        ),
-                    ],
-                    &event,
-                );
-            } else if line.starts_with(&format!(
-                "POST /2018-06-01/runtime/invocation/{REQUEST_ID}/response"
-            )) {
-                respond(&mut stream, "202 Accepted", &[], "{}");
-                let _ = tx.send(Ok(body));
-            } else {
-                respond(&mut stream, "202 Accepted", &[], "{}");
-                let _ = tx.send(Err(format!("{line}: {}", String::from_utf8_lossy(&body))));
-            }
+            });
         }
     });
     let started = Instant::now();
