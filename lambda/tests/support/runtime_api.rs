@@ -44,7 +44,9 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> 
             if k.eq_ignore_ascii_case("content-length") {
                 length = v.trim().parse().unwrap_or(0);
             }
-            if k.eq_ignore_ascii_case("transfer-encoding") && v.trim().eq_ignore_ascii_case("chunked") {
+            if k.eq_ignore_ascii_case("transfer-encoding")
+                && v.trim().eq_ignore_ascii_case("chunked")
+            {
                 chunked = true;
             }
         }
@@ -121,7 +123,8 @@ pub fn invoke_once(
                                 ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
                                 (
                                     "Lambda-Runtime-Invoked-Function-Arn",
-                                    "arn:aws:lambda:us-east-1:123456789012:function:signer".to_string(),
+                                    "arn:aws:lambda:us-east-1:123456789012:function:signer"
+                                        .to_string(),
                                 ),
                             ],
                             &event,
