@@ -63,6 +63,9 @@ pub struct Global {
     /// How many AWS changes may run at once.
     #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallelism: u16,
+    /// How long to wait for another run's lock on the stack, in seconds (0: fail at once).
+    #[arg(long, global = true, default_value_t = 0, value_name = "SECONDS")]
+    pub lock_timeout: u64,
     /// How long to wait for IAM changes to reach Lambda, in seconds.
     #[arg(long, global = true, default_value_t = 300, value_name = "SECONDS")]
     pub propagation_timeout: u64,
@@ -95,6 +98,26 @@ pub enum Command {
     /// Makes no AWS call. With NAME, prints that one value alone (for scripts:
     /// `curl "$(presign-stack output api_url)?filekey=a.jpg&contentType=image/jpeg"`).
     Output(OutputArgs),
+    /// Inspect the state, or clear a lock left behind.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the resources the state records (and operations an interrupted run left).
+    List,
+    /// Show what the state records for one resource (an id from `state list`).
+    Show {
+        /// The resource id, e.g. bucket or function.
+        resource: String,
+    },
+    /// Remove the stack's lock. A lock whose process is gone on this host is removed at once;
+    /// another one only with --force (make sure no run is active).
+    Unlock {
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,7 @@ pub async fn run(cli: Cli, printer: &Printer, clients: Option<aws::Clients>) -> 
         Command::Diff => commands::diff::run(&cli.global, printer, clients).await,
         Command::Destroy(args) => commands::destroy::run(&cli.global, args, printer, clients).await,
         Command::Output(args) => commands::output::run(&cli.global, args, printer).await,
+        Command::State(cmd) => commands::state::run(&cli.global, cmd, printer).await,
     };
     match result {
         Ok(status) => status,

@@ -1,10 +1,13 @@
 //! Building SDK clients from the standard AWS settings, and counting the calls they make.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_s3::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
@@ -63,6 +66,16 @@ pub async fn load_sdk_config(target: &Target) -> aws_config::SdkConfig {
     loader.load().await
 }
 
+/// The SDK's standard retry mode (exponential backoff with jitter, throttling and transient
+/// 5xx errors retried) with more attempts than its default of 3, so a throttled run still
+/// finishes: a call fails only after 8 attempts in a row.
+fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(8)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(10))
+}
+
 impl Clients {
     /// Clients for `stack` in `region`, counting every call into a fresh [`CallCounter`].
     pub fn new(config: &aws_config::SdkConfig, region: &str, stack: &str) -> Clients {
@@ -75,6 +88,7 @@ impl Clients {
                 $sdk::Client::from_conf(
                     $sdk::config::Builder::from(config)
                         .region(region_value.clone())
+                        .retry_config(retry_config())
                         .interceptor(calls.clone())
                         .build(),
                 )
@@ -83,6 +97,7 @@ impl Clients {
         let s3 = aws_sdk_s3::config::Builder::from(config)
             .region(region_value.clone())
             .force_path_style(endpoint_set)
+            .retry_config(retry_config())
             .interceptor(calls.clone())
             .build();
         Clients {
@@ -104,12 +119,32 @@ impl Clients {
     }
 }
 
-/// Counts AWS operations by name, once per operation (retries are not counted again).
+/// Counts AWS operations by name, once per operation, and the attempts they took (retries).
 /// Operations whose names start with `Get`, `Head`, `List` or `Describe` are reads; all
 /// others mutate.
-#[derive(Clone, Debug, Default)]
+///
+/// It also carries the crash-test failure point: with `PRESIGN_STACK_FAILPOINT_AFTER_MUTATIONS=N`
+/// in the environment, the process aborts right after the Nth mutating call returns, before
+/// anything is recorded (as a `kill -9` would). Without that variable it does nothing.
+#[derive(Clone, Debug)]
 pub struct CallCounter {
     inner: Arc<Mutex<BTreeMap<String, u64>>>,
+    attempts: Arc<AtomicU64>,
+    mutations: Arc<AtomicU64>,
+    abort_after: Option<u64>,
+}
+
+impl Default for CallCounter {
+    fn default() -> Self {
+        CallCounter {
+            inner: Arc::default(),
+            attempts: Arc::default(),
+            mutations: Arc::default(),
+            abort_after: std::env::var("PRESIGN_STACK_FAILPOINT_AFTER_MUTATIONS")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+        }
+    }
 }
 
 impl CallCounter {
@@ -144,6 +179,20 @@ impl CallCounter {
             .filter(|(op, _)| !Self::is_read(op))
             .collect()
     }
+
+    /// Attempts beyond the first, over all operations: the SDK's retries.
+    pub fn retries(&self) -> u64 {
+        let operations: u64 = self.snapshot().values().sum();
+        self.attempts
+            .load(Ordering::SeqCst)
+            .saturating_sub(operations)
+    }
+}
+
+fn operation_name(cfg: &ConfigBag) -> String {
+    cfg.load::<Metadata>()
+        .map(|m| m.name().to_string())
+        .unwrap_or_else(|| "Unknown".into())
 }
 
 impl Intercept for CallCounter {
@@ -159,11 +208,34 @@ impl Intercept for CallCounter {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let name = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_string())
-            .unwrap_or_else(|| "Unknown".into());
-        self.record(&name);
+        self.record(&operation_name(cfg));
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(limit) = self.abort_after {
+            if !Self::is_read(&operation_name(cfg))
+                && self.mutations.fetch_add(1, Ordering::SeqCst) + 1 == limit
+            {
+                eprintln!("failpoint: aborting after mutating call {limit}");
+                std::process::abort();
+            }
+        }
         Ok(())
     }
 }

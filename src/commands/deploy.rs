@@ -9,7 +9,6 @@ use crate::aws::http_api;
 use crate::cli::{DeployArgs, Global};
 use crate::output::{render, Printer};
 use crate::plan::{self, desired, record_of};
-use crate::state::lock::LockGuard;
 
 pub async fn run(
     global: &Global,
@@ -18,7 +17,7 @@ pub async fn run(
     clients: Option<crate::aws::Clients>,
 ) -> anyhow::Result<ExitStatus> {
     let mut session = Session::open(global, printer, clients).await?;
-    let _lock = LockGuard::acquire(session.store.dir(), &session.stack.name, "deploy")?;
+    let _lock = super::lock(&session, global, printer, "deploy")?;
     // Read the state again under the lock: another run may have finished since we opened it.
     let mut state = session
         .store
@@ -46,13 +45,21 @@ pub async fn run(
         if let Some(Some(found)) = live.get(&r.id) {
             let ours_by_state = recorded
                 .get(&r.id)
-                .is_some_and(|rec| rec.physical_id == found.physical_id());
+                .is_some_and(|rec| rec.physical_id == found.physical_id())
+                || state.was_creating(&r.id, found.physical_id());
             if !ours_by_state {
                 check_owner(&session.stack.name, found)?;
             }
         }
     }
 
+    if !state.pending.is_empty() {
+        let ids: Vec<&str> = state.pending.iter().map(|p| p.id.as_str()).collect();
+        printer.info(&format!(
+            "An earlier run was interrupted during: {}. Resuming from what AWS holds now.",
+            ids.join(", ")
+        ));
+    }
     let plan = plan::plan_deploy(&wanted, &recorded, &live);
 
     // Resources already as wanted: make sure the state records them (adoption after a crash,
@@ -77,7 +84,8 @@ pub async fn run(
         session.store.path().display()
     );
     if plan.is_empty() {
-        if adopted || state.outputs.is_empty() {
+        if adopted || state.outputs.is_empty() || !state.pending.is_empty() {
+            state.pending.clear();
             state.outputs = outputs(&session).await?;
             state.serial += 1;
             session.store.save(&state)?;

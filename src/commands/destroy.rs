@@ -4,12 +4,14 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context};
 
-use super::{apply, check_owner, confirm, read_recorded, report_calls, ExitStatus, Session};
+use super::{
+    apply, check_owner, confirm, read_live, read_recorded, report_calls, ExitStatus, Session,
+};
 use crate::aws::s3_bucket;
 use crate::cli::{DestroyArgs, Global};
 use crate::output::{render, Printer};
-use crate::plan::{self, Kind};
-use crate::state::lock::LockGuard;
+use crate::plan::{self, Action, Kind};
+use crate::state::RecordedResource;
 
 pub async fn run(
     global: &Global,
@@ -18,7 +20,7 @@ pub async fn run(
     clients: Option<crate::aws::Clients>,
 ) -> anyhow::Result<ExitStatus> {
     let session = Session::open(global, printer, clients).await?;
-    let _lock = LockGuard::acquire(session.store.dir(), &session.stack.name, "destroy")?;
+    let _lock = super::lock(&session, global, printer, "destroy")?;
     let Some(mut state) = session.store.load(&session.stack.name)? else {
         printer.result(&format!(
             "Nothing to destroy: stack {:?} has no state (it was never deployed here, or was destroyed).\n",
@@ -26,6 +28,30 @@ pub async fn run(
         ));
         return Ok(ExitStatus::Success);
     };
+    // A run killed after creating something but before recording it left a journal entry:
+    // what it made is the stack's, so destroy takes it too.
+    let half_made: Vec<(String, Kind, String)> = state
+        .pending
+        .iter()
+        .filter(|p| matches!(p.action, Action::Create | Action::Replace))
+        .filter(|p| !state.resources.contains_key(&p.id))
+        .map(|p| (p.id.clone(), p.kind, p.physical_id.clone()))
+        .collect();
+    if !half_made.is_empty() {
+        for (id, found) in read_live(&session.clients, half_made.clone()).await? {
+            if let Some(props) = found {
+                state.resources.insert(
+                    id,
+                    RecordedResource {
+                        kind: props.kind(),
+                        physical_id: props.physical_id().to_string(),
+                        depends_on: Vec::new(),
+                        props,
+                    },
+                );
+            }
+        }
+    }
     let live = read_recorded(&session.clients, &state.resources).await?;
 
     // What the state records but AWS no longer has: forget it, nothing to delete.
@@ -68,6 +94,13 @@ pub async fn run(
     for rec in state.resources.values() {
         if rec.kind != Kind::S3Bucket {
             continue;
+        }
+        if session.stack.bucket.protect {
+            bail!(
+                "bucket {} is protected (bucket.protect: true in {}); nothing was deleted\n  hint: remove protect from the spec to destroy the stack",
+                rec.physical_id,
+                global.file.display()
+            );
         }
         let objects = s3_bucket::count_objects(&session.clients.s3, &rec.physical_id).await?;
         if objects > 0 {
@@ -119,6 +152,7 @@ pub async fn run(
     )
     .await?;
     state.outputs.clear();
+    state.pending.clear();
     state.serial += 1;
     session.store.save(&state)?;
     printer.result(&format!(

@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod diff;
 pub mod output;
+pub mod state;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -181,6 +182,29 @@ impl Session {
     }
 }
 
+/// Takes the stack's lock for a changing command (waiting `--lock-timeout`), saying so when
+/// it takes over a stale one.
+pub fn lock(
+    session: &Session,
+    global: &Global,
+    printer: &Printer,
+    command: &str,
+) -> anyhow::Result<crate::state::lock::LockGuard> {
+    let guard = crate::state::lock::LockGuard::acquire_waiting(
+        session.store.dir(),
+        &session.stack.name,
+        command,
+        Duration::from_secs(global.lock_timeout),
+    )?;
+    if let Some(h) = &guard.took_over {
+        printer.info(&format!(
+            "Took over a stale lock: {} on {} (pid {}, `{}` since {}) is no longer running.",
+            h.user, h.host, h.pid, h.command, h.since
+        ));
+    }
+    Ok(guard)
+}
+
 /// Reads every `(id, kind, physical id)` at once; `None` for what does not exist.
 pub async fn read_live(
     clients: &Clients,
@@ -319,7 +343,8 @@ pub fn report_calls(printer: &Printer, clients: &Clients) {
     let reads = clients.calls.reads();
     let mutations: u64 = clients.calls.mutations().values().sum();
     printer.debug(&format!(
-        "AWS calls: {reads} reads, {mutations} mutations {:?}",
+        "AWS calls: {reads} reads, {mutations} mutations, {} retries {:?}",
+        clients.calls.retries(),
         calls
     ));
 }

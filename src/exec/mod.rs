@@ -11,7 +11,7 @@ use crate::aws::{self, AwsError, Clients};
 use crate::output::Printer;
 use crate::plan::{Action, Plan, Step};
 use crate::state::local::{LocalStore, StateError};
-use crate::state::State;
+use crate::state::{PendingOperation, State};
 
 /// What happened to each step.
 #[derive(Debug, Default)]
@@ -85,6 +85,21 @@ pub async fn execute(
                 continue;
             }
             started.insert(i);
+            // Journal first: a crash after the AWS call but before the record leaves this.
+            state.pending.push(PendingOperation {
+                id: step.id.clone(),
+                kind: step.kind,
+                action: step.action,
+                physical_id: step
+                    .after
+                    .as_ref()
+                    .map(|p| p.physical_id().to_string())
+                    .or_else(|| step.delete_physical_id.clone())
+                    .unwrap_or_default(),
+                since: crate::clock::now_rfc3339(),
+            });
+            state.serial += 1;
+            store.save(state)?;
             printer.progress(&format!("{} {}...", verb(step.action).0, label(step)));
             let clients = clients.clone();
             let step = step.clone();
@@ -116,6 +131,7 @@ pub async fn execute(
                         state.resources.remove(&step.id);
                     }
                 }
+                state.pending.retain(|p| p.id != step.id);
                 state.serial += 1;
                 store.save(state)?;
                 printer.progress(&format!(

@@ -18,7 +18,7 @@ pub use resources::{attr_changes, AttrChange, Kind, Props, Resource};
 use crate::state::RecordedResource;
 
 /// What a step does to a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Create,

@@ -36,6 +36,8 @@ pub struct Bucket {
     pub versioning: bool,
     pub encryption: Encryption,
     pub force_destroy: bool,
+    /// `destroy` refuses to delete the bucket.
+    pub protect: bool,
     pub public_read_prefix: Option<String>,
     pub enforce_tls: bool,
     pub cors: Vec<CorsRule>,

@@ -42,6 +42,8 @@ pub struct RawBucket {
     #[serde(default)]
     pub force_destroy: Option<bool>,
     #[serde(default)]
+    pub protect: Option<bool>,
+    #[serde(default)]
     pub public_read: Option<Spanned<RawPublicRead>>,
     #[serde(default)]
     pub enforce_tls: Option<bool>,

@@ -267,6 +267,7 @@ impl Validator<'_> {
             versioning: raw.versioning.unwrap_or(false),
             encryption,
             force_destroy: raw.force_destroy.unwrap_or(false),
+            protect: raw.protect.unwrap_or(false),
             public_read_prefix,
             enforce_tls: raw.enforce_tls.unwrap_or(true),
             cors,

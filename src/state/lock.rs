@@ -48,7 +48,7 @@ pub enum LockError {
     #[error("stack {stack:?} is locked by {} on {} (pid {}, running `{}` since {}){}\n  hint: {}",
         holder.user, holder.host, holder.pid, holder.command, holder.since,
         if *stale { " — that process is gone, so the lock is stale" } else { "" },
-        if *stale { format!("delete {} and run again", path.display()) } else { "wait for that run to finish, then try again".to_string() })]
+        if *stale { format!("run `presign-stack state unlock`, or delete {}", path.display()) } else { "wait for that run to finish (or pass --lock-timeout SECONDS to wait); if it is gone, `presign-stack state unlock --force`".to_string() })]
     Held {
         stack: String,
         holder: Box<Holder>,
@@ -66,9 +66,48 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct LockGuard {
     path: PathBuf,
+    /// The holder of a stale lock this guard replaced (its process was gone on this host).
+    pub took_over: Option<Holder>,
 }
 
 impl LockGuard {
+    /// Takes the lock, waiting up to `wait` for another run to release it. A lock left by a
+    /// process that is gone on this host is stale: it is taken over (see `took_over`).
+    pub fn acquire_waiting(
+        dir: &Path,
+        stack: &str,
+        command: &str,
+        wait: std::time::Duration,
+    ) -> Result<LockGuard, LockError> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match Self::acquire(dir, stack, command) {
+                Err(LockError::Held {
+                    stale: true,
+                    holder,
+                    path,
+                    ..
+                }) => {
+                    // Only one of several racing takers may remove it: rename is atomic.
+                    let claimed = path.with_extension(format!("lock.stale.{}", std::process::id()));
+                    if fs::rename(&path, &claimed).is_ok() {
+                        let _ = fs::remove_file(&claimed);
+                        let mut guard = Self::acquire(dir, stack, command)?;
+                        guard.took_over = Some(*holder);
+                        return Ok(guard);
+                    }
+                }
+                Err(e @ LockError::Held { .. }) if std::time::Instant::now() >= deadline => {
+                    return Err(e)
+                }
+                Err(LockError::Held { .. }) => {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Takes the lock of `stack` in `dir`, or says who holds it.
     pub fn acquire(dir: &Path, stack: &str, command: &str) -> Result<LockGuard, LockError> {
         let path = dir.join(format!("{stack}.lock"));
@@ -82,7 +121,10 @@ impl LockGuard {
                 let holder = Holder::current(command);
                 let text = serde_json::to_vec_pretty(&holder).unwrap_or_default();
                 f.write_all(&text).and_then(|_| f.sync_all()).map_err(io)?;
-                Ok(LockGuard { path })
+                Ok(LockGuard {
+                    path,
+                    took_over: None,
+                })
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = fs::read_to_string(&path)
@@ -132,6 +174,30 @@ mod tests {
         }
         drop(guard);
         LockGuard::acquire(dir.path(), "demo", "destroy").unwrap();
+    }
+
+    #[test]
+    fn a_stale_lock_is_taken_over_and_a_live_one_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dead = Holder::current("deploy");
+        dead.pid = u32::MAX - 1;
+        fs::write(
+            dir.path().join("demo.lock"),
+            serde_json::to_string(&dead).unwrap(),
+        )
+        .unwrap();
+        let guard =
+            LockGuard::acquire_waiting(dir.path(), "demo", "deploy", std::time::Duration::ZERO)
+                .unwrap();
+        assert_eq!(guard.took_over.as_ref().map(|h| h.pid), Some(u32::MAX - 1));
+        let err = LockGuard::acquire_waiting(
+            dir.path(),
+            "demo",
+            "deploy",
+            std::time::Duration::from_millis(300),
+        )
+        .unwrap_err();
+        assert!(matches!(err, LockError::Held { stale: false, .. }), "{err}");
     }
 
     #[test]

@@ -28,6 +28,37 @@ pub struct State {
     pub resources: BTreeMap<String, RecordedResource>,
     #[serde(default)]
     pub outputs: BTreeMap<String, String>,
+    /// The journal: operations started and not yet recorded as done. A run killed mid-way
+    /// leaves them here, and the next run knows what it may have half-made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingOperation>,
+}
+
+/// An operation the executor started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingOperation {
+    pub id: String,
+    pub kind: Kind,
+    pub action: crate::plan::Action,
+    /// What it creates (or, for a delete, removes).
+    pub physical_id: String,
+    pub since: String,
+}
+
+impl State {
+    /// Whether an interrupted run was creating `id` as `physical_id`: then a resource found there
+    /// without the ownership tag is the stack's own half-made one.
+    pub fn was_creating(&self, id: &str, physical_id: &str) -> bool {
+        self.pending.iter().any(|p| {
+            p.id == id
+                && p.physical_id == physical_id
+                && matches!(
+                    p.action,
+                    crate::plan::Action::Create | crate::plan::Action::Replace
+                )
+        })
+    }
 }
 
 /// What the stack applied to one resource.
@@ -51,6 +82,7 @@ impl State {
             region: region.to_string(),
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
+            pending: Vec::new(),
         }
     }
 }
