@@ -71,6 +71,7 @@ pub fn load(
     let build = spec_dir.join("scripts/build-signer");
     if configured.is_none() && build.is_file() && spec_dir.join("lambda/Cargo.toml").is_file() {
         notify("building the signer if its sources changed (scripts/build-signer)...");
+        let build = build.canonicalize().unwrap_or(build);
         let status = std::process::Command::new(&build)
             .current_dir(spec_dir)
             .stdout(std::process::Stdio::null())

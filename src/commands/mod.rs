@@ -47,11 +47,10 @@ impl ExitStatus {
 
 /// The folder of the spec: relative paths in it start here.
 pub fn spec_dir(global: &Global) -> PathBuf {
-    global
-        .file
-        .parent()
-        .map(|p| p.to_path_buf())
-        .unwrap_or_default()
+    match global.file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// Where state and lock files live: `--state-dir`, or `.presign-stack/` next to the spec.
