@@ -591,3 +591,51 @@ async fn destroy_leaves_nothing_that_carries_the_stacks_tag() {
         assert!(!tag(owner), "bucket {:?} left behind", b.name());
     }
 }
+
+#[tokio::test]
+async fn deploy_builds_the_signer_in_a_checkout_even_from_a_relative_spec_path() {
+    let stack = TestStack::new("s-build", "");
+    let dir = stack.dir.path();
+    // A checkout's layout: lambda/ and scripts/build-signer, which writes the zip.
+    std::fs::create_dir_all(dir.join("lambda")).unwrap();
+    std::fs::write(dir.join("lambda/Cargo.toml"), "[package]\n").unwrap();
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    let zip = presign_stack::artifact::zip_bootstrap(b"#!/bin/sh\necho built\n").unwrap();
+    std::fs::write(dir.join("built.zip"), &zip).unwrap();
+    let script = dir.join("scripts/build-signer");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nmkdir -p target/lambda/bootstrap && cp built.zip target/lambda/bootstrap/bootstrap.zip\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_presign-stack"))
+        .args(["deploy", "--yes", "-f", "stack.yaml"])
+        .current_dir(dir)
+        .env("AWS_ENDPOINT_URL", support::endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let live = lambda()
+        .await
+        .get_function()
+        .function_name(format!("{}-signer", stack.name))
+        .send()
+        .await
+        .unwrap();
+    let expected = presign_stack::artifact::Artifact::from_bytes(zip, String::new()).sha256;
+    assert_eq!(
+        live.configuration().unwrap().code_sha256(),
+        Some(expected.as_str())
+    );
+}
