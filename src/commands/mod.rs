@@ -195,6 +195,14 @@ pub fn lock(
         command,
         Duration::from_secs(global.lock_timeout),
     )?;
+    // Test hook (inert unless set): hold the lock until the named file exists, so a test can
+    // start a second run while this one is certainly inside its lock.
+    if let Some(go) = std::env::var_os("PRESIGN_STACK_TEST_HOLD_LOCK_UNTIL") {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !std::path::Path::new(&go).exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     if let Some(h) = &guard.took_over {
         printer.info(&format!(
             "Took over a stale lock: {} on {} (pid {}, `{}` since {}) is no longer running.",

@@ -1,0 +1,178 @@
+//! Reliability: concurrent runs, a corrupt state, a flaky network.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use presign_stack::commands::ExitStatus::{Failure, Success};
+use support::TestStack;
+
+fn binary(stack: &TestStack, args: &[&str], endpoint: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_presign-stack"));
+    cmd.args(args)
+        .arg("-f")
+        .arg(stack.spec())
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", support::REGION)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+#[tokio::test]
+async fn of_two_deploys_started_together_exactly_one_applies() {
+    let stack = TestStack::new("r-race", "");
+    let go = stack.dir.path().join("go");
+    let first = binary(&stack, &["deploy", "--yes"], support::endpoint())
+        .env("PRESIGN_STACK_TEST_HOLD_LOCK_UNTIL", &go)
+        .spawn()
+        .unwrap();
+    let lock = stack.dir.path().join(".presign-stack").join(format!("{}.lock", stack.name));
+    support::wait_until(Duration::from_secs(30), "the first deploy to take the lock", || lock.exists());
+
+    let second = binary(&stack, &["deploy", "--yes"], support::endpoint()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is locked by"), "{stderr}");
+    assert!(stderr.contains(&format!("pid {}", first.id())), "names the holder: {stderr}");
+    assert!(stack.state().is_none(), "the loser wrote no state");
+
+    std::fs::write(&go, "").unwrap();
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    let again = stack.expect(&["deploy", "--yes"], Success).await;
+    assert_eq!(again.mutations(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_corrupt_state_is_refused_with_exit_1_and_left_byte_identical() {
+    let stack = TestStack::new("r-corrupt", "");
+    stack.expect(&["deploy", "--yes"], Success).await;
+    let good = std::fs::read(stack.state_path()).unwrap();
+    let text = String::from_utf8(good.clone()).unwrap();
+    let hand_edited = text.replacen("\"kind\": \"s3_bucket\"", "\"kind\": \"s3_buckets\"", 1);
+    let newer = text.replacen("\"version\": 1", "\"version\": 2", 1);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("not json", b"\x00\x01garbage".to_vec()),
+        ("hand-edited into invalid", hand_edited.into_bytes()),
+        ("newer version", newer.into_bytes()),
+    ];
+    let backup_before = std::fs::read(stack.state_path().with_extension("json.backup")).unwrap();
+    for (what, bytes) in cases {
+        std::fs::write(stack.state_path(), &bytes).unwrap();
+        for args in [&["deploy", "--yes"][..], &["diff"], &["destroy", "--yes"], &["state", "list"]] {
+            let run = stack.run(args).await;
+            assert_eq!(run.status, Failure, "{what} {args:?}\n{}", run.output());
+            assert!(run.stderr.contains("state file"), "{what}: {}", run.stderr);
+            assert_eq!(std::fs::read(stack.state_path()).unwrap(), bytes, "{what}: the state was changed");
+            assert_eq!(run.mutations(), Vec::<String>::new(), "{what}: no change to AWS");
+        }
+    }
+    assert_eq!(std::fs::read(stack.state_path().with_extension("json.backup")).unwrap(), backup_before);
+}
+
+/// A proxy in front of the emulator that answers `fail_every`-th request (about 20%) with a
+/// throttling error or a 503, and forwards the rest. One request per connection.
+fn flaky_proxy(upstream: &str) -> (String, Arc<AtomicU64>) {
+    let upstream = upstream.trim_start_matches("http://").to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let failed = Arc::new(AtomicU64::new(0));
+    let counter = Arc::new(AtomicU64::new(0));
+    let failed_out = failed.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let (upstream, failed) = (upstream.clone(), failed.clone());
+            std::thread::spawn(move || serve(client, &upstream, n, &failed));
+        }
+    });
+    (format!("http://{addr}"), failed_out)
+}
+
+fn read_http_request(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    s.read_exact(&mut body).ok()?;
+    buf.extend_from_slice(&body);
+    Some(buf)
+}
+
+fn serve(mut client: TcpStream, upstream: &str, n: u64, failed: &AtomicU64) {
+    let Some(request) = read_http_request(&mut client) else { return };
+    // Every fifth request fails: 20%, alternating throttling and an unavailable service.
+    if n % 5 == 3 {
+        failed.fetch_add(1, Ordering::SeqCst);
+        let body = if n % 2 == 0 {
+            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+        } else {
+            "<Error><Code>ServiceUnavailable</Code><Message>try again</Message></Error>"
+        };
+        let status = if n % 2 == 0 { "503 Slow Down" } else { "503 Service Unavailable" };
+        let _ = write!(
+            client,
+            "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        return;
+    }
+    // Forward with `Connection: close`, so the upstream answer ends at EOF.
+    let header_end = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+    let text = String::from_utf8_lossy(&request[..header_end]).into_owned();
+    let head: Vec<&str> = text
+        .trim_end()
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    let Ok(mut up) = TcpStream::connect(upstream) else { return };
+    let _ = write!(up, "{}\r\nConnection: close\r\n\r\n", head.join("\r\n"));
+    let _ = up.write_all(&request[header_end..]);
+    let mut response = Vec::new();
+    let _ = up.read_to_end(&mut response);
+    let _ = client.write_all(&response);
+}
+
+#[tokio::test]
+async fn a_full_deploy_and_destroy_succeed_through_a_network_that_fails_a_fifth_of_calls() {
+    let stack = TestStack::new("r-flaky", "bucket:\n  cors:\n    - allowed_origins: [\"https://a.example\"]\n      allowed_methods: [PUT]\napi:\n  cors_origins: [\"https://a.example\"]\n");
+    let (proxy, failed) = flaky_proxy(support::endpoint());
+    let deploy = binary(&stack, &["deploy", "--yes", "-v"], &proxy).output().unwrap();
+    let stderr = String::from_utf8_lossy(&deploy.stderr);
+    assert_eq!(deploy.status.code(), Some(0), "{stderr}");
+    assert!(failed.load(Ordering::SeqCst) > 3, "the proxy failed calls");
+    let retries: u64 = stderr
+        .split(" retries")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(retries > 0, "-v shows the retries: {stderr}");
+    stack.expect(&["diff"], Success).await;
+
+    let destroy = binary(&stack, &["destroy", "--yes", "-v"], &proxy).output().unwrap();
+    assert_eq!(destroy.status.code(), Some(0), "{}", String::from_utf8_lossy(&destroy.stderr));
+    assert!(stack.state().unwrap().resources.is_empty());
+}
