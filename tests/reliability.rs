@@ -35,19 +35,37 @@ async fn of_two_deploys_started_together_exactly_one_applies() {
         .env("PRESIGN_STACK_TEST_HOLD_LOCK_UNTIL", &go)
         .spawn()
         .unwrap();
-    let lock = stack.dir.path().join(".presign-stack").join(format!("{}.lock", stack.name));
-    support::wait_until(Duration::from_secs(30), "the first deploy to take the lock", || lock.exists());
+    let lock = stack
+        .dir
+        .path()
+        .join(".presign-stack")
+        .join(format!("{}.lock", stack.name));
+    support::wait_until(
+        Duration::from_secs(30),
+        "the first deploy to take the lock",
+        || lock.exists(),
+    );
 
-    let second = binary(&stack, &["deploy", "--yes"], support::endpoint()).output().unwrap();
+    let second = binary(&stack, &["deploy", "--yes"], support::endpoint())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("is locked by"), "{stderr}");
-    assert!(stderr.contains(&format!("pid {}", first.id())), "names the holder: {stderr}");
+    assert!(
+        stderr.contains(&format!("pid {}", first.id())),
+        "names the holder: {stderr}"
+    );
     assert!(stack.state().is_none(), "the loser wrote no state");
 
     std::fs::write(&go, "").unwrap();
     let first = first.wait_with_output().unwrap();
-    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let again = stack.expect(&["deploy", "--yes"], Success).await;
     assert_eq!(again.mutations(), Vec::<String>::new());
 }
@@ -69,15 +87,31 @@ async fn a_corrupt_state_is_refused_with_exit_1_and_left_byte_identical() {
     let backup_before = std::fs::read(stack.state_path().with_extension("json.backup")).unwrap();
     for (what, bytes) in cases {
         std::fs::write(stack.state_path(), &bytes).unwrap();
-        for args in [&["deploy", "--yes"][..], &["diff"], &["destroy", "--yes"], &["state", "list"]] {
+        for args in [
+            &["deploy", "--yes"][..],
+            &["diff"],
+            &["destroy", "--yes"],
+            &["state", "list"],
+        ] {
             let run = stack.run(args).await;
             assert_eq!(run.status, Failure, "{what} {args:?}\n{}", run.output());
             assert!(run.stderr.contains("state file"), "{what}: {}", run.stderr);
-            assert_eq!(std::fs::read(stack.state_path()).unwrap(), bytes, "{what}: the state was changed");
-            assert_eq!(run.mutations(), Vec::<String>::new(), "{what}: no change to AWS");
+            assert_eq!(
+                std::fs::read(stack.state_path()).unwrap(),
+                bytes,
+                "{what}: the state was changed"
+            );
+            assert_eq!(
+                run.mutations(),
+                Vec::<String>::new(),
+                "{what}: no change to AWS"
+            );
         }
     }
-    assert_eq!(std::fs::read(stack.state_path().with_extension("json.backup")).unwrap(), backup_before);
+    assert_eq!(
+        std::fs::read(stack.state_path().with_extension("json.backup")).unwrap(),
+        backup_before
+    );
 }
 
 /// A proxy in front of the emulator that answers `fail_every`-th request (about 20%) with a
@@ -122,7 +156,9 @@ fn read_http_request(s: &mut TcpStream) -> Option<Vec<u8>> {
 }
 
 fn serve(mut client: TcpStream, upstream: &str, n: u64, failed: &AtomicU64) {
-    let Some(request) = read_http_request(&mut client) else { return };
+    let Some(request) = read_http_request(&mut client) else {
+        return;
+    };
     // Every fifth request fails: 20%, alternating throttling and an unavailable service.
     if n % 5 == 3 {
         failed.fetch_add(1, Ordering::SeqCst);
@@ -131,7 +167,11 @@ fn serve(mut client: TcpStream, upstream: &str, n: u64, failed: &AtomicU64) {
         } else {
             "<Error><Code>ServiceUnavailable</Code><Message>try again</Message></Error>"
         };
-        let status = if n % 2 == 0 { "503 Slow Down" } else { "503 Service Unavailable" };
+        let status = if n % 2 == 0 {
+            "503 Slow Down"
+        } else {
+            "503 Service Unavailable"
+        };
         let _ = write!(
             client,
             "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -140,14 +180,20 @@ fn serve(mut client: TcpStream, upstream: &str, n: u64, failed: &AtomicU64) {
         return;
     }
     // Forward with `Connection: close`, so the upstream answer ends at EOF.
-    let header_end = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+    let header_end = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(0)
+        + 4;
     let text = String::from_utf8_lossy(&request[..header_end]).into_owned();
     let head: Vec<&str> = text
         .trim_end()
         .lines()
         .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
         .collect();
-    let Ok(mut up) = TcpStream::connect(upstream) else { return };
+    let Ok(mut up) = TcpStream::connect(upstream) else {
+        return;
+    };
     let _ = write!(up, "{}\r\nConnection: close\r\n\r\n", head.join("\r\n"));
     let _ = up.write_all(&request[header_end..]);
     let mut response = Vec::new();
@@ -159,7 +205,9 @@ fn serve(mut client: TcpStream, upstream: &str, n: u64, failed: &AtomicU64) {
 async fn a_full_deploy_and_destroy_succeed_through_a_network_that_fails_a_fifth_of_calls() {
     let stack = TestStack::new("r-flaky", "bucket:\n  cors:\n    - allowed_origins: [\"https://a.example\"]\n      allowed_methods: [PUT]\napi:\n  cors_origins: [\"https://a.example\"]\n");
     let (proxy, failed) = flaky_proxy(support::endpoint());
-    let deploy = binary(&stack, &["deploy", "--yes", "-v"], &proxy).output().unwrap();
+    let deploy = binary(&stack, &["deploy", "--yes", "-v"], &proxy)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&deploy.stderr);
     assert_eq!(deploy.status.code(), Some(0), "{stderr}");
     assert!(failed.load(Ordering::SeqCst) > 3, "the proxy failed calls");
@@ -172,7 +220,14 @@ async fn a_full_deploy_and_destroy_succeed_through_a_network_that_fails_a_fifth_
     assert!(retries > 0, "-v shows the retries: {stderr}");
     stack.expect(&["diff"], Success).await;
 
-    let destroy = binary(&stack, &["destroy", "--yes", "-v"], &proxy).output().unwrap();
-    assert_eq!(destroy.status.code(), Some(0), "{}", String::from_utf8_lossy(&destroy.stderr));
+    let destroy = binary(&stack, &["destroy", "--yes", "-v"], &proxy)
+        .output()
+        .unwrap();
+    assert_eq!(
+        destroy.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&destroy.stderr)
+    );
     assert!(stack.state().unwrap().resources.is_empty());
 }

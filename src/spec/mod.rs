@@ -140,11 +140,39 @@ impl fmt::Display for SpecErrors {
     }
 }
 
+/// The largest spec file read: far above any real stack, small enough to parse at once.
+pub const MAX_SPEC_BYTES: u64 = 1024 * 1024;
+
 /// Reads and validates a spec file.
 pub fn load(path: &Path) -> Result<Stack, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    let read_error = |source| LoadError::Read {
         path: path.to_path_buf(),
         source,
+    };
+    let size = std::fs::metadata(path).map_err(read_error)?.len();
+    if size > MAX_SPEC_BYTES {
+        return Err(LoadError::Invalid(SpecErrors(vec![SpecError {
+            file: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!(
+                "the spec is {size} bytes; a stack.yaml may be at most {MAX_SPEC_BYTES}"
+            ),
+            hint: Some("is -f pointing at the right file?".into()),
+        }])));
+    }
+    let bytes = std::fs::read(path).map_err(read_error)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        LoadError::Invalid(SpecErrors(vec![SpecError {
+            file: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!(
+                "the spec is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+            hint: Some("save stack.yaml as UTF-8".into()),
+        }]))
     })?;
     parse(path, &text).map_err(LoadError::Invalid)
 }

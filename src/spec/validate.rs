@@ -45,10 +45,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Stack, SpecErrors> {
         }]));
     }
     let raw: RawStack = serde_saphyr::from_str(text).map_err(|e| {
+        // An error the parser cannot place is reported at the start of the file.
         let (line, column) = e
             .location()
             .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
+            .filter(|(l, _)| *l > 0)
+            .unwrap_or((1, 1));
         SpecErrors(vec![SpecError {
             file: file.to_path_buf(),
             line,
@@ -85,6 +87,11 @@ fn syntax_message(e: &serde_saphyr::Error) -> String {
     }
     if let Some(i) = first.rfind(" at line ") {
         first = &first[..i];
+    }
+    if first.starts_with("budget breached") {
+        return format!(
+            "the spec expands to too much data ({first}); YAML aliases may not multiply content"
+        );
     }
     first.to_string()
 }
