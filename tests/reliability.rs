@@ -231,3 +231,45 @@ async fn a_full_deploy_and_destroy_succeed_through_a_network_that_fails_a_fifth_
     );
     assert!(stack.state().unwrap().resources.is_empty());
 }
+
+#[tokio::test]
+async fn a_failed_step_skips_its_dependents_lets_the_rest_finish_and_records_it_all() {
+    let stack = TestStack::new("r-partial", "");
+    let out = binary(&stack, &["deploy", "--yes"], support::endpoint())
+        .env("PRESIGN_STACK_FAILPOINT_FAIL_OPERATION", "PutRolePolicy")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("failed role_policy"), "{stderr}");
+    assert!(
+        stderr.contains("skipped (they depend on what failed): function, api"),
+        "{stderr}"
+    );
+    let state = stack.state().unwrap();
+    for done in ["bucket", "bucket_policy", "role", "log_group"] {
+        assert!(
+            state.resources.contains_key(done),
+            "{done} recorded: {stderr}"
+        );
+    }
+    for skipped in ["role_policy", "function", "api"] {
+        assert!(
+            !state.resources.contains_key(skipped),
+            "{skipped} not recorded"
+        );
+    }
+    let resumed = stack.expect(&["deploy", "--yes"], Success).await;
+    let mut created = resumed.mutations();
+    created.sort();
+    assert!(
+        created.contains(&"PutRolePolicy".to_string())
+            && created.contains(&"CreateFunction".to_string()),
+        "{created:?}"
+    );
+    assert!(
+        !created.contains(&"CreateBucket".to_string()),
+        "completed work is not redone: {created:?}"
+    );
+    stack.expect(&["diff"], Success).await;
+}

@@ -125,13 +125,15 @@ impl Clients {
 ///
 /// It also carries the crash-test failure point: with `PRESIGN_STACK_FAILPOINT_AFTER_MUTATIONS=N`
 /// in the environment, the process aborts right after the Nth mutating call returns, before
-/// anything is recorded (as a `kill -9` would). Without that variable it does nothing.
+/// anything is recorded (as a `kill -9` would); with `PRESIGN_STACK_FAILPOINT_FAIL_OPERATION=Op`
+/// every call of that operation fails without being sent. Without them it does nothing.
 #[derive(Clone, Debug)]
 pub struct CallCounter {
     inner: Arc<Mutex<BTreeMap<String, u64>>>,
     attempts: Arc<AtomicU64>,
     mutations: Arc<AtomicU64>,
     abort_after: Option<u64>,
+    fail_operation: Option<String>,
 }
 
 impl Default for CallCounter {
@@ -143,6 +145,7 @@ impl Default for CallCounter {
             abort_after: std::env::var("PRESIGN_STACK_FAILPOINT_AFTER_MUTATIONS")
                 .ok()
                 .and_then(|v| v.parse().ok()),
+            fail_operation: std::env::var("PRESIGN_STACK_FAILPOINT_FAIL_OPERATION").ok(),
         }
     }
 }
@@ -208,7 +211,14 @@ impl Intercept for CallCounter {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.record(&operation_name(cfg));
+        let name = operation_name(cfg);
+        self.record(&name);
+        if self.fail_operation.as_deref() == Some(name.as_str()) {
+            return Err(format!(
+                "failpoint: {name} refused (PRESIGN_STACK_FAILPOINT_FAIL_OPERATION)"
+            )
+            .into());
+        }
         Ok(())
     }
 

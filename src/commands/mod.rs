@@ -292,7 +292,16 @@ pub async fn apply(
         outcome.skipped.len()
     );
     for (id, e) in &outcome.failed {
-        msg.push_str(&format!("\n- {id}: {e}"));
+        msg.push_str(&format!("\n- failed {id}: {e}"));
+    }
+    if !outcome.skipped.is_empty() {
+        msg.push_str(&format!(
+            "\n- skipped (they depend on what failed): {}",
+            outcome.skipped.join(", ")
+        ));
+    }
+    if !outcome.done.is_empty() {
+        msg.push_str(&format!("\n- done: {}", outcome.done.join(", ")));
     }
     bail!(msg)
 }
