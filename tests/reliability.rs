@@ -273,3 +273,36 @@ async fn a_failed_step_skips_its_dependents_lets_the_rest_finish_and_records_it_
     );
     stack.expect(&["diff"], Success).await;
 }
+
+#[tokio::test]
+async fn state_list_show_and_unlock() {
+    let stack = TestStack::new("r-state", "");
+    stack.expect(&["deploy", "--yes"], Success).await;
+    let list = stack.expect(&["state", "list"], Success).await;
+    assert!(
+        list.stdout.contains("bucket") && list.stdout.contains(&stack.bucket()),
+        "{}",
+        list.stdout
+    );
+    assert!(list.stdout.contains("lambda_function"), "{}", list.stdout);
+    assert!(list.calls.is_empty(), "state commands make no AWS call");
+    let show = stack.expect(&["state", "show", "bucket"], Success).await;
+    let shown: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(shown["physical_id"], stack.bucket());
+    let missing = stack.expect(&["state", "show", "nope"], Failure).await;
+    assert!(
+        missing.stderr.contains("the resources are"),
+        "{}",
+        missing.stderr
+    );
+
+    let dir = stack.dir.path().join(".presign-stack");
+    let held = presign_stack::state::lock::LockGuard::acquire(&dir, &stack.name, "deploy").unwrap();
+    let refused = stack.expect(&["state", "unlock"], Failure).await;
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    stack.expect(&["state", "unlock", "--force"], Success).await;
+    assert!(!dir.join(format!("{}.lock", stack.name)).exists());
+    std::mem::forget(held); // its file is gone already
+    let free = stack.expect(&["state", "unlock"], Success).await;
+    assert!(free.stdout.contains("was not locked"), "{}", free.stdout);
+}

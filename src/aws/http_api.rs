@@ -321,15 +321,7 @@ async fn converge(
     }
     if live.is_none_or(|l| l.tags != p.tags) {
         let arn = format!("arn:aws:apigateway:{}::/apis/{id}", clients.region);
-        let stale: Vec<String> = live
-            .map(|l| {
-                l.tags
-                    .keys()
-                    .filter(|k| !p.tags.contains_key(*k))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
+        let stale = super::stale_tag_keys(live.map(|x| &x.tags), &p.tags);
         if !stale.is_empty() {
             gw.untag_resource()
                 .resource_arn(&arn)

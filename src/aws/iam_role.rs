@@ -118,15 +118,7 @@ pub async fn update(
             .map_err(|e| AwsError::from_sdk("UpdateAssumeRolePolicy", what(&p.name), e))?;
     }
     if before.is_none_or(|b| b.tags != p.tags) {
-        let stale: Vec<String> = before
-            .map(|b| {
-                b.tags
-                    .keys()
-                    .filter(|k| !p.tags.contains_key(*k))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
+        let stale = super::stale_tag_keys(before.map(|x| &x.tags), &p.tags);
         if !stale.is_empty() {
             iam.untag_role()
                 .role_name(&p.name)

@@ -193,15 +193,7 @@ pub async fn update(
             account_of(&p.role_arn),
             p.name
         );
-        let stale: Vec<String> = before
-            .map(|b| {
-                b.tags
-                    .keys()
-                    .filter(|k| !p.tags.contains_key(*k))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
+        let stale = super::stale_tag_keys(before.map(|x| &x.tags), &p.tags);
         if !stale.is_empty() {
             lambda
                 .untag_resource()

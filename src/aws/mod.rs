@@ -44,6 +44,21 @@ pub(crate) fn build_error(
     )
 }
 
+/// Tag keys set before and gone from `wanted`: to remove with the service's untag call.
+pub(crate) fn stale_tag_keys(
+    before: Option<&std::collections::BTreeMap<String, String>>,
+    wanted: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    before
+        .map(|b| {
+            b.keys()
+                .filter(|k| !wanted.contains_key(*k))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Reads one resource of `kind` at `physical_id`; `None` when it does not exist.
 pub async fn read(
     clients: &Clients,

@@ -77,12 +77,7 @@ pub async fn run(
         }
     }
 
-    let header = format!(
-        "Stack {:?} in {} (state: {})",
-        session.stack.name,
-        session.region,
-        session.store.path().display()
-    );
+    let header = session.header();
     if plan.is_empty() {
         if adopted || state.outputs.is_empty() || !state.pending.is_empty() {
             state.pending.clear();
@@ -115,6 +110,8 @@ pub async fn run(
         global.parallelism,
     )
     .await?;
+    // Everything planned is done: what an interrupted run left in the journal is settled too.
+    state.pending.clear();
     state.outputs = outputs(&session).await?;
     state.serial += 1;
     session.store.save(&state)?;

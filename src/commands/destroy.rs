@@ -116,12 +116,7 @@ pub async fn run(
 
     let existing: BTreeMap<_, _> = state.resources.clone();
     let plan = plan::plan_destroy(&existing);
-    let header = format!(
-        "Stack {:?} in {} (state: {})",
-        session.stack.name,
-        session.region,
-        session.store.path().display()
-    );
+    let header = session.header();
     let mut text = render::plan(printer, &header, &plan);
     if let Some((bucket, n)) = &to_empty {
         text.push_str(&format!(

@@ -15,12 +15,7 @@ pub async fn run(
     let live = read_recorded(&session.clients, &recorded).await?;
     let wanted = session.desired().await?;
     let report = plan::diff(&wanted, &recorded, &live);
-    printer.result(&format!(
-        "Stack {:?} in {} (state: {})\n\n",
-        session.stack.name,
-        session.region,
-        session.store.path().display()
-    ));
+    printer.result(&format!("{}\n\n", session.header()));
     printer.result(&render::diff(printer, &session.stack.name, &report));
     report_calls(printer, &session.clients);
     Ok(if report.in_sync() {

@@ -166,6 +166,16 @@ impl Session {
         Ok(desired::whole_stack(&self.stack, &target))
     }
 
+    /// The first line of a plan or report: stack, region and state file.
+    pub fn header(&self) -> String {
+        format!(
+            "Stack {:?} in {} (state: {})",
+            self.stack.name,
+            self.region,
+            self.store.path().display()
+        )
+    }
+
     pub fn recorded(&self) -> BTreeMap<String, RecordedResource> {
         self.state
             .as_ref()
