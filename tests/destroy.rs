@@ -162,3 +162,62 @@ async fn without_a_terminal_destroy_asks_for_yes_and_deletes_nothing() {
         .await
         .is_ok());
 }
+
+#[tokio::test]
+async fn destroy_refuses_an_untagged_bucket_swapped_in_under_the_recorded_name() {
+    let stack = TestStack::new("x-swap", "bucket:\n  enforce_tls: false\n");
+    stack.expect(&["deploy", "--yes"], Success).await;
+    let s3 = s3().await;
+    // Someone deletes the stack's bucket and creates their own with the same name.
+    s3.delete_bucket()
+        .bucket(stack.bucket())
+        .send()
+        .await
+        .unwrap();
+    s3.create_bucket()
+        .bucket(stack.bucket())
+        .send()
+        .await
+        .unwrap();
+    // moto keeps a deleted bucket's tags for a new bucket of the same name (AWS does not):
+    // make sure the new bucket is untagged, as it would be on AWS.
+    s3.delete_bucket_tagging()
+        .bucket(stack.bucket())
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket(stack.bucket())
+        .key("theirs.txt")
+        .body(ByteStream::from_static(b"not yours"))
+        .send()
+        .await
+        .unwrap();
+    let run = stack
+        .expect(&["destroy", "--yes", "--force-empty"], Failure)
+        .await;
+    assert!(
+        run.stderr.contains("not created by presign-stack"),
+        "{}",
+        run.output()
+    );
+    assert_eq!(run.mutations(), Vec::<String>::new());
+    let left = s3
+        .get_object()
+        .bucket(stack.bucket())
+        .key("theirs.txt")
+        .send()
+        .await;
+    assert!(left.is_ok(), "their object is still there");
+}
+
+#[tokio::test]
+async fn a_protected_bucket_makes_destroy_refuse() {
+    let stack = TestStack::new("x-protect", "bucket:\n  protect: true\n");
+    stack.expect(&["deploy", "--yes"], Success).await;
+    let run = stack.expect(&["destroy", "--yes"], Failure).await;
+    assert!(run.stderr.contains("protected"), "{}", run.output());
+    assert_eq!(run.mutations(), Vec::<String>::new());
+    stack.write_spec("bucket:\n  protect: false\n");
+    stack.expect(&["destroy", "--yes"], Success).await;
+}
