@@ -7,8 +7,6 @@
 //! whole API Gateway event into an `http::Request` costs more than signing the URL (see
 //! `scripts/bench-signer`), and the function answers one route.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -20,9 +18,32 @@ use crate::validate::{self, Rejection};
 pub struct Event {
     /// Decoded query parameters (API Gateway joins repeated ones with commas).
     #[serde(rename = "queryStringParameters", default)]
-    pub query: Option<HashMap<String, String>>,
+    pub query: Option<Query>,
     #[serde(rename = "requestContext", default)]
     pub request_context: Option<RequestContext>,
+}
+
+/// The query parameters the signer understands; others are ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct Query {
+    pub filekey: Option<String>,
+    #[serde(rename = "contentType")]
+    pub content_type: Option<String>,
+    pub method: Option<String>,
+    pub size: Option<String>,
+}
+
+impl Query {
+    /// A parameter by its name in the URL.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        match name {
+            "filekey" => self.filekey.as_deref(),
+            "contentType" => self.content_type.as_deref(),
+            "method" => self.method.as_deref(),
+            "size" => self.size.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,12 +207,7 @@ pub fn handle(
     now: u64,
 ) -> (ProxyResponse, &'static str) {
     let query = event.query.as_ref();
-    let reply = sign(
-        cfg,
-        signer,
-        |name| query.and_then(|q| q.get(name)).map(String::as_str),
-        now,
-    );
+    let reply = sign(cfg, signer, |name| query.and_then(|q| q.get(name)), now);
     let response = ProxyResponse {
         status_code: reply.status,
         headers: ResponseHeaders {

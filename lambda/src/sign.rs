@@ -4,7 +4,7 @@
 //! crate in tests, and against a signature-checking S3 server end to end.
 
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -39,10 +39,11 @@ pub struct SigningTime {
 }
 
 impl SigningTime {
-    /// `20261128` and `20261128T143039Z`.
-    pub fn parts(self) -> (String, String) {
+    /// Year, month, day, hour, minute, second (UTC).
+    fn civil(self) -> (u64, u64, u64, u64, u64, u64) {
         let days = (self.unix / 86_400) as i64;
         let rem = self.unix % 86_400;
+        // Howard Hinnant's civil_from_days.
         let z = days + 719_468;
         let era = z.div_euclid(146_097);
         let doe = z - era * 146_097;
@@ -52,28 +53,55 @@ impl SigningTime {
         let day = doy - (153 * mp + 2) / 5 + 1;
         let month = if mp < 10 { mp + 3 } else { mp - 9 };
         let year = yoe + era * 400 + i64::from(month <= 2);
-        let date = format!("{year:04}{month:02}{day:02}");
-        let stamp = format!(
-            "{date}T{:02}{:02}{:02}Z",
+        (
+            year as u64,
+            month as u64,
+            day as u64,
             rem / 3600,
             rem % 3600 / 60,
-            rem % 60
-        );
+            rem % 60,
+        )
+    }
+
+    /// `20261128` and `20261128T143039Z`.
+    pub fn parts(self) -> (String, String) {
+        let (y, mo, d, h, mi, s) = self.civil();
+        let mut stamp = String::with_capacity(16);
+        push_digits(&mut stamp, y, 4);
+        push_digits(&mut stamp, mo, 2);
+        push_digits(&mut stamp, d, 2);
+        let date = stamp.clone();
+        stamp.push('T');
+        push_digits(&mut stamp, h, 2);
+        push_digits(&mut stamp, mi, 2);
+        push_digits(&mut stamp, s, 2);
+        stamp.push('Z');
         (date, stamp)
     }
 
     /// `2026-11-28T14:30:39Z`.
     pub fn rfc3339(self) -> String {
-        let (date, stamp) = self.parts();
-        format!(
-            "{}-{}-{}T{}:{}:{}Z",
-            &date[0..4],
-            &date[4..6],
-            &date[6..8],
-            &stamp[9..11],
-            &stamp[11..13],
-            &stamp[13..15]
-        )
+        let (y, mo, d, h, mi, s) = self.civil();
+        let mut out = String::with_capacity(20);
+        for (n, width, sep) in [
+            (y, 4, '-'),
+            (mo, 2, '-'),
+            (d, 2, 'T'),
+            (h, 2, ':'),
+            (mi, 2, ':'),
+            (s, 2, 'Z'),
+        ] {
+            push_digits(&mut out, n, width);
+            out.push(sep);
+        }
+        out
+    }
+}
+
+/// `n` as exactly `width` decimal digits (zero-padded).
+fn push_digits(out: &mut String, n: u64, width: u32) {
+    for i in (0..width).rev() {
+        out.push(char::from(b'0' + ((n / 10u64.pow(i)) % 10) as u8));
     }
 }
 
@@ -88,11 +116,10 @@ pub struct Presigner {
     path_prefix: String,
     /// `&X-Amz-Security-Token=<encoded>` or empty.
     token_param: String,
-    day: Mutex<Option<Day>>,
+    day: Mutex<Option<Arc<Day>>>,
 }
 
 /// What changes only with the date: the signing key and the credential scope.
-#[derive(Clone)]
 struct Day {
     date: String,
     key: [u8; 32],
@@ -185,10 +212,10 @@ impl Presigner {
         }
     }
 
-    fn day(&self, date: &str) -> Day {
+    fn day(&self, date: &str) -> Arc<Day> {
         if let Ok(cache) = self.day.lock() {
             if let Some(day) = cache.as_ref().filter(|d| d.date == date) {
-                return day.clone();
+                return Arc::clone(day);
             }
         }
         let secret = format!("AWS4{}", self.credentials.secret_access_key);
@@ -203,14 +230,14 @@ impl Presigner {
             &format!("{}/{scope}", self.credentials.access_key_id),
             false,
         );
-        let day = Day {
+        let day = Arc::new(Day {
             date: date.to_string(),
             key,
             scope,
             credential,
-        };
+        });
         if let Ok(mut cache) = self.day.lock() {
-            *cache = Some(day.clone());
+            *cache = Some(Arc::clone(&day));
         }
         day
     }
