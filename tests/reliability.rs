@@ -41,7 +41,7 @@ async fn of_two_deploys_started_together_exactly_one_applies() {
         .join(".presign-stack")
         .join(format!("{}.lock", stack.name));
     support::wait_until(
-        Duration::from_secs(30),
+        Duration::from_secs(30), // deadline
         "the first deploy to take the lock",
         || lock.exists(),
     );

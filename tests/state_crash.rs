@@ -77,7 +77,7 @@ fn state_is_never_truncated_by_a_kill() {
         // while it is in the middle of the next one.
         let target = before + 1 + round % 3;
         support::wait_until(
-            Duration::from_secs(60),
+            Duration::from_secs(60), // deadline
             "the writer to make progress",
             || serial_on_disk(&store).is_some_and(|s| s >= target),
         );

@@ -18,15 +18,18 @@ pub async fn run(
     let stack = spec::load(&global.file)?;
     let dir = state_dir(global);
     let store = LocalStore::new(&dir, &stack.name);
+    let load = || -> anyhow::Result<crate::state::State> {
+        store.load(&stack.name)?.with_context(|| {
+            format!(
+                "stack {:?} has no state at {}",
+                stack.name,
+                store.path().display()
+            )
+        })
+    };
     match cmd {
         StateCommand::List => {
-            let state = store.load(&stack.name)?.with_context(|| {
-                format!(
-                    "stack {:?} has no state at {}",
-                    stack.name,
-                    store.path().display()
-                )
-            })?;
+            let state = load()?;
             let mut text = format!(
                 "state {} (serial {}, lineage {}, region {})\n",
                 store.path().display(),
@@ -51,13 +54,7 @@ pub async fn run(
             printer.result(&text);
         }
         StateCommand::Show { resource } => {
-            let state = store.load(&stack.name)?.with_context(|| {
-                format!(
-                    "stack {:?} has no state at {}",
-                    stack.name,
-                    store.path().display()
-                )
-            })?;
+            let state = load()?;
             let Some(r) = state.resources.get(resource) else {
                 let known: Vec<&str> = state.resources.keys().map(String::as_str).collect();
                 bail!(

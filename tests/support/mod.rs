@@ -54,7 +54,7 @@ fn start_moto() -> String {
         .env("MOTO_DISABLE_GLOBAL_CORS", "true");
     server::spawn_tied_to_tests(cmd);
     wait_until(
-        Duration::from_secs(60),
+        Duration::from_secs(60), // deadline
         &format!("moto to answer on port {port}"),
         || http(port, "GET", "/moto-api/", "").is_some(),
     );
