@@ -101,6 +101,14 @@ pub enum Command {
     /// Inspect the state, or clear a lock left behind.
     #[command(subcommand)]
     State(StateCommand),
+    /// Check stack.yaml offline: parse and validate it, report every problem with its line and
+    /// column. Makes no AWS call; exit 0 when valid, 1 otherwise.
+    Validate,
+    /// Print a shell completion script: `presign-stack completions bash > /etc/bash_completion.d/presign-stack`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]

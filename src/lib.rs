@@ -30,6 +30,18 @@ pub async fn run(cli: Cli, printer: &Printer, clients: Option<aws::Clients>) -> 
         Command::Destroy(args) => commands::destroy::run(&cli.global, args, printer, clients).await,
         Command::Output(args) => commands::output::run(&cli.global, args, printer).await,
         Command::State(cmd) => commands::state::run(&cli.global, cmd, printer).await,
+        Command::Validate => commands::validate(&cli.global, printer),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                *shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "presign-stack",
+                &mut out,
+            );
+            printer.result(&String::from_utf8_lossy(&out));
+            Ok(ExitStatus::Success)
+        }
     };
     match result {
         Ok(status) => status,

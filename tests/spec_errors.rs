@@ -8,7 +8,12 @@ use support::TestStack;
 async fn refused(label: &str, body: &str, line_col: &str, words: &str) {
     let stack = TestStack::new(label, "");
     std::fs::write(stack.spec(), body.replace("NAME", &stack.name)).unwrap();
-    for command in [&["deploy", "--yes"][..], &["diff"], &["destroy", "--yes"]] {
+    for command in [
+        &["deploy", "--yes"][..],
+        &["diff"],
+        &["destroy", "--yes"],
+        &["validate"],
+    ] {
         let run = stack.expect(command, Failure).await;
         let at = format!("stack.yaml:{line_col}: ");
         assert!(
@@ -90,4 +95,41 @@ fn the_binary_exits_1_with_the_position() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("stack.yaml:2:9: "), "{stderr}");
+}
+
+#[tokio::test]
+async fn validate_checks_a_spec_offline() {
+    refused(
+        "e-validate",
+        "stack: NAME\nbucket:\n  versoning: true\n",
+        "3:3",
+        "versoning",
+    )
+    .await;
+    let stack = TestStack::new("e-valid", "");
+    std::fs::write(stack.spec(), include_str!("../stack.yaml")).unwrap();
+    let run = stack
+        .expect(&["validate"], presign_stack::commands::ExitStatus::Success)
+        .await;
+    assert!(run.stdout.contains("is valid"), "{}", run.output());
+    assert!(run.calls.is_empty());
+    let bad = stack.dir.path().join("bad.yaml");
+    std::fs::write(&bad, "stack: demo\nbucket:\n  name: Not_Valid\n").unwrap();
+    let out = support::bin_in(stack.dir.path(), &["validate"], &bad);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yaml:3:9: "));
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let stack = TestStack::new("e-compl", "");
+    for shell in ["bash", "zsh", "fish"] {
+        let out = stack.bin(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("deploy") && text.contains("destroy"),
+            "{shell}: {text}"
+        );
+    }
 }

@@ -45,6 +45,22 @@ impl ExitStatus {
     }
 }
 
+/// `presign-stack validate`: the spec's problems, offline.
+pub fn validate(global: &Global, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let stack = spec::load(&global.file)?;
+    printer.result(&format!(
+        "{} is valid: stack {:?}{}.\n",
+        global.file.display(),
+        stack.name,
+        stack
+            .region
+            .as_deref()
+            .map(|r| format!(" in {r}"))
+            .unwrap_or_default()
+    ));
+    Ok(ExitStatus::Success)
+}
+
 /// The folder of the spec: relative paths in it start here.
 pub fn spec_dir(global: &Global) -> PathBuf {
     match global.file.parent() {
