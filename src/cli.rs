@@ -69,6 +69,10 @@ pub struct Global {
     /// How long to wait for IAM changes to reach Lambda, in seconds.
     #[arg(long, global = true, default_value_t = 300, value_name = "SECONDS")]
     pub propagation_timeout: u64,
+    /// Print results as one JSON document on stdout (with `format_version`); logs stay on
+    /// stderr and exit codes are unchanged. For deploy and destroy, also pass --yes.
+    #[arg(long, global = true)]
+    pub json: bool,
     /// Show more detail (AWS calls made, timings).
     #[arg(short, long, global = true)]
     pub verbose: bool,
@@ -132,9 +136,6 @@ pub enum StateCommand {
 pub struct OutputArgs {
     /// The output to print: api_url, bucket, function_arn, role_arn or region.
     pub name: Option<String>,
-    /// Print JSON: an object of all outputs, or the one value as a JSON string.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]

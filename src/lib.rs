@@ -47,6 +47,7 @@ pub async fn run(cli: Cli, printer: &Printer, clients: Option<aws::Clients>) -> 
         Ok(status) => status,
         Err(e) => {
             printer.info(&format!("error: {e:#}"));
+            printer.json_result(serde_json::json!({"error": format!("{e:#}")}));
             ExitStatus::Failure
         }
     }

@@ -5,7 +5,8 @@ use presign_stack::output::Printer;
 
 fn main() {
     let cli = Cli::parse();
-    let printer = Printer::stdio(cli.global.verbose);
+    let mut printer = Printer::stdio(cli.global.verbose);
+    printer.json = cli.global.json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -87,6 +87,10 @@ pub async fn run(
         }
         printer.result(&format!("{header}\n\nNo changes. AWS matches the spec.\n"));
         print_outputs(printer, &state.outputs);
+        printer.json_result(serde_json::json!({
+            "stack": session.stack.name, "region": session.region,
+            "changed": false, "plan": [], "applied": 0, "outputs": state.outputs,
+        }));
         report_calls(printer, &session.clients);
         return Ok(ExitStatus::Success);
     }
@@ -117,6 +121,10 @@ pub async fn run(
     session.store.save(&state)?;
     printer.result(&format!("\nDeploy complete: {done} changes applied.\n"));
     print_outputs(printer, &state.outputs);
+    printer.json_result(serde_json::json!({
+        "stack": session.stack.name, "region": session.region,
+        "changed": true, "plan": render::plan_json(&plan), "applied": done, "outputs": state.outputs,
+    }));
     Ok(ExitStatus::Success)
 }
 

@@ -26,6 +26,9 @@ pub async fn run(
             "Nothing to destroy: stack {:?} has no state (it was never deployed here, or was destroyed).\n",
             session.stack.name
         ));
+        printer.json_result(serde_json::json!({
+            "stack": session.stack.name, "region": session.region, "plan": [], "deleted": 0,
+        }));
         return Ok(ExitStatus::Success);
     };
     // A run killed after creating something but before recording it left a journal entry:
@@ -74,6 +77,9 @@ pub async fn run(
             "Nothing to destroy: stack {:?} has no resources left.\n",
             session.stack.name
         ));
+        printer.json_result(serde_json::json!({
+            "stack": session.stack.name, "region": session.region, "plan": [], "deleted": 0,
+        }));
         report_calls(printer, &session.clients);
         return Ok(ExitStatus::Success);
     }
@@ -154,5 +160,9 @@ pub async fn run(
         "\nDestroy complete: {} resources deleted.\n",
         done
     ));
+    printer.json_result(serde_json::json!({
+        "stack": session.stack.name, "region": session.region,
+        "plan": render::plan_json(&plan), "deleted": done,
+    }));
     Ok(ExitStatus::Success)
 }

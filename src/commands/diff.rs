@@ -17,6 +17,10 @@ pub async fn run(
     let report = plan::diff(&wanted, &recorded, &live);
     printer.result(&format!("{}\n\n", session.header()));
     printer.result(&render::diff(printer, &session.stack.name, &report));
+    let mut json = render::diff_json(&report);
+    json["stack"] = session.stack.name.clone().into();
+    json["region"] = session.region.clone().into();
+    printer.json_result(json);
     report_calls(printer, &session.clients);
     Ok(if report.in_sync() {
         ExitStatus::Success

@@ -35,20 +35,17 @@ pub async fn run(
                     known.join(", ")
                 );
             };
-            if args.json {
-                printer.result(&format!("{}\n", serde_json::Value::String(value.clone())));
-            } else {
-                printer.result(&format!("{value}\n"));
-            }
-        }
-        None if args.json => {
-            printer.result(&format!("{}\n", serde_json::to_string_pretty(&outputs)?));
+            printer.result(&format!("{value}\n"));
+            printer.json_result(
+                serde_json::json!({"stack": stack.name, "name": name, "value": value}),
+            );
         }
         None => {
             let width = outputs.keys().map(String::len).max().unwrap_or(0);
             for (k, v) in &outputs {
                 printer.result(&format!("{k:width$} = {v}\n"));
             }
+            printer.json_result(serde_json::json!({"stack": stack.name, "outputs": outputs}));
         }
     }
     Ok(ExitStatus::Success)

@@ -14,7 +14,12 @@ pub struct Printer {
     err: Sink,
     pub color: bool,
     pub verbose: bool,
+    /// `--json`: results are one JSON document on stdout; human results are not printed.
+    pub json: bool,
 }
+
+/// The version of the `--json` documents; raised when a field changes meaning or goes away.
+pub const JSON_FORMAT_VERSION: u32 = 1;
 
 impl Printer {
     /// The process's stdout and stderr.
@@ -26,6 +31,7 @@ impl Printer {
             err: Arc::new(Mutex::new(Box::new(std::io::stderr()))),
             color,
             verbose,
+            json: false,
         }
     }
 
@@ -39,6 +45,7 @@ impl Printer {
                 err: Arc::new(Mutex::new(Box::new(err.clone()))),
                 color: false,
                 verbose: true,
+                json: false,
             },
             out,
             err,
@@ -52,9 +59,23 @@ impl Printer {
         }
     }
 
-    /// A result, to stdout.
+    /// A result for people, to stdout (not in `--json` mode).
     pub fn result(&self, text: &str) {
-        Self::write(&self.out, text);
+        if !self.json {
+            Self::write(&self.out, text);
+        }
+    }
+
+    /// The `--json` result: `fields` with `format_version` added, to stdout.
+    pub fn json_result(&self, mut fields: serde_json::Value) {
+        if !self.json {
+            return;
+        }
+        if let Some(map) = fields.as_object_mut() {
+            map.insert("format_version".into(), JSON_FORMAT_VERSION.into());
+        }
+        let text = serde_json::to_string_pretty(&fields).unwrap_or_default();
+        Self::write(&self.out, &format!("{text}\n"));
     }
 
     /// A line of progress, to stderr, with the time on each line.

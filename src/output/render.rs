@@ -147,3 +147,34 @@ pub fn diff(p: &Printer, stack: &str, report: &DiffReport) -> String {
     );
     out
 }
+
+/// A plan for `--json`: one entry per step, with the attributes it changes.
+pub fn plan_json(plan: &Plan) -> serde_json::Value {
+    serde_json::Value::Array(
+        plan.steps
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.id,
+                    "kind": s.kind,
+                    "action": s.action,
+                    "physical_id": s
+                        .after
+                        .as_ref()
+                        .map(|a| a.physical_id().to_string())
+                        .or_else(|| s.delete_physical_id.clone()),
+                    "changes": s.changes,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// A diff report for `--json`.
+pub fn diff_json(report: &DiffReport) -> serde_json::Value {
+    serde_json::json!({
+        "in_sync": report.in_sync(),
+        "drift": report.drift,
+        "pending": plan_json(&Plan { steps: report.pending.clone() }),
+    })
+}
