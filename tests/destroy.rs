@@ -130,9 +130,41 @@ async fn destroy_never_deletes_a_bucket_that_lost_the_stacks_ownership_tag() {
         .await
         .unwrap();
     let run = stack.expect(&["destroy", "--yes"], Failure).await;
-    assert!(run.stderr.contains("ownership tag"), "{}", run.output());
-    assert_eq!(run.mutations(), Vec::<String>::new());
+    assert!(
+        run.stderr.contains("not created by presign-stack"),
+        "{}",
+        run.output()
+    );
+    assert!(
+        run.stderr.contains("left 5 resource(s) in place"),
+        "the bucket and what lives on it: {}",
+        run.output()
+    );
+    let touched: Vec<String> = run
+        .mutations()
+        .into_iter()
+        .filter(|op| op.contains("Bucket") || op.contains("PublicAccess"))
+        .collect();
+    assert_eq!(
+        touched,
+        Vec::<String>::new(),
+        "nothing of the bucket was touched"
+    );
     assert!(s3.head_bucket().bucket(stack.bucket()).send().await.is_ok());
+    assert!(
+        s3.get_bucket_encryption()
+            .bucket(stack.bucket())
+            .send()
+            .await
+            .is_ok(),
+        "its configuration stays"
+    );
+    let state = stack.state().unwrap();
+    assert!(state.resources.contains_key("bucket"));
+    assert!(
+        !state.resources.contains_key("function"),
+        "the rest was destroyed"
+    );
 }
 
 #[tokio::test]
@@ -201,7 +233,11 @@ async fn destroy_refuses_an_untagged_bucket_swapped_in_under_the_recorded_name()
         "{}",
         run.output()
     );
-    assert_eq!(run.mutations(), Vec::<String>::new());
+    assert!(
+        !run.calls.contains_key("DeleteObjects") && !run.calls.contains_key("DeleteBucket"),
+        "{:?}",
+        run.calls
+    );
     let left = s3
         .get_object()
         .bucket(stack.bucket())

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 
 use super::{
     apply, check_owner, confirm, read_live, read_recorded, report_calls, ExitStatus, Session,
@@ -84,21 +84,45 @@ pub async fn run(
         return Ok(ExitStatus::Success);
     }
 
-    // Everything must still carry the stack's tag, and the bucket must be empty unless
-    // emptying was asked for.
-    for (id, rec) in &state.resources {
+    // A resource that no longer carries the stack's tag is not deleted, nor is anything that
+    // lives on it (a bucket's CORS or policy): it is reported, and the rest is destroyed.
+    let mut refused: Vec<(String, String)> = Vec::new();
+    for id in state.resources.keys() {
         if let Some(Some(found)) = live.get(id) {
-            check_owner(&session.stack.name, found).with_context(|| {
-                format!(
-                    "refusing to destroy: the ownership tag of {} {} does not name this stack (run deploy to restore tags if it is yours)",
-                    rec.kind, rec.physical_id
-                )
-            })?;
+            if let Err(e) = check_owner(&session.stack.name, found) {
+                refused.push((id.clone(), format!("{e:#}")));
+            }
         }
     }
+    loop {
+        let more: Vec<String> = state
+            .resources
+            .iter()
+            .filter(|(id, rec)| {
+                !refused.iter().any(|(r, _)| r == *id)
+                    && rec
+                        .depends_on
+                        .iter()
+                        .any(|d| refused.iter().any(|(r, _)| r == d))
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        refused.extend(more.into_iter().map(|id| {
+            (
+                id,
+                "it belongs to a resource that is not the stack's".into(),
+            )
+        }));
+    }
+    for (id, why) in &refused {
+        printer.info(&format!("Not destroying {id}: {why}"));
+    }
     let mut to_empty = None;
-    for rec in state.resources.values() {
-        if rec.kind != Kind::S3Bucket {
+    for (id, rec) in &state.resources {
+        if rec.kind != Kind::S3Bucket || refused.iter().any(|(r, _)| r == id) {
             continue;
         }
         if session.stack.bucket.protect {
@@ -120,7 +144,12 @@ pub async fn run(
         }
     }
 
-    let existing: BTreeMap<_, _> = state.resources.clone();
+    let existing: BTreeMap<_, _> = state
+        .resources
+        .iter()
+        .filter(|(id, _)| !refused.iter().any(|(r, _)| r == *id))
+        .map(|(id, r)| (id.clone(), r.clone()))
+        .collect();
     let plan = plan::plan_destroy(&existing);
     let header = session.header();
     let mut text = render::plan(printer, &header, &plan);
@@ -152,10 +181,24 @@ pub async fn run(
         global.parallelism,
     )
     .await?;
-    state.outputs.clear();
     state.pending.clear();
+    if refused.is_empty() {
+        state.outputs.clear();
+    }
     state.serial += 1;
     session.store.save(&state)?;
+    if !refused.is_empty() {
+        let mut msg = format!(
+            "destroy left {} resource(s) in place: {} deleted, but these are not provably the stack's",
+            refused.len(),
+            done
+        );
+        for (id, why) in &refused {
+            msg.push_str(&format!("\n- {id}: {why}"));
+        }
+        msg.push_str("\n  hint: if they are yours, run deploy to restore the ownership tags, then destroy again");
+        bail!(msg);
+    }
     printer.result(&format!(
         "\nDestroy complete: {} resources deleted.\n",
         done
