@@ -114,10 +114,9 @@ pub fn has_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, codes: &[&str]
 }
 
 fn hint_for<E, R>(code: Option<&str>, err: &SdkError<E, R>, operation: &str) -> Option<String> {
-    let service_action = format!("s3:{}", operation);
     match code {
-        Some("AccessDenied" | "AccessDeniedException" | "Forbidden") => Some(format!(
-            "the identity deploying the stack lacks permission for {service_action} (see docs/permissions.md), or the resource belongs to another account"
+        Some("AccessDenied" | "AccessDeniedException" | "Forbidden" | "AccessDeniedFault") => Some(format!(
+            "the identity deploying the stack lacks the permission for {operation} (docs/permissions.md lists what it needs), or the resource belongs to another account"
         )),
         Some("InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" | "InvalidToken") => Some(
             "check the AWS credentials in use (AWS_PROFILE / --profile, AWS_ACCESS_KEY_ID, `aws sts get-caller-identity`)".into(),
