@@ -3,6 +3,9 @@
 
 pub mod render;
 
+#[cfg(test)]
+mod tests;
+
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 

@@ -24,6 +24,9 @@ fn color_of(action: Action) -> &'static str {
     }
 }
 
+/// Values too long for one line are shown as a line diff of their pretty JSON.
+const INLINE_WIDTH: usize = 60;
+
 fn changes(p: &Printer, out: &mut String, changes: &[AttrChange], kind: crate::plan::Kind) {
     for c in changes {
         let forces = if kind.forces_replacement(&c.attribute) {
@@ -31,14 +34,65 @@ fn changes(p: &Printer, out: &mut String, changes: &[AttrChange], kind: crate::p
         } else {
             String::new()
         };
-        let _ = writeln!(
-            out,
-            "        {}: {} → {}{forces}",
-            c.attribute,
-            show(&c.before),
-            show(&c.after)
-        );
+        let (before, after) = (show(&c.before), show(&c.after));
+        let structured = |v: &Value| v.is_object() || v.is_array();
+        if (structured(&c.before) || structured(&c.after))
+            && before.len() + after.len() > INLINE_WIDTH
+        {
+            let _ = writeln!(out, "        {}:{forces}", c.attribute);
+            for line in json_line_diff(&c.before, &c.after) {
+                let painted = match line.as_bytes().first() {
+                    Some(b'-') => p.paint("31", &line),
+                    Some(b'+') => p.paint("32", &line),
+                    _ => line,
+                };
+                let _ = writeln!(out, "          {painted}");
+            }
+        } else {
+            let _ = writeln!(out, "        {}: {before} → {after}{forces}", c.attribute);
+        }
     }
+}
+
+/// A line diff of two JSON values pretty-printed (`-` before only, `+` after only, `  ` both),
+/// by longest common subsequence: policies and rule lists are small.
+fn json_line_diff(before: &Value, after: &Value) -> Vec<String> {
+    let lines = |v: &Value| -> Vec<String> {
+        match v {
+            Value::Null => Vec::new(),
+            other => serde_json::to_string_pretty(other)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect(),
+        }
+    };
+    let (a, b) = (lines(before), lines(after));
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            out.push(format!("  {}", a[i]));
+            i += 1;
+            j += 1;
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out.push(format!("- {}", a[i]));
+            i += 1;
+        } else {
+            out.push(format!("+ {}", b[j]));
+            j += 1;
+        }
+    }
+    out
 }
 
 fn step_line(p: &Printer, out: &mut String, s: &Step) {
