@@ -71,3 +71,48 @@ async fn deploy_diff_output_and_destroy_speak_json() {
         "{error}"
     );
 }
+
+fn validator(name: &str) -> jsonschema::Validator {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/schemas")
+        .join(name);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).expect("a valid JSON Schema")
+}
+
+fn assert_valid(v: &jsonschema::Validator, doc: &serde_json::Value) {
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{doc}");
+}
+
+#[tokio::test]
+async fn diff_and_deploy_json_match_their_documented_schemas() {
+    let (diff_schema, deploy_schema) = (validator("diff.v1.json"), validator("deploy.v1.json"));
+    let stack = TestStack::new("j-schema", "");
+    let (_, pending) = json_of(&stack, &["diff", "--json"]);
+    assert_valid(&diff_schema, &pending);
+    let (_, first) = json_of(&stack, &["deploy", "--yes", "--json"]);
+    assert_valid(&deploy_schema, &first);
+    let (_, noop) = json_of(&stack, &["deploy", "--yes", "--json"]);
+    assert_valid(&deploy_schema, &noop);
+    s3().await
+        .delete_bucket_policy()
+        .bucket(stack.bucket())
+        .send()
+        .await
+        .unwrap();
+    let (code, drift) = json_of(&stack, &["diff", "--json"]);
+    assert_eq!(code, Some(2));
+    assert_valid(&diff_schema, &drift);
+    std::fs::write(stack.spec(), "stack: [\n").unwrap();
+    let (_, error) = json_of(&stack, &["diff", "--json"]);
+    assert_valid(&diff_schema, &error);
+    // The schemas are strict: an unexpected field is caught.
+    let mut extra = first.clone();
+    extra["surprise"] = true.into();
+    assert!(!deploy_schema.is_valid(&extra));
+}
