@@ -108,6 +108,9 @@ pub enum Command {
     /// Check stack.yaml offline: parse and validate it, report every problem with its line and
     /// column. Makes no AWS call; exit 0 when valid, 1 otherwise.
     Validate,
+    /// Print the JSON Schema of stack.yaml, generated from the types the parser uses. Editors
+    /// use it through `# yaml-language-server: $schema=<file>` at the top of stack.yaml.
+    Schema,
     /// Print a shell completion script: `presign-stack completions bash > /etc/bash_completion.d/presign-stack`.
     Completions {
         /// The shell to complete for.

@@ -31,6 +31,14 @@ pub async fn run(cli: Cli, printer: &Printer, clients: Option<aws::Clients>) -> 
         Command::Output(args) => commands::output::run(&cli.global, args, printer).await,
         Command::State(cmd) => commands::state::run(&cli.global, cmd, printer).await,
         Command::Validate => commands::validate(&cli.global, printer),
+        Command::Schema => {
+            let schema = schemars::schema_for!(spec::raw::RawStack);
+            printer.result(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            ));
+            Ok(ExitStatus::Success)
+        }
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(

@@ -1,0 +1,237 @@
+//! The deployer policy in docs/permissions.md grants exactly what the code calls: every SDK
+//! call in src/aws/ maps to IAM actions here, and the documented policy must hold all of them
+//! and nothing else. A new call without a mapping fails the test until it is added.
+
+use std::collections::BTreeSet;
+
+/// (client variable in src/aws, SDK method) → the IAM actions the call needs.
+const ACTIONS: &[(&str, &str, &[&str])] = &[
+    ("s3", "create_bucket", &["s3:CreateBucket"]),
+    ("s3", "delete_bucket", &["s3:DeleteBucket"]),
+    ("s3", "head_bucket", &["s3:ListBucket"]),
+    ("s3", "get_bucket_location", &["s3:GetBucketLocation"]),
+    ("s3", "get_bucket_tagging", &["s3:GetBucketTagging"]),
+    ("s3", "put_bucket_tagging", &["s3:PutBucketTagging"]),
+    (
+        "s3",
+        "get_bucket_ownership_controls",
+        &["s3:GetBucketOwnershipControls"],
+    ),
+    (
+        "s3",
+        "put_bucket_ownership_controls",
+        &["s3:PutBucketOwnershipControls"],
+    ),
+    (
+        "s3",
+        "delete_bucket_ownership_controls",
+        &["s3:PutBucketOwnershipControls"],
+    ),
+    (
+        "s3",
+        "get_public_access_block",
+        &["s3:GetBucketPublicAccessBlock"],
+    ),
+    (
+        "s3",
+        "put_public_access_block",
+        &["s3:PutBucketPublicAccessBlock"],
+    ),
+    (
+        "s3",
+        "delete_public_access_block",
+        &["s3:PutBucketPublicAccessBlock"],
+    ),
+    (
+        "s3",
+        "get_bucket_encryption",
+        &["s3:GetEncryptionConfiguration"],
+    ),
+    (
+        "s3",
+        "put_bucket_encryption",
+        &["s3:PutEncryptionConfiguration"],
+    ),
+    (
+        "s3",
+        "delete_bucket_encryption",
+        &["s3:PutEncryptionConfiguration"],
+    ),
+    ("s3", "get_bucket_versioning", &["s3:GetBucketVersioning"]),
+    ("s3", "put_bucket_versioning", &["s3:PutBucketVersioning"]),
+    ("s3", "get_bucket_cors", &["s3:GetBucketCORS"]),
+    ("s3", "put_bucket_cors", &["s3:PutBucketCORS"]),
+    ("s3", "delete_bucket_cors", &["s3:PutBucketCORS"]),
+    ("s3", "get_bucket_policy", &["s3:GetBucketPolicy"]),
+    ("s3", "put_bucket_policy", &["s3:PutBucketPolicy"]),
+    ("s3", "delete_bucket_policy", &["s3:DeleteBucketPolicy"]),
+    ("s3", "list_object_versions", &["s3:ListBucketVersions"]),
+    (
+        "s3",
+        "delete_objects",
+        &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+    ),
+    ("iam", "get_role", &["iam:GetRole"]),
+    ("iam", "create_role", &["iam:CreateRole", "iam:TagRole"]),
+    ("iam", "delete_role", &["iam:DeleteRole"]),
+    (
+        "iam",
+        "update_assume_role_policy",
+        &["iam:UpdateAssumeRolePolicy"],
+    ),
+    ("iam", "tag_role", &["iam:TagRole"]),
+    ("iam", "untag_role", &["iam:UntagRole"]),
+    ("iam", "get_role_policy", &["iam:GetRolePolicy"]),
+    ("iam", "put_role_policy", &["iam:PutRolePolicy"]),
+    ("iam", "delete_role_policy", &["iam:DeleteRolePolicy"]),
+    ("iam", "list_role_policies", &["iam:ListRolePolicies"]),
+    ("logs", "describe_log_groups", &["logs:DescribeLogGroups"]),
+    (
+        "logs",
+        "create_log_group",
+        &["logs:CreateLogGroup", "logs:TagResource"],
+    ),
+    ("logs", "put_retention_policy", &["logs:PutRetentionPolicy"]),
+    ("logs", "delete_log_group", &["logs:DeleteLogGroup"]),
+    (
+        "lambda",
+        "get_function",
+        &["lambda:GetFunction", "lambda:ListTags"],
+    ),
+    (
+        "lambda",
+        "get_function_configuration",
+        &["lambda:GetFunctionConfiguration"],
+    ),
+    (
+        "lambda",
+        "create_function",
+        &[
+            "lambda:CreateFunction",
+            "lambda:TagResource",
+            "iam:PassRole",
+        ],
+    ),
+    (
+        "lambda",
+        "update_function_configuration",
+        &["lambda:UpdateFunctionConfiguration", "iam:PassRole"],
+    ),
+    (
+        "lambda",
+        "update_function_code",
+        &["lambda:UpdateFunctionCode"],
+    ),
+    ("lambda", "delete_function", &["lambda:DeleteFunction"]),
+    ("lambda", "tag_resource", &["lambda:TagResource"]),
+    ("lambda", "untag_resource", &["lambda:UntagResource"]),
+    ("lambda", "get_policy", &["lambda:GetPolicy"]),
+    ("lambda", "add_permission", &["lambda:AddPermission"]),
+    ("lambda", "remove_permission", &["lambda:RemovePermission"]),
+    ("sts", "get_caller_identity", &[]),
+];
+
+/// API Gateway authorises by HTTP method: GET reads, POST creates (and tags), PATCH updates,
+/// DELETE deletes (and untags).
+fn apigateway(method: &str) -> &'static str {
+    match method.split('_').next().unwrap_or_default() {
+        "get" => "apigateway:GET",
+        "create" | "tag" => "apigateway:POST",
+        "update" => "apigateway:PATCH",
+        "delete" | "untag" => "apigateway:DELETE",
+        other => panic!("no API Gateway mapping for {method} ({other})"),
+    }
+}
+
+/// `(client, method)` of every SDK call in src/aws/.
+fn calls_in_code() -> BTreeSet<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws");
+    let mut found = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        // One line, with method chains joined up: `s3\n    .head_bucket()` → `s3.head_bucket()`.
+        let flat = text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .replace(" .", ".");
+        for client in ["s3", "iam", "lambda", "gw", "apigw", "logs", "sts"] {
+            let needle = format!("{client}.");
+            let mut rest = flat.as_str();
+            while let Some(i) = rest.find(&needle) {
+                let before_ok = i == 0
+                    || !rest.as_bytes()[i - 1].is_ascii_alphanumeric()
+                        && rest.as_bytes()[i - 1] != b'_';
+                rest = &rest[i + needle.len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                    .collect();
+                if before_ok
+                    && rest[name.len()..].starts_with("()")
+                    && !name.is_empty()
+                    && name != "clone"
+                {
+                    found.insert((client.to_string(), name));
+                }
+            }
+        }
+    }
+    found
+}
+
+fn documented_actions() -> BTreeSet<String> {
+    let doc = include_str!("../docs/permissions.md");
+    let json = doc
+        .split("```json")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a JSON policy block");
+    let policy: serde_json::Value =
+        serde_json::from_str(json).expect("the documented policy is JSON");
+    let mut actions = BTreeSet::new();
+    for s in policy["Statement"].as_array().unwrap() {
+        match &s["Action"] {
+            serde_json::Value::String(a) => {
+                actions.insert(a.clone());
+            }
+            serde_json::Value::Array(a) => {
+                actions.extend(a.iter().map(|x| x.as_str().unwrap().to_string()))
+            }
+            other => panic!("Action {other}"),
+        }
+    }
+    actions
+}
+
+#[test]
+fn the_documented_deployer_policy_covers_every_call_and_nothing_more() {
+    let calls = calls_in_code();
+    assert!(calls.len() > 60, "found only {calls:?}");
+    let mut needed = BTreeSet::new();
+    for (client, method) in &calls {
+        if client == "gw" || client == "apigw" {
+            needed.insert(apigateway(method).to_string());
+            continue;
+        }
+        let Some((_, _, actions)) = ACTIONS.iter().find(|(c, m, _)| c == client && m == method)
+        else {
+            panic!("{client}.{method}() has no IAM mapping in tests/permissions.rs: add it, and to docs/permissions.md");
+        };
+        needed.extend(actions.iter().map(|a| a.to_string()));
+    }
+    let documented = documented_actions();
+    let missing: Vec<&String> = needed.difference(&documented).collect();
+    let extra: Vec<&String> = documented.difference(&needed).collect();
+    assert!(missing.is_empty(), "docs/permissions.md lacks {missing:?}");
+    assert!(
+        extra.is_empty(),
+        "docs/permissions.md grants unused {extra:?}"
+    );
+    let mapped: BTreeSet<(String, String)> = ACTIONS
+        .iter()
+        .map(|(c, m, _)| (c.to_string(), m.to_string()))
+        .collect();
+    let stale: Vec<_> = mapped.iter().filter(|k| !calls.contains(*k)).collect();
+    assert!(stale.is_empty(), "mapped but no longer called: {stale:?}");
+}
