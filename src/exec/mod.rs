@@ -100,7 +100,10 @@ pub async fn execute(
             });
             state.serial += 1;
             store.save(state)?;
-            printer.progress(&format!("{} {}...", verb(step.action).0, label(step)));
+            printer.step_started(
+                &step.id,
+                &format!("{} {}...", verb(step.action).0, label(step)),
+            );
             let clients = clients.clone();
             let step = step.clone();
             running.spawn(async move {
@@ -134,17 +137,20 @@ pub async fn execute(
                 state.pending.retain(|p| p.id != step.id);
                 state.serial += 1;
                 store.save(state)?;
-                printer.progress(&format!(
-                    "{} {} in {:.1}s",
-                    verb(step.action).1,
-                    label(step),
-                    elapsed.as_secs_f64()
-                ));
+                printer.step_finished(
+                    &step.id,
+                    &format!(
+                        "{} {} in {:.1}s",
+                        verb(step.action).1,
+                        label(step),
+                        elapsed.as_secs_f64()
+                    ),
+                );
                 finished.insert(step.id.clone());
                 outcome.done.push(step.id.clone());
             }
             Err(e) => {
-                printer.progress(&format!("failed {}", label(step)));
+                printer.step_finished(&step.id, &format!("failed {}", label(step)));
                 blocked.insert(step.id.clone());
                 outcome.failed.push((step.id.clone(), e));
             }

@@ -12,9 +12,17 @@ use std::sync::{Arc, Mutex};
 type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
 
 #[derive(Clone)]
+struct Spinners {
+    multi: indicatif::MultiProgress,
+    bars: Arc<Mutex<std::collections::BTreeMap<String, indicatif::ProgressBar>>>,
+}
+
+#[derive(Clone)]
 pub struct Printer {
     out: Sink,
     err: Sink,
+    /// On a terminal: one spinner line per running step (with its elapsed time).
+    spinners: Option<Spinners>,
     pub color: bool,
     pub verbose: bool,
     /// `--json`: results are one JSON document on stdout; human results are not printed.
@@ -29,9 +37,14 @@ impl Printer {
     pub fn stdio(verbose: bool) -> Printer {
         let color = std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let spinners = std::io::stderr().is_terminal().then(|| Spinners {
+            multi: indicatif::MultiProgress::new(),
+            bars: Arc::default(),
+        });
         Printer {
             out: Arc::new(Mutex::new(Box::new(std::io::stdout()))),
             err: Arc::new(Mutex::new(Box::new(std::io::stderr()))),
+            spinners,
             color,
             verbose,
             json: false,
@@ -46,6 +59,7 @@ impl Printer {
             Printer {
                 out: Arc::new(Mutex::new(Box::new(out.clone()))),
                 err: Arc::new(Mutex::new(Box::new(err.clone()))),
+                spinners: None,
                 color: false,
                 verbose: true,
                 json: false,
@@ -87,6 +101,38 @@ impl Printer {
             &self.err,
             &format!("[{}] {line}\n", crate::clock::now_rfc3339()),
         );
+    }
+
+    /// A step starts: a spinner with its elapsed time on a terminal, a timestamped line otherwise.
+    pub fn step_started(&self, id: &str, line: &str) {
+        match &self.spinners {
+            Some(s) => {
+                let bar = s.multi.add(indicatif::ProgressBar::new_spinner());
+                if let Ok(style) =
+                    indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                {
+                    bar.set_style(style);
+                }
+                bar.set_message(line.to_string());
+                bar.enable_steady_tick(std::time::Duration::from_millis(100));
+                if let Ok(mut bars) = s.bars.lock() {
+                    bars.insert(id.to_string(), bar);
+                }
+            }
+            None => self.progress(line),
+        }
+    }
+
+    /// A step ends: its spinner line becomes `line` (or a timestamped line is printed).
+    pub fn step_finished(&self, id: &str, line: &str) {
+        let bar = self
+            .spinners
+            .as_ref()
+            .and_then(|s| s.bars.lock().ok().and_then(|mut b| b.remove(id)));
+        match bar {
+            Some(bar) => bar.finish_with_message(line.to_string()),
+            None => self.progress(line),
+        }
     }
 
     /// A message to the user, to stderr.
