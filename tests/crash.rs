@@ -14,16 +14,10 @@ const SPEC: &str = "bucket:\n  versioning: true\n  cors:\n    - allowed_origins:
 
 /// Runs the binary with the failure point at mutating call `n`; returns whether it was killed.
 fn run_killed_at(stack: &TestStack, args: &[&str], n: usize) -> bool {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_presign-stack"))
-        .args(args)
+    let out = support::command(args)
         .arg("-f")
         .arg(stack.spec())
         .env("PRESIGN_STACK_FAILPOINT_AFTER_MUTATIONS", n.to_string())
-        .env("AWS_ENDPOINT_URL", support::endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", support::REGION)
-        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     out.status.signal().is_some()

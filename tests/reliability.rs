@@ -4,7 +4,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,18 +12,12 @@ use std::time::Duration;
 use presign_stack::commands::ExitStatus::{Failure, Success};
 use support::TestStack;
 
+/// The binary on `stack`, sending its AWS calls to `endpoint`.
 fn binary(stack: &TestStack, args: &[&str], endpoint: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_presign-stack"));
-    cmd.args(args)
-        .arg("-f")
+    let mut cmd = support::command(args);
+    cmd.arg("-f")
         .arg(stack.spec())
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", support::REGION)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env("AWS_ENDPOINT_URL", endpoint);
     cmd
 }
 

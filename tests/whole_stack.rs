@@ -613,13 +613,8 @@ async fn deploy_builds_the_signer_in_a_checkout_even_from_a_relative_spec_path()
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_presign-stack"))
-        .args(["deploy", "--yes", "-f", "stack.yaml"])
+    let out = support::command(&["deploy", "--yes", "-f", "stack.yaml"])
         .current_dir(dir)
-        .env("AWS_ENDPOINT_URL", support::endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     assert_eq!(

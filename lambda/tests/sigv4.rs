@@ -121,16 +121,19 @@ fn our_signatures_match_the_aws_sdk() {
 
 #[test]
 fn the_signing_key_cache_gives_the_same_url_on_repeat_and_a_new_one_on_a_new_day() {
-    let p = Presigner::new(
-        Credentials {
-            access_key_id: "A".into(),
-            secret_access_key: "S".into(),
-            session_token: None,
-        },
-        "us-east-1",
-        "b",
-        Some("http://127.0.0.1:9000"),
-    );
+    let presigner = || {
+        Presigner::new(
+            Credentials {
+                access_key_id: "A".into(),
+                secret_access_key: "S".into(),
+                session_token: None,
+            },
+            "us-east-1",
+            "b",
+            Some("http://127.0.0.1:9000"),
+        )
+    };
+    let p = presigner();
     let req = |unix| PresignRequest {
         method: "PUT",
         key: "k",
@@ -145,17 +148,7 @@ fn the_signing_key_cache_gives_the_same_url_on_repeat_and_a_new_one_on_a_new_day
         "path-style on an endpoint: {a}"
     );
     let next_day = p.presign(&req(1_795_876_239 + 86_400));
-    let fresh = Presigner::new(
-        Credentials {
-            access_key_id: "A".into(),
-            secret_access_key: "S".into(),
-            session_token: None,
-        },
-        "us-east-1",
-        "b",
-        Some("http://127.0.0.1:9000"),
-    )
-    .presign(&req(1_795_876_239 + 86_400));
+    let fresh = presigner().presign(&req(1_795_876_239 + 86_400));
     assert_eq!(
         next_day, fresh,
         "the cached key is replaced when the date changes"

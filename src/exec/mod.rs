@@ -37,12 +37,7 @@ fn verb(action: Action) -> (&'static str, &'static str) {
 }
 
 fn label(step: &Step) -> String {
-    let physical = step
-        .after
-        .as_ref()
-        .map(|p| p.physical_id().to_string())
-        .or_else(|| step.delete_physical_id.clone())
-        .unwrap_or_default();
+    let physical = step.physical_id().unwrap_or_default();
     format!("{} ({} {physical})", step.id, step.kind)
 }
 
@@ -90,12 +85,7 @@ pub async fn execute(
                 id: step.id.clone(),
                 kind: step.kind,
                 action: step.action,
-                physical_id: step
-                    .after
-                    .as_ref()
-                    .map(|p| p.physical_id().to_string())
-                    .or_else(|| step.delete_physical_id.clone())
-                    .unwrap_or_default(),
+                physical_id: step.physical_id().unwrap_or_default().to_string(),
                 since: crate::clock::now_rfc3339(),
             });
             state.serial += 1;

@@ -96,12 +96,7 @@ fn json_line_diff(before: &Value, after: &Value) -> Vec<String> {
 }
 
 fn step_line(p: &Printer, out: &mut String, s: &Step) {
-    let physical = s
-        .after
-        .as_ref()
-        .map(|a| a.physical_id().to_string())
-        .or_else(|| s.delete_physical_id.clone())
-        .unwrap_or_default();
+    let physical = s.physical_id().unwrap_or_default();
     let _ = writeln!(
         out,
         "  {} {} ({} {})",
@@ -212,11 +207,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
                     "id": s.id,
                     "kind": s.kind,
                     "action": s.action,
-                    "physical_id": s
-                        .after
-                        .as_ref()
-                        .map(|a| a.physical_id().to_string())
-                        .or_else(|| s.delete_physical_id.clone()),
+                    "physical_id": s.physical_id(),
                     "changes": s.changes,
                 })
             })

@@ -59,6 +59,16 @@ pub struct Step {
     pub record: Option<RecordedResource>,
 }
 
+impl Step {
+    /// The resource's name in AWS: the one it will have, or the one a delete removes.
+    pub fn physical_id(&self) -> Option<&str> {
+        self.after
+            .as_ref()
+            .map(|p| p.physical_id())
+            .or(self.delete_physical_id.as_deref())
+    }
+}
+
 /// The ordered steps of a deploy or destroy.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Plan {

@@ -269,12 +269,10 @@ impl TestStack {
     }
 }
 
-pub fn bin_in(dir: &Path, args: &[&str], spec: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_presign-stack"))
-        .args(args)
-        .arg("-f")
-        .arg(spec)
-        .current_dir(dir)
+/// The real binary with `args`, the emulator's standard AWS settings, and no terminal.
+pub fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_presign-stack"));
+    cmd.args(args)
         .env("AWS_ENDPOINT_URL", endpoint())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -282,6 +280,16 @@ pub fn bin_in(dir: &Path, args: &[&str], spec: &Path) -> std::process::Output {
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+pub fn bin_in(dir: &Path, args: &[&str], spec: &Path) -> std::process::Output {
+    command(args)
+        .arg("-f")
+        .arg(spec)
+        .current_dir(dir)
         .output()
         .expect("run presign-stack")
 }
