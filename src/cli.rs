@@ -94,7 +94,8 @@ pub enum Command {
     /// Delete every resource the stack created, in reverse dependency order.
     ///
     /// Only resources recorded in the state (and still carrying the stack's ownership tag) are
-    /// deleted. A bucket that still holds objects is refused unless --force-empty is given or
+    /// deleted; one that lost the tag is left in place with what lives on it, reported, and the
+    /// exit status is 1. A bucket that still holds objects is refused unless --force-empty is given or
     /// the spec sets bucket.force_destroy: true.
     Destroy(DestroyArgs),
     /// Print the stack's outputs (API URL, bucket, function and role ARNs) from the state.
