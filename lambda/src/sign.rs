@@ -63,20 +63,19 @@ impl SigningTime {
         )
     }
 
-    /// `20261128` and `20261128T143039Z`.
-    pub fn parts(self) -> (String, String) {
+    /// `20261128T143039Z` (SigV4's `X-Amz-Date`); its first 8 bytes are the scope's date.
+    pub fn stamp(self) -> String {
         let (y, mo, d, h, mi, s) = self.civil();
         let mut stamp = String::with_capacity(16);
         push_digits(&mut stamp, y, 4);
         push_digits(&mut stamp, mo, 2);
         push_digits(&mut stamp, d, 2);
-        let date = stamp.clone();
         stamp.push('T');
         push_digits(&mut stamp, h, 2);
         push_digits(&mut stamp, mi, 2);
         push_digits(&mut stamp, s, 2);
         stamp.push('Z');
-        (date, stamp)
+        stamp
     }
 
     /// `2026-11-28T14:30:39Z`.
@@ -122,7 +121,9 @@ pub struct Presigner {
 /// What changes only with the date: the signing key and the credential scope.
 struct Day {
     date: String,
-    key: [u8; 32],
+    /// HMAC-SHA256 keyed with the signing key: its inner and outer pads are already hashed,
+    /// so each URL pays only for the string to sign.
+    mac: HmacSha256,
     /// `<date>/<region>/s3/aws4_request`.
     scope: String,
     /// The `X-Amz-Credential` value, encoded.
@@ -159,12 +160,13 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// The lower-case hex digits of a SHA-256 digest.
+fn hex_digits(digest: &[u8]) -> [u8; 64] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
+    let mut out = [0u8; 64];
+    for (pair, b) in out.chunks_exact_mut(2).zip(digest) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
     }
     out
 }
@@ -223,6 +225,7 @@ impl Presigner {
         let k = hmac(&k, self.region.as_bytes());
         let k = hmac(&k, b"s3");
         let key = hmac(&k, b"aws4_request");
+        let mac = HmacSha256::new_from_slice(&key).unwrap_or_else(|_| unreachable!());
         let scope = format!("{date}/{}/s3/aws4_request", self.region);
         let mut credential = String::new();
         uri_encode(
@@ -232,7 +235,7 @@ impl Presigner {
         );
         let day = Arc::new(Day {
             date: date.to_string(),
-            key,
+            mac,
             scope,
             credential,
         });
@@ -242,75 +245,82 @@ impl Presigner {
         day
     }
 
-    /// The pre-signed URL.
+    /// The pre-signed URL. The canonical request and the string to sign are hashed piece by
+    /// piece as they are produced, never assembled: the URL is the only string built.
     pub fn presign(&self, req: &PresignRequest<'_>) -> String {
-        let (date, stamp) = req.time.parts();
-        let day = self.day(&date);
-        let mut path = String::with_capacity(self.path_prefix.len() + req.key.len() + 16);
-        path.push_str(&self.path_prefix);
-        path.push('/');
-        uri_encode(&mut path, req.key, true);
+        let stamp = req.time.stamp();
+        let day = self.day(&stamp[..8]);
 
         let mut headers: Vec<(&str, &str)> = Vec::with_capacity(req.headers.len() + 1);
         headers.push(("host", &self.host));
         headers.extend_from_slice(req.headers);
         headers.sort_unstable_by(|a, b| a.0.cmp(b.0));
 
-        let mut query = String::with_capacity(256 + self.token_param.len());
-        query.push_str("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=");
-        query.push_str(&day.credential);
-        query.push_str("&X-Amz-Date=");
-        query.push_str(&stamp);
-        let _ = write!(query, "&X-Amz-Expires={}", req.expires_seconds);
-        query.push_str(&self.token_param);
-        query.push_str("&X-Amz-SignedHeaders=");
-        for (i, (name, _)) in headers.iter().enumerate() {
-            if i > 0 {
-                query.push_str("%3B");
-            }
-            query.push_str(name);
-        }
-
-        let mut canonical = String::with_capacity(path.len() + query.len() + 256);
-        canonical.push_str(req.method);
-        canonical.push('\n');
-        canonical.push_str(&path);
-        canonical.push('\n');
-        canonical.push_str(&query);
-        canonical.push('\n');
-        for (name, value) in &headers {
-            canonical.push_str(name);
-            canonical.push(':');
-            canonical.push_str(value.trim());
-            canonical.push('\n');
-        }
-        canonical.push('\n');
-        for (i, (name, _)) in headers.iter().enumerate() {
-            if i > 0 {
-                canonical.push(';');
-            }
-            canonical.push_str(name);
-        }
-        canonical.push_str("\nUNSIGNED-PAYLOAD");
-
-        let mut string_to_sign = String::with_capacity(160);
-        string_to_sign.push_str("AWS4-HMAC-SHA256\n");
-        string_to_sign.push_str(&stamp);
-        string_to_sign.push('\n');
-        string_to_sign.push_str(&day.scope);
-        string_to_sign.push('\n');
-        string_to_sign.push_str(&hex(&Sha256::digest(canonical.as_bytes())));
-        let signature = hex(&hmac(&day.key, string_to_sign.as_bytes()));
-
-        let mut url = String::with_capacity(self.host.len() + path.len() + query.len() + 96);
+        let mut url = String::with_capacity(
+            self.host.len()
+                + self.path_prefix.len()
+                + req.key.len() * 3 / 2
+                + 300
+                + self.token_param.len(),
+        );
         url.push_str(self.scheme);
         url.push_str("://");
         url.push_str(&self.host);
-        url.push_str(&path);
-        url.push('?');
-        url.push_str(&query);
+        let path_start = url.len();
+        url.push_str(&self.path_prefix);
+        url.push('/');
+        uri_encode(&mut url, req.key, true);
+        let query_start = url.len() + 1;
+        url.push_str("?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=");
+        url.push_str(&day.credential);
+        url.push_str("&X-Amz-Date=");
+        url.push_str(&stamp);
+        let _ = write!(url, "&X-Amz-Expires={}", req.expires_seconds);
+        url.push_str(&self.token_param);
+        url.push_str("&X-Amz-SignedHeaders=");
+        for (i, (name, _)) in headers.iter().enumerate() {
+            if i > 0 {
+                url.push_str("%3B");
+            }
+            url.push_str(name);
+        }
+
+        // The canonical request: method, path, query, headers, signed header names, payload.
+        let mut canonical = Sha256::new();
+        canonical.update(req.method);
+        canonical.update("\n");
+        canonical.update(&url[path_start..query_start - 1]);
+        canonical.update("\n");
+        canonical.update(&url[query_start..]);
+        canonical.update("\n");
+        for (name, value) in &headers {
+            canonical.update(name);
+            canonical.update(":");
+            canonical.update(value.trim());
+            canonical.update("\n");
+        }
+        canonical.update("\n");
+        for (i, (name, _)) in headers.iter().enumerate() {
+            if i > 0 {
+                canonical.update(";");
+            }
+            canonical.update(name);
+        }
+        canonical.update("\nUNSIGNED-PAYLOAD");
+
+        // The string to sign, straight into the keyed HMAC.
+        let mut mac = day.mac.clone();
+        mac.update(b"AWS4-HMAC-SHA256\n");
+        mac.update(stamp.as_bytes());
+        mac.update(b"\n");
+        mac.update(day.scope.as_bytes());
+        mac.update(b"\n");
+        mac.update(&hex_digits(&canonical.finalize()));
+
         url.push_str("&X-Amz-Signature=");
-        url.push_str(&signature);
+        url.push_str(
+            std::str::from_utf8(&hex_digits(&mac.finalize().into_bytes())).unwrap_or_default(),
+        );
         url
     }
 }

@@ -38,12 +38,14 @@ pub fn key(cfg: &Config, filekey: &str) -> Result<String, Rejection> {
             format!("filekey contains the control character U+{:04X}", c as u32),
         ));
     }
-    let lower = filekey.to_ascii_lowercase();
-    if ["%2e", "%2f", "%5c", "%00"]
-        .iter()
-        .any(|p| lower.contains(p))
-        || filekey.contains('\\')
-    {
+    let encoded_escape = filekey.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                [w[1], w[2].to_ascii_lowercase()],
+                [b'2', b'e'] | [b'2', b'f'] | [b'5', b'c'] | [b'0', b'0']
+            )
+    });
+    if encoded_escape || filekey.contains('\\') {
         return Err(reject(
             "invalid_filekey",
             "filekey must not contain encoded dots or slashes (%2e, %2f), backslashes or %00",
@@ -70,7 +72,9 @@ pub fn key(cfg: &Config, filekey: &str) -> Result<String, Rejection> {
             "filekey contains a character that normalises to /",
         ));
     }
-    let full = format!("{}{}", cfg.prefix, filekey);
+    let mut full = String::with_capacity(cfg.prefix.len() + filekey.len());
+    full.push_str(&cfg.prefix);
+    full.push_str(filekey);
     if full.len() > MAX_KEY_BYTES {
         return Err(reject(
             "invalid_filekey",
