@@ -112,11 +112,90 @@ pub enum Command {
     /// Print the JSON Schema of stack.yaml, generated from the types the parser uses. Editors
     /// use it through `# yaml-language-server: $schema=<file>` at the top of stack.yaml.
     Schema,
+    /// Serve the stack's API on 127.0.0.1 with the real signer code, for front-end work.
+    ///
+    /// Answers GET <route>?filekey=...&contentType=... exactly as the deployed function does
+    /// (same validation, same JSON), applies api.cors_origins as API Gateway does, and signs
+    /// with your own AWS credentials for the stack's bucket (on AWS, or on the emulator when
+    /// AWS_ENDPOINT_URL is set). The bucket must exist (deploy first). No Docker needed.
+    Dev(DevArgs),
+    /// Debug pre-signed URLs: `url explain` says why one fails, `url sign` makes one.
+    #[command(subcommand)]
+    Url(UrlCommand),
     /// Print a shell completion script: `presign-stack completions bash > /etc/bash_completion.d/presign-stack`.
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Port to listen on (127.0.0.1 only; 0 picks a free port).
+    #[arg(long, default_value_t = 8787)]
+    pub port: u16,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UrlCommand {
+    /// Take a pre-signed URL apart and name every problem that can be proven.
+    ///
+    /// Shows bucket, key, region, access key id, signing time, expiry (and whether it has
+    /// passed), the headers the client must send, and whether a session token limits its
+    /// life. Given the request you intend (--method, --header), S3's error body (--s3-error)
+    /// or the page's origin (--origin, reads the bucket's CORS rules), it names what breaks and
+    /// how to fix it. When your own credentials signed the URL (as with `dev` or `url sign`), it
+    /// recomputes the signature and says which part differs. Exit status: 0 no problem found,
+    /// 2 problems found, 1 error. Guide: docs/troubleshooting.md.
+    Explain(ExplainArgs),
+    /// Sign one URL with your credentials and the stack's signer rules (for testing).
+    ///
+    /// Prints the signer's JSON response ({"signed_url", "method", "headers", "key",
+    /// "expires_at"}); the key goes under uploads.prefix as in the deployed function.
+    Sign(SignArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The pre-signed URL (quote it), the signer's JSON response, or - to read either from stdin.
+    pub url: String,
+    /// The method the client uses (PUT for uploads, GET for downloads).
+    #[arg(long, short = 'X', value_name = "METHOD")]
+    pub method: Option<String>,
+    /// A header the client sends, as 'Name: value' (repeat for several).
+    #[arg(long = "header", short = 'H', value_name = "'NAME: VALUE'")]
+    pub header: Vec<String>,
+    /// S3's XML error body from the failed request (a file, or - for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub s3_error: Option<String>,
+    /// The origin of the page that uploads (checks the bucket's CORS rules; reads the bucket).
+    #[arg(long, value_name = "ORIGIN")]
+    pub origin: Option<String>,
+    /// Also read the bucket's region, ACL setting and CORS rules with your credentials.
+    #[arg(long)]
+    pub check_bucket: bool,
+    /// Judge expiry as of this instant instead of now (RFC 3339 UTC, e.g. 2026-11-28T14:30:39Z).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The file key (it goes under uploads.prefix).
+    #[arg(long)]
+    pub key: String,
+    /// The Content-Type the upload will send (must be in uploads.allowed_content_types).
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+    /// PUT (upload) or GET (download, when uploads.allow_downloads is true).
+    #[arg(long, default_value = "PUT")]
+    pub method: String,
+    /// Declared size in bytes (signs Content-Length).
+    #[arg(long)]
+    pub size: Option<u64>,
+    /// Lifetime in seconds [default: uploads.expires_seconds].
+    #[arg(long, value_name = "SECONDS")]
+    pub expires: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

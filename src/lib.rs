@@ -14,6 +14,7 @@ pub mod commands;
 pub mod exec;
 pub mod output;
 pub mod plan;
+pub mod presigned;
 pub mod spec;
 pub mod state;
 
@@ -30,6 +31,8 @@ pub async fn run(cli: Cli, printer: &Printer, clients: Option<aws::Clients>) -> 
         Command::Destroy(args) => commands::destroy::run(&cli.global, args, printer, clients).await,
         Command::Output(args) => commands::output::run(&cli.global, args, printer).await,
         Command::State(cmd) => commands::state::run(&cli.global, cmd, printer).await,
+        Command::Dev(args) => commands::dev::run(&cli.global, args, printer).await,
+        Command::Url(cmd) => commands::url::run(&cli.global, cmd, printer).await,
         Command::Validate => commands::validate(&cli.global, printer),
         Command::Schema => {
             let schema = schemars::schema_for!(spec::raw::RawStack);

@@ -153,6 +153,25 @@ pub fn uri_encode(out: &mut String, s: &str, keep_slash: bool) {
     }
 }
 
+/// SigV4's signing key: four HMACs over the secret, the date (`YYYYMMDD`), region and service.
+pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+    let k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let k = hmac(&k, region.as_bytes());
+    let k = hmac(&k, service.as_bytes());
+    hmac(&k, b"aws4_request")
+}
+
+/// The hex SigV4 signature of `string_to_sign` under a signing key.
+pub fn signature_hex(key: &[u8; 32], string_to_sign: &str) -> String {
+    let digits = hex_digits(&hmac(key, string_to_sign.as_bytes()));
+    String::from_utf8_lossy(&digits).into_owned()
+}
+
+/// The hex SHA-256 of `data` (as in the string to sign).
+pub fn sha256_hex(data: &[u8]) -> String {
+    String::from_utf8_lossy(&hex_digits(&Sha256::digest(data))).into_owned()
+}
+
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
     let mut mac = HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!());
@@ -220,11 +239,12 @@ impl Presigner {
                 return Arc::clone(day);
             }
         }
-        let secret = format!("AWS4{}", self.credentials.secret_access_key);
-        let k = hmac(secret.as_bytes(), date.as_bytes());
-        let k = hmac(&k, self.region.as_bytes());
-        let k = hmac(&k, b"s3");
-        let key = hmac(&k, b"aws4_request");
+        let key = signing_key(
+            &self.credentials.secret_access_key,
+            date,
+            &self.region,
+            "s3",
+        );
         let mac = HmacSha256::new_from_slice(&key).unwrap_or_else(|_| unreachable!());
         let scope = format!("{date}/{}/s3/aws4_request", self.region);
         let mut credential = String::new();

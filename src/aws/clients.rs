@@ -35,6 +35,11 @@ pub struct Clients {
     pub notify: Arc<dyn Fn(&str) + Send + Sync>,
     /// API ids by name, learned during this run.
     pub api_ids: Arc<Mutex<BTreeMap<String, String>>>,
+    /// The S3 endpoint when one is configured (`AWS_ENDPOINT_URL[_S3]`, or the profile's
+    /// `endpoint_url`): pre-signed URLs then address it path-style.
+    pub s3_endpoint: Option<String>,
+    /// The credential chain the clients sign with (for `dev` and `url sign`, which presign).
+    pub credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
 }
 
 impl std::fmt::Debug for Clients {
@@ -80,8 +85,11 @@ impl Clients {
     /// Clients for `stack` in `region`, counting every call into a fresh [`CallCounter`].
     pub fn new(config: &aws_config::SdkConfig, region: &str, stack: &str) -> Clients {
         let calls = CallCounter::default();
-        let endpoint_set =
-            config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let s3_endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
+            .ok()
+            .filter(|e| !e.is_empty())
+            .or_else(|| config.endpoint_url().map(str::to_string));
+        let endpoint_set = s3_endpoint.is_some();
         let region_value = aws_config::Region::new(region.to_string());
         macro_rules! client {
             ($sdk:ident) => {
@@ -115,6 +123,8 @@ impl Clients {
             function_wait_budget: Duration::from_secs(300),
             notify: Arc::new(|_| {}),
             api_ids: Arc::default(),
+            s3_endpoint,
+            credentials: config.credentials_provider(),
         }
     }
 }

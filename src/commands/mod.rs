@@ -3,9 +3,11 @@
 
 pub mod deploy;
 pub mod destroy;
+pub mod dev;
 pub mod diff;
 pub mod output;
 pub mod state;
+pub mod url;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

@@ -1,0 +1,413 @@
+//! `url explain` and `url sign`: the pre-signed URL debugger, and a signer on the command
+//! line (the Lambda's own code, with the caller's credentials).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use aws_sdk_s3::config::ProvideCredentials;
+use presign_signer::{handler, Config, Credentials, Presigner};
+
+use super::{ExitStatus, Session};
+use crate::aws::errors::code_of;
+use crate::aws::{AwsError, Clients};
+use crate::cli::{ExplainArgs, Global, SignArgs, UrlCommand};
+use crate::output::Printer;
+use crate::plan::desired;
+use crate::presigned::explain::{self, BucketFacts, Context, Report, Request, Severity};
+use crate::presigned::{s3error, PresignedUrl};
+use crate::spec::CorsRule;
+
+pub async fn run(
+    global: &Global,
+    cmd: &UrlCommand,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    match cmd {
+        UrlCommand::Explain(args) => explain_cmd(global, args, printer).await,
+        UrlCommand::Sign(args) => sign_cmd(global, args, printer).await,
+    }
+}
+
+/// The caller's credentials from the standard chain, if it yields any within a few seconds.
+pub async fn resolve_credentials(
+    provider: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
+) -> Option<Credentials> {
+    let provider = provider?;
+    let creds = tokio::time::timeout(Duration::from_secs(5), provider.provide_credentials())
+        .await
+        .ok()?
+        .ok()?;
+    Some(Credentials {
+        access_key_id: creds.access_key_id().to_string(),
+        secret_access_key: creds.secret_access_key().to_string(),
+        session_token: creds.session_token().map(str::to_string),
+    })
+}
+
+/// The signer's configuration for this stack, exactly as deploy hands it to the function
+/// (same environment variables, same parser), pointed at the configured S3 endpoint.
+pub fn signer_config(session: &Session) -> anyhow::Result<Config> {
+    let mut env: BTreeMap<String, String> =
+        desired::signer_environment(&session.stack, &session.region);
+    env.insert("AWS_REGION".into(), session.region.clone());
+    if let Some(e) = &session.clients.s3_endpoint {
+        env.insert("PRESIGN_S3_ENDPOINT".into(), e.clone());
+    }
+    Config::from_env(|name| env.get(name).cloned()).map_err(|e| {
+        anyhow::anyhow!("the stack's upload settings do not make a signer configuration: {e}")
+    })
+}
+
+/// A presigner with the caller's credentials, for this stack's bucket.
+pub async fn local_presigner(session: &Session, cfg: &Config) -> anyhow::Result<Presigner> {
+    let credentials = resolve_credentials(session.clients.credentials.clone())
+        .await
+        .context("no AWS credentials found\n  hint: set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")?;
+    Ok(Presigner::new(
+        credentials,
+        &cfg.region,
+        &cfg.bucket,
+        cfg.endpoint.as_deref(),
+    ))
+}
+
+async fn sign_cmd(
+    global: &Global,
+    args: &SignArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let session = Session::open(global, printer, None).await?;
+    let mut cfg = signer_config(&session)?;
+    if let Some(e) = args.expires {
+        if e == 0 || e > crate::presigned::MAX_EXPIRES_SECONDS {
+            bail!("--expires {e} is out of range\n  hint: give 1 to 604800 seconds (S3's 7-day limit)");
+        }
+        cfg.expires_seconds = e;
+    }
+    let signer = local_presigner(&session, &cfg).await?;
+    let size = args.size.map(|s| s.to_string());
+    let reply = handler::sign(
+        &cfg,
+        &signer,
+        |name| match name {
+            "filekey" => Some(args.key.as_str()),
+            "contentType" => args.content_type.as_deref(),
+            "method" => Some(args.method.as_str()),
+            "size" => size.as_deref(),
+            _ => None,
+        },
+        crate::clock::now_unix(),
+    );
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap_or_default();
+    if reply.status != 200 {
+        bail!(
+            "the signer refuses: {}\n  hint: {}",
+            body["error"].as_str().unwrap_or_default(),
+            body["message"].as_str().unwrap_or_default()
+        );
+    }
+    if printer.json {
+        printer.json_result(body);
+    } else {
+        printer.result(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&body).unwrap_or_default()
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Reads `-` as standard input, anything else as a file.
+fn read_input(path: &str) -> anyhow::Result<String> {
+    if path == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .context("reading standard input")?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))
+    }
+}
+
+/// `Name: value` → (lower-case name, trimmed value).
+pub fn parse_header(h: &str) -> anyhow::Result<(String, String)> {
+    match h.split_once(':') {
+        Some((n, v)) if !n.trim().is_empty() => {
+            Ok((n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        }
+        _ => bail!(
+            "--header {h:?} is not 'Name: value'\n  hint: e.g. --header 'Content-Type: image/jpeg'"
+        ),
+    }
+}
+
+/// What `url explain` was given: the URL, and what the signer said about it.
+struct UrlInput {
+    url: String,
+    /// Headers the signer said to send.
+    headers: Vec<(String, String)>,
+    method: Option<String>,
+}
+
+/// The URL, and the headers the signer said to send, from a URL or the signer's JSON response.
+fn url_input(text: &str) -> anyhow::Result<UrlInput> {
+    let text = text.trim();
+    if !text.starts_with('{') {
+        return Ok(UrlInput {
+            url: text.to_string(),
+            headers: Vec::new(),
+            method: None,
+        });
+    }
+    let v: serde_json::Value = serde_json::from_str(text)
+        .context("the input starts with { but is not JSON\n  hint: pass the URL, or the signer's whole JSON response")?;
+    let url = v["signed_url"]
+        .as_str()
+        .or_else(|| v["url"].as_str())
+        .context("the JSON has no signed_url\n  hint: pass the signer's response ({\"signed_url\": ...}) or the URL itself")?;
+    let headers = v["headers"]
+        .as_object()
+        .map(|h| {
+            h.iter()
+                .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(UrlInput {
+        url: url.to_string(),
+        headers,
+        method: v["method"].as_str().map(str::to_string),
+    })
+}
+
+/// One failed read, for the report's notes.
+fn describe<E>(
+    operation: &'static str,
+    resource: &str,
+    e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    match (code_of(&e), status) {
+        (None, Some(status)) => {
+            format!("{operation} {resource}: HTTP {status} without an error code")
+        }
+        _ => AwsError::from_sdk(operation, resource, e).to_string(),
+    }
+}
+
+/// What S3 says about the bucket (and the object), read with the caller's credentials.
+async fn bucket_facts(
+    clients: &Clients,
+    bucket: &str,
+    key: Option<&str>,
+    notes: &mut Vec<String>,
+) -> BucketFacts {
+    let mut facts = BucketFacts::default();
+    match clients.s3.head_bucket().bucket(bucket).send().await {
+        Ok(out) => facts.region = out.bucket_region().map(str::to_string),
+        Err(e) => notes.push(describe("HeadBucket", bucket, e)),
+    }
+    match clients
+        .s3
+        .get_bucket_ownership_controls()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            facts.acls_disabled = Some(out.ownership_controls().is_some_and(|c| {
+                c.rules()
+                    .iter()
+                    .any(|r| r.object_ownership().as_str() == "BucketOwnerEnforced")
+            }))
+        }
+        Err(e) => notes.push(describe("GetBucketOwnershipControls", bucket, e)),
+    }
+    match clients.s3.get_bucket_cors().bucket(bucket).send().await {
+        Ok(out) => {
+            facts.cors = Some(
+                out.cors_rules()
+                    .iter()
+                    .map(|r| CorsRule {
+                        id: r.id().map(str::to_string),
+                        allowed_origins: r.allowed_origins().to_vec(),
+                        allowed_methods: r.allowed_methods().to_vec(),
+                        allowed_headers: r.allowed_headers().to_vec(),
+                        expose_headers: r.expose_headers().to_vec(),
+                        max_age_seconds: r.max_age_seconds(),
+                    })
+                    .collect(),
+            )
+        }
+        Err(e) if code_of(&e) == Some("NoSuchCORSConfiguration") => facts.cors = Some(Vec::new()),
+        Err(e) => notes.push(describe("GetBucketCors", bucket, e)),
+    }
+    if let Some(key) = key {
+        match clients
+            .s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => facts.object_exists = Some(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
+                facts.object_exists = Some(false)
+            }
+            Err(e) => notes.push(describe("HeadObject", key, e)),
+        }
+    }
+    facts
+}
+
+async fn explain_cmd(
+    global: &Global,
+    args: &ExplainArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let text = if args.url == "-" {
+        read_input("-")?
+    } else {
+        args.url.clone()
+    };
+    let UrlInput {
+        url: url_text,
+        headers: expected_headers,
+        method: signer_method,
+    } = url_input(&text)?;
+    let url = PresignedUrl::parse(&url_text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = match &args.at {
+        Some(at) => crate::clock::parse_rfc3339(at).with_context(|| {
+            format!(
+                "--at {at:?} is not an RFC 3339 UTC time\n  hint: e.g. --at 2026-11-28T14:30:39Z"
+            )
+        })?,
+        None => crate::clock::now_unix(),
+    };
+    let mut request = Request {
+        method: args
+            .method
+            .clone()
+            .or(signer_method)
+            .map(|m| m.to_ascii_uppercase()),
+        headers: Vec::new(),
+    };
+    for h in &args.header {
+        request.headers.push(parse_header(h)?);
+    }
+    let s3_error = match &args.s3_error {
+        Some(path) => Some(
+            s3error::parse(&read_input(path)?)
+                .context("the --s3-error input is not an S3 XML error body (<Error><Code>...)")?,
+        ),
+        None => None,
+    };
+
+    // The caller's credentials (to recompute the signature) and, on request, the bucket.
+    let region = url
+        .scope
+        .as_ref()
+        .map(|s| s.region.clone())
+        .unwrap_or_else(|| "us-east-1".into());
+    let sdk = crate::aws::clients::load_sdk_config(&crate::aws::clients::Target {
+        profile: global.profile.clone(),
+        region: Some(region.clone()),
+    })
+    .await;
+    let credentials = resolve_credentials(sdk.credentials_provider()).await;
+    let mut notes = Vec::new();
+    let check_bucket = args.check_bucket || args.origin.is_some();
+    let bucket = match (&url.bucket, check_bucket) {
+        (Some(b), true) => {
+            let clients = Clients::new(&sdk, &region, "");
+            let key = request
+                .method
+                .as_deref()
+                .filter(|m| *m == "GET" || *m == "HEAD")
+                .and(url.key.as_deref());
+            Some(bucket_facts(&clients, b, key, &mut notes).await)
+        }
+        _ => None,
+    };
+    let content_type_candidates = crate::spec::load(&global.file)
+        .map(|s| s.uploads.allowed_content_types)
+        .unwrap_or_default();
+    let ctx = Context {
+        now,
+        request,
+        credentials: credentials
+            .as_ref()
+            .map(|c| (c.access_key_id.clone(), c.secret_access_key.clone())),
+        expected_headers,
+        s3_error,
+        bucket,
+        origin: args.origin.clone(),
+        content_type_candidates,
+    };
+    let mut report = explain::explain(&url, &ctx);
+    let own = match (&credentials, &url.scope) {
+        (Some(c), Some(s)) if c.access_key_id == s.access_key_id => {
+            "recomputed with your credentials".to_string()
+        }
+        (Some(_), Some(_)) => "not recomputed: another access key signed it".to_string(),
+        _ => "not recomputed: no credentials for its access key".to_string(),
+    };
+    report.facts.push(("signature".into(), own));
+    for n in notes {
+        report.facts.push(("bucket check".into(), n));
+    }
+    print_report(printer, &report);
+    Ok(if report.problems() > 0 {
+        ExitStatus::Differences
+    } else {
+        ExitStatus::Success
+    })
+}
+
+fn print_report(printer: &Printer, report: &Report) {
+    if printer.json {
+        let facts: serde_json::Map<String, serde_json::Value> = report
+            .facts
+            .iter()
+            .map(|(k, v)| (k.replace(' ', "_"), v.clone().into()))
+            .collect();
+        printer.json_result(serde_json::json!({
+            "format_version": 1,
+            "url": facts,
+            "findings": report.findings,
+            "problems": report.problems(),
+        }));
+        return;
+    }
+    let mut out = String::from("Pre-signed URL\n");
+    for (k, v) in &report.facts {
+        out.push_str(&format!("  {k:<17} {v}\n"));
+    }
+    out.push('\n');
+    if report.findings.is_empty() {
+        out.push_str("No problem found with this URL and request.\n");
+    }
+    for f in &report.findings {
+        let mark = match f.severity {
+            Severity::Problem => "✗",
+            Severity::Warning => "!",
+        };
+        out.push_str(&format!(
+            "{mark} {}: {}\n  fix: {}\n",
+            f.code, f.problem, f.fix
+        ));
+    }
+    let warnings = report.findings.len() - report.problems();
+    if !report.findings.is_empty() {
+        out.push_str(&format!(
+            "\n{} problem(s), {warnings} warning(s).\n",
+            report.problems()
+        ));
+    }
+    printer.result(&out);
+}
