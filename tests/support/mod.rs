@@ -293,3 +293,95 @@ pub fn bin_in(dir: &Path, args: &[&str], spec: &Path) -> std::process::Output {
         .output()
         .expect("run presign-stack")
 }
+
+/// `presign-stack dev` running on a free port against the emulator; stopped when dropped.
+pub struct DevServer {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+    /// What it printed after the address line, until it was read (for failure messages).
+    pub banner: String,
+}
+
+impl DevServer {
+    /// Starts `dev` for `spec` and waits (with a deadline) for its "Listening on" line.
+    pub fn start(spec: &Path) -> DevServer {
+        let mut child = command(&["dev", "--port", "0", "-f", spec.to_str().unwrap()])
+            .spawn()
+            .expect("start presign-stack dev");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut banner = String::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(line) => line,
+                Err(_) => {
+                    let _ = child.kill();
+                    let mut err = String::new();
+                    if let Some(mut e) = child.stderr.take() {
+                        let _ = e.read_to_string(&mut err);
+                    }
+                    panic!("dev did not say where it listens within 60 s\n{banner}\n{err}");
+                }
+            };
+            banner.push_str(&line);
+            banner.push('\n');
+            if let Some(rest) = line.strip_prefix("Listening on ") {
+                let authority = rest.trim_start_matches("http://");
+                let authority = authority.split('/').next().unwrap_or(authority);
+                let base = format!("http://{authority}");
+                return DevServer { child, base, banner };
+            }
+        }
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request to a local server: (status, lower-case headers, body).
+pub fn http_request(
+    base: &str,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
+    let authority = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(authority).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}

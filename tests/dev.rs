@@ -1,0 +1,154 @@
+//! `presign-stack dev` answers exactly as the deployed Lambda handler would: the same status and
+//! the same body for the same inputs, with the configuration deploy gave the function (read
+//! back from the emulator), and it applies the API's CORS origins as API Gateway does.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use presign_signer::handler::{self, Event, Query};
+use presign_signer::{Config, Credentials, Presigner};
+use presign_stack::commands::ExitStatus;
+use support::{http_request, lambda, DevServer, TestStack};
+
+const ALLOWED: &str = "https://app.example.com";
+
+fn spec() -> String {
+    format!(
+        "bucket:\n  enforce_tls: false\n  cors:\n    - allowed_origins: [\"{ALLOWED}\"]\n      allowed_methods: [PUT]\n      allowed_headers: [content-type]\nuploads:\n  prefix: uploads/\n  allowed_content_types: [image/jpeg, image/png]\n  max_size_bytes: 1000000\napi:\n  route: /sign\n  cors_origins: [\"{ALLOWED}\"]\n"
+    )
+}
+
+/// The Lambda's configuration as deploy set it: the function's environment, read back.
+async fn deployed_config(stack: &TestStack) -> Config {
+    let function = lambda()
+        .await
+        .get_function_configuration()
+        .function_name(format!("{}-signer", stack.name))
+        .send()
+        .await
+        .expect("the deployed function");
+    let mut env: BTreeMap<String, String> = function
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    // What Lambda itself adds, and the emulator's endpoint (path-style URLs).
+    env.insert("AWS_REGION".into(), support::REGION.into());
+    env.insert("PRESIGN_S3_ENDPOINT".into(), support::endpoint().into());
+    Config::from_env(|name| env.get(name).cloned()).expect("the function's configuration")
+}
+
+/// `X-Amz-Date` of a signed URL, as seconds since the epoch.
+fn signing_time(url: &str) -> u64 {
+    let date = url
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("X-Amz-Date="))
+        .expect("X-Amz-Date");
+    presign_stack::clock::parse_amz_date(date).expect("a SigV4 date")
+}
+
+/// Query string → API Gateway's decoded parameters (the four the signer reads).
+fn event_for(params: &[(&str, &str)]) -> Event {
+    let get = |k: &str| params.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+    Event {
+        query: (!params.is_empty()).then(|| Query {
+            filekey: get("filekey"),
+            content_type: get("contentType"),
+            method: get("method"),
+            size: get("size"),
+        }),
+    }
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    presign_signer::sign::uri_encode(&mut out, s, false);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_answers_as_the_deployed_handler_does_and_applies_cors() {
+    let stack = TestStack::new("dev", &spec());
+    stack.expect(&["deploy", "--yes"], ExitStatus::Success).await;
+    let cfg = deployed_config(&stack).await;
+    let signer = Presigner::new(
+        Credentials {
+            access_key_id: "testing".into(),
+            secret_access_key: "testing".into(),
+            session_token: None,
+        },
+        &cfg.region,
+        &cfg.bucket,
+        cfg.endpoint.as_deref(),
+    );
+    let dev = DevServer::start(&stack.spec());
+
+    let cases: &[&[(&str, &str)]] = &[
+        &[("filekey", "cat.jpg"), ("contentType", "image/jpeg")],
+        &[("filekey", "holiday photos/été 2026.png"), ("contentType", "IMAGE/PNG")],
+        &[("filekey", "cat.jpg"), ("contentType", "image/jpeg"), ("size", "2048")],
+        &[("filekey", "cat.jpg"), ("contentType", "image/jpeg"), ("size", "99999999")],
+        &[("filekey", "../etc/passwd"), ("contentType", "image/jpeg")],
+        &[("filekey", "a%2e%2e/b"), ("contentType", "image/jpeg")],
+        &[("filekey", "cat.gif"), ("contentType", "image/gif")],
+        &[("filekey", "cat.jpg"), ("contentType", "image/png; charset=utf-8")],
+        &[("filekey", "cat.jpg"), ("method", "GET")],
+        &[("filekey", "cat.jpg"), ("method", "DELETE")],
+        &[("contentType", "image/jpeg")],
+        &[],
+    ];
+    for params in cases {
+        let query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect();
+        let (status, headers, body) =
+            http_request(&dev.base, "GET", &format!("/sign?{}", query.join("&")), &[]);
+        let now = if status == 200 {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            signing_time(v["signed_url"].as_str().unwrap())
+        } else {
+            0
+        };
+        let (lambda_response, _) = handler::handle(&cfg, &signer, &event_for(params), now);
+        assert_eq!(
+            (status, body.as_str()),
+            (lambda_response.status_code, lambda_response.body.as_str()),
+            "dev and the Lambda handler differ for {params:?}\n{}",
+            dev.banner
+        );
+        let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        assert_eq!(header("content-type"), Some("application/json"));
+        assert_eq!(header("cache-control"), Some("no-store"));
+        assert_eq!(header("access-control-allow-origin"), None, "no Origin, no CORS header");
+    }
+
+    // CORS as API Gateway applies api.cors_origins.
+    let (status, headers, _) = http_request(
+        &dev.base,
+        "OPTIONS",
+        "/sign",
+        &[("Origin", ALLOWED), ("Access-Control-Request-Method", "GET")],
+    );
+    assert_eq!(status, 204);
+    assert!(headers.contains(&("access-control-allow-origin".into(), ALLOWED.into())));
+    let (status, headers, _) = http_request(
+        &dev.base,
+        "OPTIONS",
+        "/sign",
+        &[("Origin", "https://evil.example"), ("Access-Control-Request-Method", "GET")],
+    );
+    assert_eq!(status, 403, "a preflight from another origin is refused");
+    assert!(headers.iter().all(|(k, _)| k != "access-control-allow-origin"));
+    let q = "/sign?filekey=cat.jpg&contentType=image%2Fjpeg";
+    let (_, headers, _) = http_request(&dev.base, "GET", q, &[("Origin", ALLOWED)]);
+    assert!(headers.contains(&("access-control-allow-origin".into(), ALLOWED.into())));
+    let (status, headers, _) = http_request(&dev.base, "GET", q, &[("Origin", "https://evil.example")]);
+    assert_eq!(status, 200, "the API answers; the browser withholds it");
+    assert!(headers.iter().all(|(k, _)| k != "access-control-allow-origin"));
+    let (status, _, body) = http_request(&dev.base, "GET", "/other", &[]);
+    assert_eq!((status, body.as_str()), (404, r#"{"message":"Not Found"}"#));
+}
