@@ -52,7 +52,12 @@ fn signing_time(url: &str) -> u64 {
 
 /// Query string → API Gateway's decoded parameters (the four the signer reads).
 fn event_for(params: &[(&str, &str)]) -> Event {
-    let get = |k: &str| params.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    };
     Event {
         query: (!params.is_empty()).then(|| Query {
             filekey: get("filekey"),
@@ -72,7 +77,9 @@ fn encode(s: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn dev_answers_as_the_deployed_handler_does_and_applies_cors() {
     let stack = TestStack::new("dev", &spec());
-    stack.expect(&["deploy", "--yes"], ExitStatus::Success).await;
+    stack
+        .expect(&["deploy", "--yes"], ExitStatus::Success)
+        .await;
     let cfg = deployed_config(&stack).await;
     let signer = Presigner::new(
         Credentials {
@@ -88,13 +95,27 @@ async fn dev_answers_as_the_deployed_handler_does_and_applies_cors() {
 
     let cases: &[&[(&str, &str)]] = &[
         &[("filekey", "cat.jpg"), ("contentType", "image/jpeg")],
-        &[("filekey", "holiday photos/été 2026.png"), ("contentType", "IMAGE/PNG")],
-        &[("filekey", "cat.jpg"), ("contentType", "image/jpeg"), ("size", "2048")],
-        &[("filekey", "cat.jpg"), ("contentType", "image/jpeg"), ("size", "99999999")],
+        &[
+            ("filekey", "holiday photos/été 2026.png"),
+            ("contentType", "IMAGE/PNG"),
+        ],
+        &[
+            ("filekey", "cat.jpg"),
+            ("contentType", "image/jpeg"),
+            ("size", "2048"),
+        ],
+        &[
+            ("filekey", "cat.jpg"),
+            ("contentType", "image/jpeg"),
+            ("size", "99999999"),
+        ],
         &[("filekey", "../etc/passwd"), ("contentType", "image/jpeg")],
         &[("filekey", "a%2e%2e/b"), ("contentType", "image/jpeg")],
         &[("filekey", "cat.gif"), ("contentType", "image/gif")],
-        &[("filekey", "cat.jpg"), ("contentType", "image/png; charset=utf-8")],
+        &[
+            ("filekey", "cat.jpg"),
+            ("contentType", "image/png; charset=utf-8"),
+        ],
         &[("filekey", "cat.jpg"), ("method", "GET")],
         &[("filekey", "cat.jpg"), ("method", "DELETE")],
         &[("contentType", "image/jpeg")],
@@ -120,10 +141,19 @@ async fn dev_answers_as_the_deployed_handler_does_and_applies_cors() {
             "dev and the Lambda handler differ for {params:?}\n{}",
             dev.banner
         );
-        let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        let header = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(header("content-type"), Some("application/json"));
         assert_eq!(header("cache-control"), Some("no-store"));
-        assert_eq!(header("access-control-allow-origin"), None, "no Origin, no CORS header");
+        assert_eq!(
+            header("access-control-allow-origin"),
+            None,
+            "no Origin, no CORS header"
+        );
     }
 
     // CORS as API Gateway applies api.cors_origins.
@@ -131,7 +161,10 @@ async fn dev_answers_as_the_deployed_handler_does_and_applies_cors() {
         &dev.base,
         "OPTIONS",
         "/sign",
-        &[("Origin", ALLOWED), ("Access-Control-Request-Method", "GET")],
+        &[
+            ("Origin", ALLOWED),
+            ("Access-Control-Request-Method", "GET"),
+        ],
     );
     assert_eq!(status, 204);
     assert!(headers.contains(&("access-control-allow-origin".into(), ALLOWED.into())));
@@ -139,16 +172,24 @@ async fn dev_answers_as_the_deployed_handler_does_and_applies_cors() {
         &dev.base,
         "OPTIONS",
         "/sign",
-        &[("Origin", "https://evil.example"), ("Access-Control-Request-Method", "GET")],
+        &[
+            ("Origin", "https://evil.example"),
+            ("Access-Control-Request-Method", "GET"),
+        ],
     );
     assert_eq!(status, 403, "a preflight from another origin is refused");
-    assert!(headers.iter().all(|(k, _)| k != "access-control-allow-origin"));
+    assert!(headers
+        .iter()
+        .all(|(k, _)| k != "access-control-allow-origin"));
     let q = "/sign?filekey=cat.jpg&contentType=image%2Fjpeg";
     let (_, headers, _) = http_request(&dev.base, "GET", q, &[("Origin", ALLOWED)]);
     assert!(headers.contains(&("access-control-allow-origin".into(), ALLOWED.into())));
-    let (status, headers, _) = http_request(&dev.base, "GET", q, &[("Origin", "https://evil.example")]);
+    let (status, headers, _) =
+        http_request(&dev.base, "GET", q, &[("Origin", "https://evil.example")]);
     assert_eq!(status, 200, "the API answers; the browser withholds it");
-    assert!(headers.iter().all(|(k, _)| k != "access-control-allow-origin"));
+    assert!(headers
+        .iter()
+        .all(|(k, _)| k != "access-control-allow-origin"));
     let (status, _, body) = http_request(&dev.base, "GET", "/other", &[]);
     assert_eq!((status, body.as_str()), (404, r#"{"message":"Not Found"}"#));
 }

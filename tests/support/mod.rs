@@ -313,7 +313,10 @@ impl DevServer {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if tx.send(line).is_err() {
                     break;
                 }
@@ -327,6 +330,7 @@ impl DevServer {
                 Ok(line) => line,
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     let mut err = String::new();
                     if let Some(mut e) = child.stderr.take() {
                         let _ = e.read_to_string(&mut err);
@@ -340,7 +344,11 @@ impl DevServer {
                 let authority = rest.trim_start_matches("http://");
                 let authority = authority.split('/').next().unwrap_or(authority);
                 let base = format!("http://{authority}");
-                return DevServer { child, base, banner };
+                return DevServer {
+                    child,
+                    base,
+                    banner,
+                };
             }
         }
     }
@@ -363,7 +371,8 @@ pub fn http_request(
     let authority = base.trim_start_matches("http://");
     let mut s = TcpStream::connect(authority).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
+    let mut req =
+        format!("{method} {path_and_query} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
     for (n, v) in headers {
         req.push_str(&format!("{n}: {v}\r\n"));
     }

@@ -1,0 +1,171 @@
+//! The whole developer loop in a real browser: headless Chromium (Debian's, driven by
+//! playwright-core) loads examples/upload from an origin the stack allows, asks
+//! `presign-stack dev` for a URL and PUTs a file to the emulator (moto, with its global CORS
+//! off so the bucket's CORS rules apply as on AWS); the object must arrive with its content
+//! type. The same page from an origin the stack does not allow must be blocked by the browser,
+//! and from an origin the API allows but the bucket does not, the PUT itself must be blocked.
+//! Screenshots go to target/browser/. Needs `scripts/browser install` (scripts/test runs it).
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+
+use presign_stack::commands::ExitStatus;
+use support::{s3, DevServer, TestStack};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Serves examples/upload/index.html for every GET on a free port; returns the origin.
+fn serve_page() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port for the page");
+    let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let page = std::fs::read(repo().join("examples/upload/index.html")).expect("the upload page");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let page = page.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(&stream);
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let mut stream = &stream;
+                let found =
+                    request_line.starts_with("GET / ") || request_line.starts_with("GET /?");
+                let (status, body): (&str, &[u8]) = if found {
+                    ("200 OK", &page)
+                } else {
+                    ("404 Not Found", b"")
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(body);
+            });
+        }
+    });
+    origin
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_uploads_from_an_allowed_origin_and_is_blocked_from_another() {
+    let chromium = PathBuf::from("/usr/bin/chromium");
+    let node_dir = PathBuf::from(
+        String::from_utf8(
+            Command::new(repo().join("scripts/browser"))
+                .arg("path")
+                .output()
+                .expect("scripts/browser path")
+                .stdout,
+        )
+        .unwrap()
+        .trim(),
+    );
+    assert!(
+        chromium.exists() && node_dir.join("node_modules/playwright-core").exists(),
+        "Chromium or playwright-core is missing: run scripts/browser install (scripts/test does)"
+    );
+
+    let allowed = serve_page();
+    let other = serve_page();
+    let api_only = serve_page();
+    let stack = TestStack::new(
+        "browser",
+        &format!(
+            "bucket:\n  enforce_tls: false\n  cors:\n    - allowed_origins: [\"{allowed}\"]\n      allowed_methods: [PUT]\n      allowed_headers: [content-type]\n      expose_headers: [ETag]\nuploads:\n  prefix: uploads/\n  allowed_content_types: [image/png]\napi:\n  route: /sign\n  cors_origins: [\"{allowed}\", \"{api_only}\"]\n"
+        ),
+    );
+    stack
+        .expect(&["deploy", "--yes"], ExitStatus::Success)
+        .await;
+    let dev = DevServer::start(&stack.spec());
+    let api = format!("{}/sign", dev.base);
+
+    let shots = repo().join("target/browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg(repo().join("tests/browser/upload.js"))
+        .env("NODE_PATH", node_dir.join("node_modules"))
+        .env("CHROMIUM", &chromium)
+        .env("PAGE_ALLOWED", format!("{allowed}/?api={api}"))
+        .env("PAGE_DISALLOWED", format!("{other}/?api={api}"))
+        .env("PAGE_API_ONLY", format!("{api_only}/?api={api}"))
+        .env("SCREENSHOT", shots.join("upload.png"))
+        .env(
+            "SCREENSHOT_BLOCKED",
+            shots.join("upload-blocked-origin.png"),
+        )
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the browser run failed\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+
+    assert_eq!(result["allowed"]["state"], "ok", "{result:#}");
+    assert!(result["allowed"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("uploads/from-allowed-origin.png"));
+    let object = s3()
+        .await
+        .head_object()
+        .bucket(stack.bucket())
+        .key("uploads/from-allowed-origin.png")
+        .send()
+        .await
+        .expect("the uploaded object is in the bucket");
+    assert_eq!(object.content_type(), Some("image/png"));
+    assert_eq!(object.content_length(), Some(70));
+
+    assert_eq!(result["disallowed"]["state"], "error", "{result:#}");
+    assert!(
+        result["disallowed"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("blocked"),
+        "the page explains the block: {result:#}"
+    );
+    // The API signs for the third origin, but S3's CORS rules refuse the browser's PUT.
+    assert_eq!(result["bucket_blocked"]["state"], "error", "{result:#}");
+    assert!(
+        result["bucket_blocked"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("blocked the upload to S3"),
+        "{result:#}"
+    );
+    let absent = s3()
+        .await
+        .head_object()
+        .bucket(stack.bucket())
+        .key("uploads/from-other-origin.png")
+        .send()
+        .await;
+    assert!(absent.is_err(), "nothing arrives from the other origin");
+    let absent = s3()
+        .await
+        .head_object()
+        .bucket(stack.bucket())
+        .key("uploads/from-api-only-origin.png")
+        .send()
+        .await;
+    assert!(
+        absent.is_err(),
+        "nothing arrives past the bucket's CORS rules"
+    );
+    assert!(shots.join("upload.png").exists());
+}
