@@ -196,6 +196,9 @@ pub struct SignArgs {
     /// Lifetime in seconds [default: uploads.expires_seconds].
     #[arg(long, value_name = "SECONDS")]
     pub expires: Option<u64>,
+    /// Sign as of this instant instead of now (RFC 3339 UTC), e.g. to test expired URLs.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -85,6 +85,10 @@ async fn sign_cmd(
         }
         cfg.expires_seconds = e;
     }
+    let now = match &args.at {
+        Some(at) => parse_at(at)?,
+        None => crate::clock::now_unix(),
+    };
     let signer = local_presigner(&session, &cfg).await?;
     let size = args.size.map(|s| s.to_string());
     let reply = handler::sign(
@@ -97,7 +101,7 @@ async fn sign_cmd(
             "size" => size.as_deref(),
             _ => None,
         },
-        crate::clock::now_unix(),
+        now,
     );
     let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap_or_default();
     if reply.status != 200 {
@@ -116,6 +120,13 @@ async fn sign_cmd(
         ));
     }
     Ok(ExitStatus::Success)
+}
+
+/// `--at TIME`.
+fn parse_at(at: &str) -> anyhow::Result<u64> {
+    crate::clock::parse_rfc3339(at).with_context(|| {
+        format!("--at {at:?} is not an RFC 3339 UTC time\n  hint: e.g. --at 2026-11-28T14:30:39Z")
+    })
 }
 
 /// Reads `-` as standard input, anything else as a file.
@@ -282,11 +293,7 @@ async fn explain_cmd(
     } = url_input(&text)?;
     let url = PresignedUrl::parse(&url_text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let now = match &args.at {
-        Some(at) => crate::clock::parse_rfc3339(at).with_context(|| {
-            format!(
-                "--at {at:?} is not an RFC 3339 UTC time\n  hint: e.g. --at 2026-11-28T14:30:39Z"
-            )
-        })?,
+        Some(at) => parse_at(at)?,
         None => crate::clock::now_unix(),
     };
     let mut request = Request {
@@ -352,7 +359,10 @@ async fn explain_cmd(
     let mut report = explain::explain(&url, &ctx);
     let own = match (&credentials, &url.scope) {
         (Some(c), Some(s)) if c.access_key_id == s.access_key_id => {
-            "recomputed with your credentials".to_string()
+            match explain::verified_method(&url, &ctx) {
+                Some(m) => format!("verified: your credentials sign this URL for {m}"),
+                None => "recomputed with your credentials: does not match (see below)".to_string(),
+            }
         }
         (Some(_), Some(_)) => "not recomputed: another access key signed it".to_string(),
         _ => "not recomputed: no credentials for its access key".to_string(),

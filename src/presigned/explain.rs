@@ -255,9 +255,9 @@ pub fn explain(url: &PresignedUrl, ctx: &Context) -> Report {
     check_time(url, ctx, &mut f);
     check_url_shape(url, ctx, &mut f);
     check_request(url, ctx, &mut f);
-    check_signature(url, ctx, &mut f);
+    let discovered = check_signature(url, ctx, &mut f);
     if let Some(e) = &ctx.s3_error {
-        check_s3_error(url, ctx, e, &mut f);
+        check_s3_error(url, ctx, e, discovered.as_ref(), &mut f);
     }
     check_cors(url, ctx, &mut f);
     Report {
@@ -343,9 +343,14 @@ fn check_url_shape(url: &PresignedUrl, ctx: &Context, f: &mut Findings) {
         );
     }
     // Checksums baked into the URL (AWS SDK for JavaScript v3 >= 3.729.0).
+    let has_checksum_value = url
+        .params
+        .iter()
+        .any(|(n, _)| n.to_ascii_lowercase().starts_with("x-amz-checksum-"));
     for (name, value) in &url.params {
         let lower = name.to_ascii_lowercase();
-        if lower.starts_with("x-amz-checksum-") || lower == "x-amz-sdk-checksum-algorithm" {
+        let algorithm_only = lower == "x-amz-sdk-checksum-algorithm" && !has_checksum_value;
+        if lower.starts_with("x-amz-checksum-") || algorithm_only {
             let empty = value == "AAAAAA==";
             f.problem(
                 "checksum-in-url",
@@ -472,15 +477,43 @@ fn header_value_problem(f: &mut Findings, name: &str, sent: &str, expected: &str
     );
 }
 
-/// With the caller's own credentials: recompute the signature and say which part differs.
-fn check_signature(url: &PresignedUrl, ctx: &Context, f: &mut Findings) {
+/// The method the URL's signature verifies for with the caller's credentials and the header
+/// values given (the request's, else the signer's), if any.
+pub fn verified_method(url: &PresignedUrl, ctx: &Context) -> Option<&'static str> {
     let (Some(scope), Some(signature), Some((key_id, secret))) =
         (&url.scope, &url.signature, &ctx.credentials)
     else {
-        return;
+        return None;
     };
     if &scope.access_key_id != key_id {
-        return;
+        return None;
+    }
+    let header = |name: &str| -> Option<String> {
+        ctx.request
+            .header(name)
+            .or_else(|| ctx.expected(name))
+            .map(str::to_string)
+    };
+    METHODS.into_iter().find(|m| {
+        url.signature_with(secret, &url.canonical_request(m, &header))
+            .is_some_and(|s| s.eq_ignore_ascii_case(signature))
+    })
+}
+
+/// With the caller's own credentials: recompute the signature and say which part differs.
+/// Returns a signed header's value it found by recomputing (e.g. the content type signed).
+fn check_signature(
+    url: &PresignedUrl,
+    ctx: &Context,
+    f: &mut Findings,
+) -> Option<(String, String)> {
+    let (Some(scope), Some(signature), Some((key_id, secret))) =
+        (&url.scope, &url.signature, &ctx.credentials)
+    else {
+        return None;
+    };
+    if &scope.access_key_id != key_id {
+        return None;
     }
     let header_value = |name: &str| -> Option<String> {
         ctx.request
@@ -501,9 +534,9 @@ fn check_signature(url: &PresignedUrl, ctx: &Context, f: &mut Findings) {
                 format!("the URL was signed for {m} (checked with your credentials), but the request uses {a}: S3 answers SignatureDoesNotMatch"),
                 format!("send a {m} request, or ask the signer for a {a} URL (downloads need uploads.allow_downloads: true)"),
             );
-            return;
+            return None;
         }
-        (Some(_), _) => return,
+        (Some(_), _) => return None,
         (None, _) => {}
     }
     // No method matches with the values the user gave: maybe one signed header's value differs.
@@ -533,7 +566,7 @@ fn check_signature(url: &PresignedUrl, ctx: &Context, f: &mut Findings) {
                         format!("send Content-Type: {candidate} with the {m} request"),
                     ),
                 }
-                return;
+                return Some(("content-type".into(), candidate));
             }
         }
     }
@@ -549,13 +582,14 @@ fn check_signature(url: &PresignedUrl, ctx: &Context, f: &mut Findings) {
             format!("the URL signs {} and no value was given for it, so the signature could not be recomputed", unknown.join(", ")),
             format!("pass the values the client sends: --header '{}: ...'", unknown[0]),
         );
-        return;
+        return None;
     }
     f.problem(
         "signature-mismatch",
         "the signature matches no request your credentials would sign for this URL (any method, the headers given): the URL was changed after signing (its signature, key or a parameter), or another secret signed it".into(),
         "use the URL exactly as the signer returned it; if it was copied through a tool, check nothing re-encoded or truncated it",
     );
+    None
 }
 
 /// Labels for the lines of a canonical request.
@@ -574,7 +608,13 @@ fn line_label(index: usize, line: &str, header_lines: usize) -> String {
     }
 }
 
-fn check_s3_error(url: &PresignedUrl, ctx: &Context, e: &S3Error, f: &mut Findings) {
+fn check_s3_error(
+    url: &PresignedUrl,
+    ctx: &Context,
+    e: &S3Error,
+    discovered: Option<&(String, String)>,
+    f: &mut Findings,
+) {
     let method_received = e
         .canonical_request
         .as_deref()
@@ -592,9 +632,11 @@ fn check_s3_error(url: &PresignedUrl, ctx: &Context, e: &S3Error, f: &mut Findin
                 );
                 return;
             };
-            // What the URL was signed for: the values the signer said, else what was sent.
+            // What the URL was signed for: the values the signer said, else the one found by
+            // recomputing the signature, else what was sent.
             let header = |name: &str| -> Option<String> {
                 ctx.expected(name)
+                    .or_else(|| discovered.filter(|(n, _)| n == name).map(|(_, v)| v.as_str()))
                     .or_else(|| ctx.request.header(name))
                     .map(str::to_string)
             };
