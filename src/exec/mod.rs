@@ -2,7 +2,6 @@
 //! as the steps it waits for are done; a failure skips the steps that depend on it and lets
 //! independent work finish. The state is written after every completed step.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
@@ -41,6 +40,212 @@ fn label(step: &Step) -> String {
     format!("{} ({} {physical})", step.id, step.kind)
 }
 
+/// What the graph runner asks of its caller: start a node's work, take its result.
+pub trait Driver {
+    type Output: Send + 'static;
+    type Error;
+    /// Node `i` is ready (everything it waits for succeeded): its work, as a future.
+    fn start(
+        &mut self,
+        i: usize,
+    ) -> Result<
+        std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send>>,
+        Self::Error,
+    >;
+    /// Node `i`'s work ended; `Ok(true)` when it succeeded (its dependents may start).
+    fn finish(&mut self, i: usize, output: Self::Output) -> Result<bool, Self::Error>;
+    /// Node `i` will not run: something it waits for failed or was skipped.
+    fn skip(&mut self, i: usize);
+    /// Node `i`'s work panicked (a bug): it counts as failed.
+    fn lost(&mut self, i: usize);
+}
+
+/// Runs a dependency graph (`after[i]`: the nodes node `i` waits for) with at most `parallelism`
+/// nodes at once. A node starts the moment the nodes it waits for have succeeded, not when a
+/// whole "level" is done; a failure skips its dependents and lets independent work finish. An
+/// error from the driver stops starting work and is returned once running work has ended.
+pub async fn run_graph<D: Driver>(
+    after: &[Vec<usize>],
+    parallelism: usize,
+    driver: &mut D,
+) -> Result<(), D::Error> {
+    let parallelism = parallelism.max(1);
+    let n = after.len();
+    let mut succeeded = vec![false; n];
+    let mut blocked = vec![false; n];
+    let mut started = vec![false; n];
+    let mut running: JoinSet<(usize, D::Output)> = JoinSet::new();
+    let mut tasks: std::collections::HashMap<tokio::task::Id, usize> = Default::default();
+    let mut error = None;
+    loop {
+        if error.is_none() {
+            // Skip whatever waits on a failed or skipped node (transitively, in one pass each
+            // round: a skipped node blocks its own dependents next round).
+            let mut changed = true;
+            while changed {
+                changed = false;
+                for i in 0..n {
+                    if !started[i] && after[i].iter().any(|&d| blocked[d]) {
+                        started[i] = true;
+                        blocked[i] = true;
+                        changed = true;
+                        driver.skip(i);
+                    }
+                }
+            }
+            for i in 0..n {
+                if running.len() >= parallelism {
+                    break;
+                }
+                if started[i] || !after[i].iter().all(|&d| succeeded[d]) {
+                    continue;
+                }
+                started[i] = true;
+                match driver.start(i) {
+                    Ok(work) => {
+                        let handle = running.spawn(async move { (i, work.await) });
+                        tasks.insert(handle.id(), i);
+                    }
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (i, output) = match joined {
+            Ok(done) => done,
+            // A panicking task is a bug: its node counts as failed.
+            Err(e) => {
+                if let Some(&i) = tasks.get(&e.id()) {
+                    blocked[i] = true;
+                    driver.lost(i);
+                }
+                continue;
+            }
+        };
+        match driver.finish(i, output) {
+            Ok(true) => succeeded[i] = true,
+            Ok(false) => blocked[i] = true,
+            Err(e) => {
+                blocked[i] = true;
+                error.get_or_insert(e);
+            }
+        }
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Drives a plan's steps: journal, AWS call, record, progress.
+struct PlanDriver<'a> {
+    plan: &'a Plan,
+    clients: &'a Clients,
+    state: &'a mut State,
+    store: &'a LocalStore,
+    printer: &'a Printer,
+    outcome: Outcome,
+}
+
+impl Driver for PlanDriver<'_> {
+    type Output = (Result<(), AwsError>, Duration);
+    type Error = StateError;
+
+    fn start(
+        &mut self,
+        i: usize,
+    ) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send>>, StateError>
+    {
+        let step = &self.plan.steps[i];
+        // Journal first: a crash after the AWS call but before the record leaves this.
+        self.state.pending.push(PendingOperation {
+            id: step.id.clone(),
+            kind: step.kind,
+            action: step.action,
+            physical_id: step.physical_id().unwrap_or_default().to_string(),
+            since: crate::clock::now_rfc3339(),
+        });
+        self.state.serial += 1;
+        self.store.save(self.state)?;
+        self.printer.step_started(
+            &step.id,
+            &format!("{} {}...", verb(step.action).0, label(step)),
+        );
+        let clients = self.clients.clone();
+        let step = step.clone();
+        Ok(Box::pin(async move {
+            let t0 = Instant::now();
+            let result = aws::apply(&clients, &step).await;
+            (result, t0.elapsed())
+        }))
+    }
+
+    fn finish(&mut self, i: usize, (result, elapsed): Self::Output) -> Result<bool, StateError> {
+        let step = &self.plan.steps[i];
+        match result {
+            Ok(()) => {
+                match &step.record {
+                    Some(rec) => {
+                        self.state.resources.insert(step.id.clone(), rec.clone());
+                    }
+                    None => {
+                        self.state.resources.remove(&step.id);
+                    }
+                }
+                self.state.pending.retain(|p| p.id != step.id);
+                self.state.serial += 1;
+                self.store.save(self.state)?;
+                self.printer.step_finished(
+                    &step.id,
+                    &format!(
+                        "{} {} in {:.1}s",
+                        verb(step.action).1,
+                        label(step),
+                        elapsed.as_secs_f64()
+                    ),
+                );
+                self.outcome.done.push(step.id.clone());
+                Ok(true)
+            }
+            Err(e) => {
+                self.printer
+                    .step_finished(&step.id, &format!("failed {}", label(step)));
+                self.outcome.failed.push((step.id.clone(), e));
+                Ok(false)
+            }
+        }
+    }
+
+    fn lost(&mut self, i: usize) {
+        let step = &self.plan.steps[i];
+        self.printer
+            .step_finished(&step.id, &format!("failed {}", label(step)));
+        self.outcome.failed.push((
+            step.id.clone(),
+            AwsError::new(
+                "apply",
+                step.id.clone(),
+                "the step's task panicked",
+                "this is a bug in presign-stack; please report it (the state records what was done)",
+            ),
+        ));
+    }
+
+    fn skip(&mut self, i: usize) {
+        let step = &self.plan.steps[i];
+        self.outcome.skipped.push(step.id.clone());
+        self.printer.progress(&format!(
+            "skipped {}: a step it depends on failed",
+            label(step)
+        ));
+    }
+}
+
 /// Runs `plan`, recording every completed step in `state` and saving it through `store`.
 /// Returns an error only when the state cannot be written (then nothing more is started).
 pub async fn execute(
@@ -51,100 +256,33 @@ pub async fn execute(
     printer: &Printer,
     parallelism: usize,
 ) -> Result<Outcome, StateError> {
-    let parallelism = parallelism.max(1);
-    let mut outcome = Outcome::default();
-    let mut finished: BTreeSet<String> = BTreeSet::new();
-    let mut blocked: BTreeSet<String> = BTreeSet::new();
-    let mut started: BTreeSet<usize> = BTreeSet::new();
-    let mut running: JoinSet<(usize, Result<(), AwsError>, Duration)> = JoinSet::new();
-
-    loop {
-        // Skip whatever waits on a failed or skipped step.
-        for (i, step) in plan.steps.iter().enumerate() {
-            if !started.contains(&i) && step.after_steps.iter().any(|d| blocked.contains(d)) {
-                started.insert(i);
-                blocked.insert(step.id.clone());
-                outcome.skipped.push(step.id.clone());
-                printer.progress(&format!(
-                    "skipped {}: a step it depends on failed",
-                    label(step)
-                ));
-            }
-        }
-        // Start every ready step, up to the parallelism bound.
-        for (i, step) in plan.steps.iter().enumerate() {
-            if running.len() >= parallelism {
-                break;
-            }
-            if started.contains(&i) || !step.after_steps.iter().all(|d| finished.contains(d)) {
-                continue;
-            }
-            started.insert(i);
-            // Journal first: a crash after the AWS call but before the record leaves this.
-            state.pending.push(PendingOperation {
-                id: step.id.clone(),
-                kind: step.kind,
-                action: step.action,
-                physical_id: step.physical_id().unwrap_or_default().to_string(),
-                since: crate::clock::now_rfc3339(),
-            });
-            state.serial += 1;
-            store.save(state)?;
-            printer.step_started(
-                &step.id,
-                &format!("{} {}...", verb(step.action).0, label(step)),
-            );
-            let clients = clients.clone();
-            let step = step.clone();
-            running.spawn(async move {
-                let t0 = Instant::now();
-                let result = aws::apply(&clients, &step).await;
-                (i, result, t0.elapsed())
-            });
-        }
-        let Some(joined) = running.join_next().await else {
-            break;
-        };
-        let (i, result, elapsed) = match joined {
-            Ok(r) => r,
-            // A panicking task is a bug; stop starting work and report what we know.
-            Err(e) => {
-                printer.progress(&format!("internal error in a step: {e}"));
-                break;
-            }
-        };
-        let step = &plan.steps[i];
-        match result {
-            Ok(()) => {
-                match &step.record {
-                    Some(rec) => {
-                        state.resources.insert(step.id.clone(), rec.clone());
-                    }
-                    None => {
-                        state.resources.remove(&step.id);
-                    }
-                }
-                state.pending.retain(|p| p.id != step.id);
-                state.serial += 1;
-                store.save(state)?;
-                printer.step_finished(
-                    &step.id,
-                    &format!(
-                        "{} {} in {:.1}s",
-                        verb(step.action).1,
-                        label(step),
-                        elapsed.as_secs_f64()
-                    ),
-                );
-                finished.insert(step.id.clone());
-                outcome.done.push(step.id.clone());
-            }
-            Err(e) => {
-                printer.step_finished(&step.id, &format!("failed {}", label(step)));
-                blocked.insert(step.id.clone());
-                outcome.failed.push((step.id.clone(), e));
-            }
-        }
-    }
-    Ok(outcome)
+    let index: std::collections::BTreeMap<&str, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let after: Vec<Vec<usize>> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            s.after_steps
+                .iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let mut driver = PlanDriver {
+        plan,
+        clients,
+        state,
+        store,
+        printer,
+        outcome: Outcome::default(),
+    };
+    run_graph(&after, parallelism, &mut driver).await?;
+    Ok(driver.outcome)
 }
+
+#[cfg(test)]
+mod tests;
