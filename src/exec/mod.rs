@@ -40,18 +40,15 @@ fn label(step: &Step) -> String {
     format!("{} ({} {physical})", step.id, step.kind)
 }
 
+/// A node's work, as the graph runner runs it.
+pub type Work<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
 /// What the graph runner asks of its caller: start a node's work, take its result.
 pub trait Driver {
     type Output: Send + 'static;
     type Error;
     /// Node `i` is ready (everything it waits for succeeded): its work, as a future.
-    fn start(
-        &mut self,
-        i: usize,
-    ) -> Result<
-        std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send>>,
-        Self::Error,
-    >;
+    fn start(&mut self, i: usize) -> Result<Work<Self::Output>, Self::Error>;
     /// Node `i`'s work ended; `Ok(true)` when it succeeded (its dependents may start).
     fn finish(&mut self, i: usize, output: Self::Output) -> Result<bool, Self::Error>;
     /// Node `i` will not run: something it waits for failed or was skipped.
@@ -156,11 +153,7 @@ impl Driver for PlanDriver<'_> {
     type Output = (Result<(), AwsError>, Duration);
     type Error = StateError;
 
-    fn start(
-        &mut self,
-        i: usize,
-    ) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send>>, StateError>
-    {
+    fn start(&mut self, i: usize) -> Result<Work<Self::Output>, StateError> {
         let step = &self.plan.steps[i];
         // Journal first: a crash after the AWS call but before the record leaves this.
         self.state.pending.push(PendingOperation {
