@@ -26,8 +26,8 @@ const READS: &[&str] = &[
     "GetRolePolicy",
     "DescribeLogGroups",
     "GetFunction",
-    // HTTP API: found by name and tag, then its parts
-    "GetApis",
+    // HTTP API: by the id the last deploy recorded (its name and tag checked), then its parts;
+    // no GetApis listing
     "GetApi",
     "GetIntegrations",
     "GetRoutes",
@@ -60,4 +60,55 @@ async fn no_op_deploy_and_diff_only_read_each_thing_once() {
     let diff = stack.expect(&["diff"], ExitStatus::Success).await;
     assert!(diff.mutations().is_empty());
     assert_reads_only("diff", &diff.calls);
+}
+
+/// The API id recorded in the state is only a hint: pointing it at another stack's API, or at
+/// an API deleted out of band, changes nothing in what diff and deploy see.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_recorded_api_id_is_verified_before_it_is_trusted() {
+    let a = TestStack::new("hint-a", "api:\n  route: /sign\n");
+    let b = TestStack::new("hint-b", "api:\n  route: /sign\n");
+    a.expect(&["deploy", "--yes"], ExitStatus::Success).await;
+    b.expect(&["deploy", "--yes"], ExitStatus::Success).await;
+    let url_of = |s: &TestStack| s.state().unwrap().outputs["api_url"].clone();
+    let (a_url, b_url) = (url_of(&a), url_of(&b));
+    assert_ne!(a_url, b_url);
+
+    // A's state names B's API: A's diff must still find A's own API, and leave B's alone.
+    let path = a.state_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace(&a_url, &b_url)).unwrap();
+    let diff = a.expect(&["diff"], ExitStatus::Success).await;
+    assert!(
+        diff.calls.contains_key("GetApis"),
+        "looked up by name: {:?}",
+        diff.calls
+    );
+    b.expect(&["diff"], ExitStatus::Success).await;
+
+    // A's API deleted out of band: drift, and deploy recreates it.
+    let a_id = a_url
+        .trim_start_matches("https://")
+        .split('.')
+        .next()
+        .unwrap()
+        .to_string();
+    support::apigw()
+        .await
+        .delete_api()
+        .api_id(&a_id)
+        .send()
+        .await
+        .unwrap();
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace(&b_url, &a_url),
+    )
+    .unwrap();
+    a.expect(&["diff"], ExitStatus::Differences).await;
+    a.expect(&["deploy", "--yes"], ExitStatus::Success).await;
+    a.expect(&["diff"], ExitStatus::Success).await;
+    b.expect(&["diff"], ExitStatus::Success).await;
 }

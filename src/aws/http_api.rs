@@ -103,33 +103,69 @@ fn cors_config(c: &ApiCors) -> Cors {
         .build()
 }
 
-/// Reads the API and every part of it.
+fn forget(clients: &Clients, name: &str) {
+    if let Ok(mut ids) = clients.api_ids.lock() {
+        ids.remove(name);
+    }
+}
+
+/// Reads the API and every part of it, in two waves of parallel calls after the id is known:
+/// the API, its routes, integrations and stage; then the route's authorizer and the function's
+/// permission, which those name. A remembered id (from this run, or the state's `api_url`) is
+/// only a hint: the API must still carry this name and the stack's tag, or it is looked up by
+/// name again.
 pub async fn find(clients: &Clients, name: &str) -> Result<Option<HttpApiProps>, AwsError> {
+    let hinted = clients
+        .api_ids
+        .lock()
+        .ok()
+        .and_then(|ids| ids.get(name).cloned());
+    if let Some(id) = hinted {
+        match find_by_id(clients, name, &id).await? {
+            Some(found) => return Ok(Some(found)),
+            None => forget(clients, name),
+        }
+    }
     let Some(id) = api_id(clients, name).await? else {
         return Ok(None);
     };
+    find_by_id(clients, name, &id).await
+}
+
+/// The API with this id, if it exists and is this stack's API of this name.
+async fn find_by_id(
+    clients: &Clients,
+    name: &str,
+    id: &str,
+) -> Result<Option<HttpApiProps>, AwsError> {
     let gw = &clients.apigw;
-    let Some(api) = absent_as_none(
-        gw.get_api().api_id(&id).send().await,
-        NOT_FOUND,
-        "GetApi",
-        &what(name),
-    )?
+    let (api, routes, integrations, stage) = tokio::join!(
+        gw.get_api().api_id(id).send(),
+        gw.get_routes().api_id(id).send(),
+        gw.get_integrations().api_id(id).send(),
+        gw.get_stage().api_id(id).stage_name(STAGE).send(),
+    );
+    let Some(api) = absent_as_none(api, NOT_FOUND, "GetApi", &what(name))? else {
+        return Ok(None);
+    };
+    let ours = api.name() == Some(name)
+        && api
+            .tags()
+            .and_then(|t| t.get(OWNERSHIP_TAG))
+            .map(String::as_str)
+            == Some(clients.stack.as_str());
+    if !ours {
+        return Ok(None);
+    }
+    let Some(routes) = absent_as_none(routes, NOT_FOUND, "GetRoutes", &what(name))? else {
+        return Ok(None);
+    };
+    let Some(integrations) =
+        absent_as_none(integrations, NOT_FOUND, "GetIntegrations", &what(name))?
     else {
         return Ok(None);
     };
-    let routes = gw
-        .get_routes()
-        .api_id(&id)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("GetRoutes", what(name), e))?;
-    let integrations = gw
-        .get_integrations()
-        .api_id(&id)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("GetIntegrations", what(name), e))?;
+    let stage = absent_as_none(stage, NOT_FOUND, "GetStage", &what(name))?;
     let route = routes.items().first();
     // The integration the route targets (or the only one, when there is no route).
     let target = route
@@ -141,43 +177,45 @@ pub async fn find(clients: &Clients, name: &str) -> Result<Option<HttpApiProps>,
         .find(|i| target.is_none_or(|t| i.integration_id() == Some(t)))
         .and_then(|i| i.integration_uri())
         .map(str::to_string);
-    let route = match route {
-        None => None,
-        Some(r) => {
-            let authorizer = match r.authorizer_id() {
-                Some(auth_id) if r.authorization_type() == Some(&AuthorizationType::Jwt) => {
-                    let a = absent_as_none(
-                        gw.get_authorizer()
-                            .api_id(&id)
-                            .authorizer_id(auth_id)
-                            .send()
-                            .await,
-                        NOT_FOUND,
-                        "GetAuthorizer",
-                        &what(name),
-                    )?;
-                    a.and_then(|a| {
-                        a.jwt_configuration().map(|j| JwtAuthorizer {
-                            issuer: j.issuer().unwrap_or_default().to_string(),
-                            audience: j.audience().to_vec(),
-                        })
-                    })
-                }
-                _ => None,
-            };
-            Some(ApiRoute {
-                route_key: r.route_key().unwrap_or_default().to_string(),
-                authorizer,
-            })
-        }
-    };
-    let stage = absent_as_none(
-        gw.get_stage().api_id(&id).stage_name(STAGE).send().await,
-        NOT_FOUND,
-        "GetStage",
-        &what(name),
-    )?
-    .map(|s| {
+    let authorizer_id = route.and_then(|r| {
+        r.authorizer_id()
+            .filter(|_| r.authorization_type() == Some(&AuthorizationType::Jwt))
+    });
+    let (authorizer, invoke_permission) = tokio::join!(
+        async {
+            match authorizer_id {
+                Some(auth_id) => absent_as_none(
+                    gw.get_authorizer()
+                        .api_id(id)
+                        .authorizer_id(auth_id)
+                        .send()
+                        .await,
+                    NOT_FOUND,
+                    "GetAuthorizer",
+                    &what(name),
+                ),
+                None => Ok(None),
+            }
+        },
+        async {
+            match &integration {
+                Some(function_arn) => find_permission(clients, function_arn, id).await,
+                None => Ok(None),
+            }
+        },
+    );
+    let authorizer = authorizer?.and_then(|a| {
+        a.jwt_configuration().map(|j| JwtAuthorizer {
+            issuer: j.issuer().unwrap_or_default().to_string(),
+            audience: j.audience().to_vec(),
+        })
+    });
+    let invoke_permission = invoke_permission?;
+    let route = route.map(|r| ApiRoute {
+        route_key: r.route_key().unwrap_or_default().to_string(),
+        authorizer,
+    });
+    let stage = stage.map(|s| {
         let settings = s.default_route_settings();
         ApiStage {
             throttle_rate_limit: settings
@@ -188,10 +226,6 @@ pub async fn find(clients: &Clients, name: &str) -> Result<Option<HttpApiProps>,
                 .unwrap_or(0),
         }
     });
-    let invoke_permission = match &integration {
-        Some(function_arn) => find_permission(clients, function_arn, &id).await?,
-        None => None,
-    };
     Ok(Some(HttpApiProps {
         name: name.to_string(),
         tags: api
@@ -228,11 +262,13 @@ async fn find_permission(
         return Ok(None);
     };
     let doc: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    // AWS keeps one statement per id; moto appends another on a repeated AddPermission, so
+    // the last one is the one in force.
     let statement = doc["Statement"]
         .as_array()
         .into_iter()
         .flatten()
-        .find(|s| s["Sid"] == PERMISSION_SID);
+        .rfind(|s| s["Sid"] == PERMISSION_SID);
     Ok(statement.map(|s| {
         let source = s["Condition"]["ArnLike"]["AWS:SourceArn"]
             .as_str()
@@ -461,23 +497,33 @@ async fn converge(
         }
         if let Some(permission) = &p.invoke_permission {
             let (function, source) = permission.split_once(' ').unwrap_or((permission, ""));
-            clients
-                .lambda
-                .add_permission()
-                .function_name(function)
-                .statement_id(PERMISSION_SID)
-                .action("lambda:InvokeFunction")
-                .principal("apigateway.amazonaws.com")
-                .source_arn(source.replace("{api}", id))
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::from_sdk(
-                        "AddPermission",
-                        format!("invoke permission of {function}"),
-                        e,
-                    )
-                })?;
+            let add = || {
+                clients
+                    .lambda
+                    .add_permission()
+                    .function_name(function)
+                    .statement_id(PERMISSION_SID)
+                    .action("lambda:InvokeFunction")
+                    .principal("apigateway.amazonaws.com")
+                    .source_arn(source.replace("{api}", id))
+                    .send()
+            };
+            let added = match add().await {
+                // A statement of ours for an API that is gone (deleted out of band, then this
+                // deploy made a new one): replace it.
+                Err(e) if has_code(&e, &["ResourceConflictException"]) => {
+                    remove_permission(clients, function).await?;
+                    add().await
+                }
+                other => other,
+            };
+            added.map_err(|e| {
+                AwsError::from_sdk(
+                    "AddPermission",
+                    format!("invoke permission of {function}"),
+                    e,
+                )
+            })?;
         }
     }
     Ok(())

@@ -24,21 +24,38 @@ pub async fn run(
         .load(&session.stack.name)?
         .unwrap_or_else(|| session.state_or_new());
     let recorded = state.resources.clone();
-    let wanted = session.desired().await?;
-
-    let targets = wanted
-        .iter()
-        .map(|r| {
-            (
-                r.id.clone(),
-                r.props.kind(),
-                r.props.physical_id().to_string(),
-            )
-        })
-        .collect();
-    let live = read_live(&session.clients, targets)
-        .await
-        .context("reading the stack's resources from AWS")?;
+    // Physical ids are names, known without the account id: read every resource while the
+    // account id (STS) and the artifact are fetched, in one parallel wave.
+    let targets_of = |resources: &[crate::plan::Resource]| -> Vec<_> {
+        resources
+            .iter()
+            .map(|r| {
+                (
+                    r.id.clone(),
+                    r.props.kind(),
+                    r.props.physical_id().to_string(),
+                )
+            })
+            .collect()
+    };
+    let provisional = targets_of(&desired::whole_stack(
+        &session.stack,
+        &desired::Target {
+            region: session.region.clone(),
+            account_id: String::new(),
+            code_sha256: String::new(),
+        },
+    ));
+    let clients = session.clients.clone();
+    let (wanted, live) = tokio::join!(session.desired(), read_live(&clients, provisional.clone()));
+    let wanted = wanted?;
+    let mut live = live.context("reading the stack's resources from AWS")?;
+    if targets_of(&wanted) != provisional {
+        // Cannot happen while physical ids do not depend on the account; read again if so.
+        live = read_live(&session.clients, targets_of(&wanted))
+            .await
+            .context("reading the stack's resources from AWS")?;
+    }
 
     // Never adopt what the stack did not create (or what another stack owns).
     for r in &wanted {
@@ -143,9 +160,24 @@ async fn outputs(session: &Session) -> anyhow::Result<BTreeMap<String, String>> 
     };
     out.insert("function_arn".into(), desired::function_arn(stack, &target));
     out.insert("role_arn".into(), desired::role_arn(stack, &target));
-    if let Some((_, endpoint)) =
-        http_api::resolve(&session.clients, &desired::api_name(stack)).await?
-    {
+    let api_name = desired::api_name(stack);
+    let known_id = session
+        .clients
+        .api_ids
+        .lock()
+        .ok()
+        .and_then(|ids| ids.get(&api_name).cloned());
+    // An API's endpoint is https://<id>.execute-api.<region>.amazonaws.com: no need to ask
+    // for it when this run already knows the id (it created or verified it).
+    let endpoint = match known_id {
+        Some(id) if !region.starts_with("cn-") => {
+            Some(format!("https://{id}.execute-api.{region}.amazonaws.com"))
+        }
+        _ => http_api::resolve(&session.clients, &api_name)
+            .await?
+            .map(|(_, endpoint)| endpoint),
+    };
+    if let Some(endpoint) = endpoint {
         out.insert(
             "api_url".into(),
             format!("{}{}", endpoint.trim_end_matches('/'), stack.api.route),

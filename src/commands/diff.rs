@@ -12,8 +12,10 @@ pub async fn run(
 ) -> anyhow::Result<ExitStatus> {
     let mut session = Session::open(global, printer, clients).await?;
     let recorded = session.recorded();
-    let live = read_recorded(&session.clients, &recorded).await?;
-    let wanted = session.desired().await?;
+    // The reads and the account id (STS) in one parallel wave.
+    let clients = session.clients.clone();
+    let (live, wanted) = tokio::join!(read_recorded(&clients, &recorded), session.desired());
+    let (live, wanted) = (live?, wanted?);
     let report = plan::diff(&wanted, &recorded, &live);
     printer.result(&format!("{}\n\n", session.header()));
     printer.result(&render::diff(printer, &session.stack.name, &report));

@@ -142,6 +142,17 @@ impl Session {
         };
         clients.stack = stack.name.clone();
         clients.region = region.clone();
+        // The API's id from the last deploy's URL: a hint that saves looking it up by name
+        // (aws::http_api verifies name and ownership tag before trusting it).
+        if let Some(id) = state
+            .as_ref()
+            .and_then(|s| s.outputs.get("api_url"))
+            .and_then(|u| api_id_from_url(u))
+        {
+            if let Ok(mut ids) = clients.api_ids.lock() {
+                ids.insert(crate::plan::desired::api_name(&stack), id);
+            }
+        }
         clients.propagation_budget = Duration::from_secs(global.propagation_timeout);
         let progress = printer.clone();
         clients.notify = Arc::new(move |m: &str| progress.progress(m));
@@ -207,6 +218,16 @@ impl Session {
             .clone()
             .unwrap_or_else(|| State::new(&self.stack.name, &self.region))
     }
+}
+
+/// `https://<id>.execute-api.<region>.amazonaws.com/...` → `<id>`.
+fn api_id_from_url(url: &str) -> Option<String> {
+    let host = url.split("://").nth(1)?.split('/').next()?;
+    let (id, rest) = host.split_once('.')?;
+    (rest.starts_with("execute-api.")
+        && !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+    .then(|| id.to_string())
 }
 
 /// Takes the stack's lock for a changing command (waiting `--lock-timeout`), saying so when
