@@ -288,7 +288,7 @@ pub async fn create(clients: &Clients, p: &HttpApiProps) -> Result<(), AwsError>
     if let Some(id) = api_id(clients, &p.name).await? {
         // Ours already (found by name and ownership tag): converge instead.
         let live = find(clients, &p.name).await?;
-        return converge(clients, &id, live.as_ref(), p).await;
+        return converge(clients, &id, live.as_ref(), p, false).await;
     }
     let out = clients
         .apigw
@@ -311,7 +311,7 @@ pub async fn create(clients: &Clients, p: &HttpApiProps) -> Result<(), AwsError>
         invoke_permission: None,
         name: p.name.clone(),
     };
-    converge(clients, &id, Some(&bare), p).await
+    converge(clients, &id, Some(&bare), p, true).await
 }
 
 /// Brings the live API to `p`, part by part (`live`: what was read).
@@ -323,7 +323,7 @@ pub async fn update(
     let Some(id) = api_id(clients, &p.name).await? else {
         return create(clients, p).await;
     };
-    converge(clients, &id, live, p).await
+    converge(clients, &id, live, p, false).await
 }
 
 async fn converge(
@@ -331,6 +331,7 @@ async fn converge(
     id: &str,
     live: Option<&HttpApiProps>,
     p: &HttpApiProps,
+    fresh: bool,
 ) -> Result<(), AwsError> {
     let gw = &clients.apigw;
     let w = what(&p.name);
@@ -374,158 +375,180 @@ async fn converge(
             .map_err(|e| AwsError::from_sdk("TagResource", w.clone(), e))?;
     }
 
-    // The integration, then the authorizer, then the route that uses both.
-    let integrations = gw
-        .get_integrations()
-        .api_id(id)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("GetIntegrations", w.clone(), e))?;
-    let mut integration_id = integrations
-        .items()
-        .first()
-        .and_then(|i| i.integration_id())
-        .map(str::to_string);
-    if let Some(uri) = &p.integration {
-        match &integration_id {
-            Some(iid) if differs(&|x| format!("{:?}", x.integration)) => {
-                gw.update_integration()
-                    .api_id(id)
-                    .integration_id(iid)
-                    .integration_uri(uri)
-                    .payload_format_version("2.0")
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("UpdateIntegration", w.clone(), e))?;
-            }
-            Some(_) => {}
-            None => {
-                let out = gw
-                    .create_integration()
-                    .api_id(id)
-                    .integration_type(IntegrationType::AwsProxy)
-                    .integration_uri(uri)
-                    .payload_format_version("2.0")
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("CreateIntegration", w.clone(), e))?;
-                integration_id = out.integration_id().map(str::to_string);
-            }
-        }
-    }
-    if differs(&|x| format!("{:?}", x.route)) {
-        let authorizer_id = match p.route.as_ref().and_then(|r| r.authorizer.as_ref()) {
-            Some(jwt) => Some(put_authorizer(clients, id, jwt, &w).await?),
-            None => None,
-        };
-        if let Some(route) = &p.route {
-            let routes = gw
-                .get_routes()
+    // Three independent branches, in parallel: integration → authorizer → route; the stage;
+    // the function's invoke permission.
+    let integration_and_route = async {
+        // The integration, then the authorizer, then the route that uses both.
+        // A fresh API has none: no need to ask.
+        let mut integration_id = if fresh {
+            None
+        } else {
+            gw.get_integrations()
                 .api_id(id)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("GetRoutes", w.clone(), e))?;
-            let target = integration_id.as_ref().map(|i| format!("integrations/{i}"));
-            let auth_type = if authorizer_id.is_some() {
-                AuthorizationType::Jwt
-            } else {
-                AuthorizationType::None
-            };
-            match routes.items().first().and_then(|r| r.route_id()) {
-                Some(route_id) => {
-                    gw.update_route()
+                .map_err(|e| AwsError::from_sdk("GetIntegrations", w.clone(), e))?
+                .items()
+                .first()
+                .and_then(|i| i.integration_id())
+                .map(str::to_string)
+        };
+        if let Some(uri) = &p.integration {
+            match &integration_id {
+                Some(iid) if differs(&|x| format!("{:?}", x.integration)) => {
+                    gw.update_integration()
                         .api_id(id)
-                        .route_id(route_id)
-                        .route_key(&route.route_key)
-                        .set_target(target)
-                        .authorization_type(auth_type)
-                        .set_authorizer_id(authorizer_id.clone())
+                        .integration_id(iid)
+                        .integration_uri(uri)
+                        .payload_format_version("2.0")
                         .send()
                         .await
-                        .map_err(|e| AwsError::from_sdk("UpdateRoute", w.clone(), e))?;
+                        .map_err(|e| AwsError::from_sdk("UpdateIntegration", w.clone(), e))?;
                 }
+                Some(_) => {}
                 None => {
-                    gw.create_route()
+                    let out = gw
+                        .create_integration()
                         .api_id(id)
-                        .route_key(&route.route_key)
-                        .set_target(target)
-                        .authorization_type(auth_type)
-                        .set_authorizer_id(authorizer_id.clone())
+                        .integration_type(IntegrationType::AwsProxy)
+                        .integration_uri(uri)
+                        .payload_format_version("2.0")
                         .send()
                         .await
-                        .map_err(|e| AwsError::from_sdk("CreateRoute", w.clone(), e))?;
+                        .map_err(|e| AwsError::from_sdk("CreateIntegration", w.clone(), e))?;
+                    integration_id = out.integration_id().map(str::to_string);
                 }
             }
         }
-        let had_authorizer = live
-            .and_then(|l| l.route.as_ref())
-            .is_some_and(|r| r.authorizer.is_some());
-        if authorizer_id.is_none() && had_authorizer {
-            delete_authorizers(clients, id, &w).await?;
-        }
-    }
-    if let Some(stage) = &p.stage {
-        if live.is_none_or(|l| l.stage != p.stage) {
-            let settings = RouteSettings::builder()
-                .throttling_rate_limit(stage.throttle_rate_limit)
-                .throttling_burst_limit(stage.throttle_burst_limit)
-                .build();
-            if live.is_some_and(|l| l.stage.is_some()) {
-                gw.update_stage()
-                    .api_id(id)
-                    .stage_name(STAGE)
-                    .auto_deploy(true)
-                    .default_route_settings(settings)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("UpdateStage", w.clone(), e))?;
-            } else {
-                gw.create_stage()
-                    .api_id(id)
-                    .stage_name(STAGE)
-                    .auto_deploy(true)
-                    .default_route_settings(settings)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("CreateStage", w.clone(), e))?;
+        if differs(&|x| format!("{:?}", x.route)) {
+            let authorizer_id = match p.route.as_ref().and_then(|r| r.authorizer.as_ref()) {
+                Some(jwt) => Some(put_authorizer(clients, id, jwt, &w).await?),
+                None => None,
+            };
+            if let Some(route) = &p.route {
+                let existing = if fresh {
+                    None
+                } else {
+                    gw.get_routes()
+                        .api_id(id)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("GetRoutes", w.clone(), e))?
+                        .items()
+                        .first()
+                        .and_then(|r| r.route_id())
+                        .map(str::to_string)
+                };
+                let target = integration_id.as_ref().map(|i| format!("integrations/{i}"));
+                let auth_type = if authorizer_id.is_some() {
+                    AuthorizationType::Jwt
+                } else {
+                    AuthorizationType::None
+                };
+                match existing {
+                    Some(route_id) => {
+                        gw.update_route()
+                            .api_id(id)
+                            .route_id(route_id)
+                            .route_key(&route.route_key)
+                            .set_target(target)
+                            .authorization_type(auth_type)
+                            .set_authorizer_id(authorizer_id.clone())
+                            .send()
+                            .await
+                            .map_err(|e| AwsError::from_sdk("UpdateRoute", w.clone(), e))?;
+                    }
+                    None => {
+                        gw.create_route()
+                            .api_id(id)
+                            .route_key(&route.route_key)
+                            .set_target(target)
+                            .authorization_type(auth_type)
+                            .set_authorizer_id(authorizer_id.clone())
+                            .send()
+                            .await
+                            .map_err(|e| AwsError::from_sdk("CreateRoute", w.clone(), e))?;
+                    }
+                }
+            }
+            let had_authorizer = live
+                .and_then(|l| l.route.as_ref())
+                .is_some_and(|r| r.authorizer.is_some());
+            if authorizer_id.is_none() && had_authorizer {
+                delete_authorizers(clients, id, &w).await?;
             }
         }
-    }
-    if live.is_none_or(|l| l.invoke_permission != p.invoke_permission) {
-        if let Some(old) = live.and_then(|l| l.invoke_permission.as_deref()) {
-            remove_permission(clients, old.split(' ').next().unwrap_or_default()).await?;
-        }
-        if let Some(permission) = &p.invoke_permission {
-            let (function, source) = permission.split_once(' ').unwrap_or((permission, ""));
-            let add = || {
-                clients
-                    .lambda
-                    .add_permission()
-                    .function_name(function)
-                    .statement_id(PERMISSION_SID)
-                    .action("lambda:InvokeFunction")
-                    .principal("apigateway.amazonaws.com")
-                    .source_arn(source.replace("{api}", id))
-                    .send()
-            };
-            let added = match add().await {
-                // A statement of ours for an API that is gone (deleted out of band, then this
-                // deploy made a new one): replace it.
-                Err(e) if has_code(&e, &["ResourceConflictException"]) => {
-                    remove_permission(clients, function).await?;
-                    add().await
+        Ok::<(), AwsError>(())
+    };
+    let stage = async {
+        if let Some(stage) = &p.stage {
+            if live.is_none_or(|l| l.stage != p.stage) {
+                let settings = RouteSettings::builder()
+                    .throttling_rate_limit(stage.throttle_rate_limit)
+                    .throttling_burst_limit(stage.throttle_burst_limit)
+                    .build();
+                if live.is_some_and(|l| l.stage.is_some()) {
+                    gw.update_stage()
+                        .api_id(id)
+                        .stage_name(STAGE)
+                        .auto_deploy(true)
+                        .default_route_settings(settings)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("UpdateStage", w.clone(), e))?;
+                } else {
+                    gw.create_stage()
+                        .api_id(id)
+                        .stage_name(STAGE)
+                        .auto_deploy(true)
+                        .default_route_settings(settings)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("CreateStage", w.clone(), e))?;
                 }
-                other => other,
-            };
-            added.map_err(|e| {
-                AwsError::from_sdk(
-                    "AddPermission",
-                    format!("invoke permission of {function}"),
-                    e,
-                )
-            })?;
+            }
         }
-    }
+        Ok::<(), AwsError>(())
+    };
+    let permission = async {
+        if live.is_none_or(|l| l.invoke_permission != p.invoke_permission) {
+            if let Some(old) = live.and_then(|l| l.invoke_permission.as_deref()) {
+                remove_permission(clients, old.split(' ').next().unwrap_or_default()).await?;
+            }
+            if let Some(permission) = &p.invoke_permission {
+                let (function, source) = permission.split_once(' ').unwrap_or((permission, ""));
+                let add = || {
+                    clients
+                        .lambda
+                        .add_permission()
+                        .function_name(function)
+                        .statement_id(PERMISSION_SID)
+                        .action("lambda:InvokeFunction")
+                        .principal("apigateway.amazonaws.com")
+                        .source_arn(source.replace("{api}", id))
+                        .send()
+                };
+                let added = match add().await {
+                    // A statement of ours for an API that is gone (deleted out of band, then this
+                    // deploy made a new one): replace it.
+                    Err(e) if has_code(&e, &["ResourceConflictException"]) => {
+                        remove_permission(clients, function).await?;
+                        add().await
+                    }
+                    other => other,
+                };
+                added.map_err(|e| {
+                    AwsError::from_sdk(
+                        "AddPermission",
+                        format!("invoke permission of {function}"),
+                        e,
+                    )
+                })?;
+            }
+        }
+        Ok::<(), AwsError>(())
+    };
+    tokio::try_join!(integration_and_route, stage, permission)?;
     Ok(())
 }
 
