@@ -41,6 +41,10 @@ pub struct Global {
         value_name = "PATH"
     )]
     pub file: PathBuf,
+    /// Deploy this environment of the stack (an entry of `environments:` in the spec): its own
+    /// resources and state, as the stack `<stack>-<ENV>`.
+    #[arg(long, global = true, env = "PRESIGN_STACK_ENV", value_name = "ENV")]
+    pub env: Option<String>,
     /// AWS region (overrides `region:` in the spec and AWS_REGION).
     #[arg(
         long,

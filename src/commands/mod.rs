@@ -49,7 +49,7 @@ impl ExitStatus {
 
 /// `presign-stack validate`: the spec's problems, offline.
 pub fn validate(global: &Global, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let stack = spec::load(&global.file)?;
+    let stack = spec::load_env(&global.file, global.env.as_deref())?;
     printer.result(&format!(
         "{} is valid: stack {:?}{}.\n",
         global.file.display(),
@@ -99,7 +99,7 @@ impl Session {
         printer: &Printer,
         clients: Option<Clients>,
     ) -> anyhow::Result<Session> {
-        let stack = spec::load(&global.file)?;
+        let stack = spec::load_env(&global.file, global.env.as_deref())?;
         let sdk = match &clients {
             Some(_) => None,
             None => Some(

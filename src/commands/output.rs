@@ -13,7 +13,7 @@ pub async fn run(
     args: &OutputArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let stack = spec::load(&global.file)?;
+    let stack = spec::load_env(&global.file, global.env.as_deref())?;
     let store = LocalStore::new(&super::state_dir(global), &stack.name);
     let outputs = store
         .load(&stack.name)?

@@ -15,7 +15,7 @@ pub async fn run(
     cmd: &StateCommand,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let stack = spec::load(&global.file)?;
+    let stack = spec::load_env(&global.file, global.env.as_deref())?;
     let dir = state_dir(global);
     let store = LocalStore::new(&dir, &stack.name);
     let load = || -> anyhow::Result<crate::state::State> {

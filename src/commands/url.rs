@@ -341,7 +341,7 @@ async fn explain_cmd(
         }
         _ => None,
     };
-    let content_type_candidates = crate::spec::load(&global.file)
+    let content_type_candidates = crate::spec::load_env(&global.file, global.env.as_deref())
         .map(|s| s.uploads.allowed_content_types)
         .unwrap_or_default();
     let ctx = Context {

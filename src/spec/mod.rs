@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use validate::parse;
+pub use validate::{parse, parse_env};
 
 /// The tag key that marks a resource as created by a stack; its value is the stack name.
 pub const OWNERSHIP_TAG: &str = "presign-stack:stack";
@@ -145,6 +145,11 @@ pub const MAX_SPEC_BYTES: u64 = 1024 * 1024;
 
 /// Reads and validates a spec file.
 pub fn load(path: &Path) -> Result<Stack, LoadError> {
+    load_env(path, None)
+}
+
+/// [`load`] for one environment of the stack (`--env NAME`; see `environments:`).
+pub fn load_env(path: &Path, env: Option<&str>) -> Result<Stack, LoadError> {
     let read_error = |source| LoadError::Read {
         path: path.to_path_buf(),
         source,
@@ -174,7 +179,7 @@ pub fn load(path: &Path) -> Result<Stack, LoadError> {
             hint: Some("save stack.yaml as UTF-8".into()),
         }]))
     })?;
-    parse(path, &text).map_err(LoadError::Invalid)
+    parse_env(path, &text, env).map_err(LoadError::Invalid)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -32,6 +32,129 @@ pub struct RawStack {
     pub function: Option<RawFunction>,
     #[serde(default)]
     pub api: Option<RawApi>,
+    /// Environments of this stack: `--env NAME` (or `PRESIGN_STACK_ENV`) deploys the stack as
+    /// `<stack>-<NAME>`, with that entry's settings merged over the ones above (maps merged key
+    /// by key, lists and scalars replaced). Each environment has its own resource names and state.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, RawEnvironment>>")]
+    pub environments: Option<BTreeMap<String, Spanned<RawEnvironment>>>,
+}
+
+/// One environment's settings, merged over the stack's.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnvironment {
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub region: Option<Spanned<String>>,
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    pub tags: Option<Spanned<BTreeMap<String, String>>>,
+    #[serde(default)]
+    pub bucket: Option<RawBucket>,
+    #[serde(default)]
+    pub uploads: Option<RawUploads>,
+    #[serde(default)]
+    pub function: Option<RawFunction>,
+    #[serde(default)]
+    pub api: Option<RawApi>,
+}
+
+/// The overlay's value where it has one.
+fn pick<T>(base: Option<T>, over: Option<T>) -> Option<T> {
+    over.or(base)
+}
+
+/// Nested settings merged field by field.
+fn nest<T>(base: Option<T>, over: Option<T>, merge: fn(T, T) -> T) -> Option<T> {
+    match (base, over) {
+        (Some(b), Some(o)) => Some(merge(b, o)),
+        (b, o) => o.or(b),
+    }
+}
+
+/// Tag maps merged key by key (the overlay's values win; its position is kept).
+fn tags(
+    base: Option<Spanned<BTreeMap<String, String>>>,
+    over: Option<Spanned<BTreeMap<String, String>>>,
+) -> Option<Spanned<BTreeMap<String, String>>> {
+    match (base, over) {
+        (Some(b), Some(mut o)) => {
+            let mut merged = b.value;
+            merged.append(&mut o.value);
+            o.value = merged;
+            Some(o)
+        }
+        (b, o) => o.or(b),
+    }
+}
+
+impl RawStack {
+    /// The stack with an environment's settings merged over its own.
+    pub fn with_environment(self, env: RawEnvironment) -> RawStack {
+        RawStack {
+            stack: self.stack,
+            region: pick(self.region, env.region),
+            tags: tags(self.tags, env.tags),
+            bucket: nest(self.bucket, env.bucket, RawBucket::merged),
+            uploads: nest(self.uploads, env.uploads, RawUploads::merged),
+            function: nest(self.function, env.function, RawFunction::merged),
+            api: nest(self.api, env.api, RawApi::merged),
+            environments: None,
+        }
+    }
+}
+
+impl RawBucket {
+    fn merged(self, o: RawBucket) -> RawBucket {
+        RawBucket {
+            name: pick(self.name, o.name),
+            versioning: pick(self.versioning, o.versioning),
+            encryption: pick(self.encryption, o.encryption),
+            force_destroy: pick(self.force_destroy, o.force_destroy),
+            protect: pick(self.protect, o.protect),
+            public_read: pick(self.public_read, o.public_read),
+            enforce_tls: pick(self.enforce_tls, o.enforce_tls),
+            cors: pick(self.cors, o.cors),
+            policy_statements: pick(self.policy_statements, o.policy_statements),
+            tags: tags(self.tags, o.tags),
+        }
+    }
+}
+
+impl RawUploads {
+    fn merged(self, o: RawUploads) -> RawUploads {
+        RawUploads {
+            prefix: pick(self.prefix, o.prefix),
+            allowed_content_types: pick(self.allowed_content_types, o.allowed_content_types),
+            expires_seconds: pick(self.expires_seconds, o.expires_seconds),
+            max_size_bytes: pick(self.max_size_bytes, o.max_size_bytes),
+            allow_downloads: pick(self.allow_downloads, o.allow_downloads),
+        }
+    }
+}
+
+impl RawFunction {
+    fn merged(self, o: RawFunction) -> RawFunction {
+        RawFunction {
+            name: pick(self.name, o.name),
+            memory_mb: pick(self.memory_mb, o.memory_mb),
+            timeout_seconds: pick(self.timeout_seconds, o.timeout_seconds),
+            log_retention_days: pick(self.log_retention_days, o.log_retention_days),
+            artifact: pick(self.artifact, o.artifact),
+        }
+    }
+}
+
+impl RawApi {
+    fn merged(self, o: RawApi) -> RawApi {
+        RawApi {
+            route: pick(self.route, o.route),
+            cors_origins: pick(self.cors_origins, o.cors_origins),
+            throttle: pick(self.throttle, o.throttle),
+            jwt: pick(self.jwt, o.jwt),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -169,3 +169,100 @@ fn hostile_input_never_panics() {
         assert!(parse(Path::new("s.yaml"), text).is_err(), "{text:?} should be refused");
     }
 }
+
+const ENVIRONMENTS: &str = "stack: photos
+tags:
+  team: platform
+bucket:
+  versioning: false
+  cors:
+    - allowed_origins: [\"http://localhost:5173\"]
+      allowed_methods: [PUT]
+uploads:
+  expires_seconds: 300
+environments:
+  dev: {}
+  prod:
+    region: eu-west-1
+    tags:
+      tier: production
+    bucket:
+      versioning: true
+      cors:
+        - allowed_origins: [\"https://app.example.com\"]
+          allowed_methods: [PUT]
+";
+
+fn env(text: &str, name: &str) -> Result<Stack, SpecErrors> {
+    parse_env(Path::new("stack.yaml"), text, Some(name))
+}
+
+#[test]
+fn an_environment_is_its_own_stack_with_its_settings_merged_over_the_stacks() {
+    let base = parse(Path::new("stack.yaml"), ENVIRONMENTS).unwrap();
+    assert_eq!(base.name, "photos");
+    let dev = env(ENVIRONMENTS, "dev").unwrap();
+    assert_eq!(dev.name, "photos-dev");
+    assert_eq!(dev.bucket.cors, base.bucket.cors);
+    assert_eq!(dev.region, None);
+    let prod = env(ENVIRONMENTS, "prod").unwrap();
+    assert_eq!(prod.name, "photos-prod");
+    assert_eq!(prod.region.as_deref(), Some("eu-west-1"));
+    assert!(prod.bucket.versioning, "a scalar is replaced");
+    assert_eq!(
+        prod.bucket.cors[0].allowed_origins,
+        ["https://app.example.com"],
+        "a list is replaced"
+    );
+    assert_eq!(
+        prod.tags.get("team").map(String::as_str),
+        Some("platform"),
+        "maps merge"
+    );
+    assert_eq!(
+        prod.tags.get("tier").map(String::as_str),
+        Some("production")
+    );
+    assert_eq!(
+        prod.uploads.expires_seconds, 300,
+        "untouched settings are the stack's"
+    );
+}
+
+#[test]
+fn an_unknown_environment_is_refused_naming_the_defined_ones() {
+    let e = env(ENVIRONMENTS, "staging").unwrap_err().0;
+    assert_eq!((e[0].line, e[0].column), (1, 8));
+    assert!(e[0].message.contains("no environment \"staging\""), "{e:?}");
+    assert!(e[0].hint.as_deref().unwrap().contains("dev, prod"), "{e:?}");
+    let e = env("stack: photos\n", "dev").unwrap_err().0;
+    assert!(
+        e[0].hint.as_deref().unwrap().contains("environments:"),
+        "{e:?}"
+    );
+    let e = env(ENVIRONMENTS, "Prod!").unwrap_err().0;
+    assert!(e[0].message.contains("lowercase"), "{e:?}");
+}
+
+#[test]
+fn an_explicit_name_shared_by_every_environment_is_refused() {
+    let text = "stack: photos\nbucket:\n  name: acme-photos\nenvironments:\n  dev: {}\n  prod:\n    bucket:\n      name: acme-photos-prod\n";
+    let e = env(text, "dev").unwrap_err().0;
+    assert_eq!((e[0].line, e[0].column), (3, 9));
+    assert!(
+        e[0].message.contains("shared by every environment"),
+        "{e:?}"
+    );
+    assert_eq!(
+        env(text, "prod").unwrap().bucket.name.as_deref(),
+        Some("acme-photos-prod")
+    );
+}
+
+#[test]
+fn errors_inside_an_environment_point_at_its_lines() {
+    let text =
+        "stack: photos\nenvironments:\n  dev:\n    uploads:\n      expires_seconds: 999999\n";
+    let e = env(text, "dev").unwrap_err().0;
+    assert_eq!(e[0].line, 5, "{e:?}");
+}

@@ -29,6 +29,12 @@ const MAX_PRESIGN_SECONDS: u64 = 604_800;
 
 /// Parses and validates the text of a spec. `file` is used in messages only.
 pub fn parse(file: &Path, text: &str) -> Result<Stack, SpecErrors> {
+    parse_env(file, text, None)
+}
+
+/// Like [`parse`], for one environment of the stack (`--env NAME`): its settings merged over
+/// the stack's, deployed as the stack `<stack>-<NAME>`.
+pub fn parse_env(file: &Path, text: &str, env: Option<&str>) -> Result<Stack, SpecErrors> {
     let has_content = text
         .lines()
         .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
@@ -65,6 +71,13 @@ pub fn parse(file: &Path, text: &str) -> Result<Stack, SpecErrors> {
     let mut v = Validator {
         file,
         errors: Vec::new(),
+    };
+    let raw = match env {
+        None => raw,
+        Some(name) => match v.environment(raw, name) {
+            Some(raw) => raw,
+            None => return Err(SpecErrors(v.errors)),
+        },
     };
     let stack = v.stack(raw);
     if v.errors.is_empty() {
@@ -110,6 +123,75 @@ impl Validator<'_> {
             message: message.into(),
             hint: Some(hint.into()).filter(|h: &String| !h.is_empty()),
         });
+    }
+
+    /// The stack with environment `name` merged in, or `None` (with errors) when it cannot be.
+    fn environment(&mut self, mut raw: RawStack, name: &str) -> Option<RawStack> {
+        let valid_name = (1..=20).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !name.starts_with('-')
+            && !name.ends_with('-');
+        if !valid_name {
+            self.errors.push(SpecError {
+                file: self.file.to_path_buf(),
+                line: 0,
+                column: 0,
+                message: format!("environment name {name:?} must be 1 to 20 lowercase letters, digits or hyphens"),
+                hint: Some("e.g. --env dev or --env prod".into()),
+            });
+            return None;
+        }
+        let mut environments = raw.environments.take().unwrap_or_default();
+        let Some(overlay) = environments.remove(name) else {
+            let known: Vec<&String> = environments.keys().collect();
+            self.err(
+                &raw.stack.referenced,
+                format!("--env {name}: the spec defines no environment {name:?}"),
+                if known.is_empty() {
+                    format!("add `environments:` with an entry `{name}:` (its settings override the stack's), or leave out --env / PRESIGN_STACK_ENV")
+                } else {
+                    format!("defined: {}", known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))
+                },
+            );
+            return None;
+        };
+        // A name set for the stack would be shared by every environment.
+        let overlay_value = overlay.value;
+        if let Some(n) = raw.bucket.as_ref().and_then(|b| b.name.as_ref()) {
+            if overlay_value
+                .bucket
+                .as_ref()
+                .and_then(|b| b.name.as_ref())
+                .is_none()
+            {
+                self.err(
+                    &n.referenced,
+                    format!("bucket.name {:?} would be shared by every environment", n.value),
+                    format!("set environments.{name}.bucket.name too, or leave bucket.name out (the default includes the environment)"),
+                );
+            }
+        }
+        if let Some(n) = raw.function.as_ref().and_then(|f| f.name.as_ref()) {
+            if overlay_value
+                .function
+                .as_ref()
+                .and_then(|f| f.name.as_ref())
+                .is_none()
+            {
+                self.err(
+                    &n.referenced,
+                    format!("function.name {:?} would be shared by every environment", n.value),
+                    format!("set environments.{name}.function.name too, or leave function.name out (the default includes the environment)"),
+                );
+            }
+        }
+        if !self.errors.is_empty() {
+            return None;
+        }
+        raw.stack.value = format!("{}-{name}", raw.stack.value);
+        Some(raw.with_environment(overlay_value))
     }
 
     fn stack(&mut self, raw: RawStack) -> Stack {
