@@ -89,3 +89,28 @@ async fn two_environments_live_side_by_side_and_die_alone() {
         .expect(&["destroy", "--yes", "--env", "prod"], ExitStatus::Success)
         .await;
 }
+
+#[test]
+fn validate_checks_every_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("stack.yaml");
+    std::fs::write(
+        &spec,
+        "stack: photos\nenvironments:\n  dev: {}\n  bad:\n    uploads:\n      expires_seconds: 999999\n",
+    )
+    .unwrap();
+    let out = support::command(&["validate", "-f", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("environment bad") && stderr.contains("stack.yaml:6:24"),
+        "{stderr}"
+    );
+    let out = support::command(&["validate", "--env", "dev", "-f", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("photos-dev"));
+}

@@ -50,7 +50,7 @@ impl ExitStatus {
 /// `presign-stack validate`: the spec's problems, offline.
 pub fn validate(global: &Global, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let stack = spec::load_env(&global.file, global.env.as_deref())?;
-    printer.result(&format!(
+    let mut report = format!(
         "{} is valid: stack {:?}{}.\n",
         global.file.display(),
         stack.name,
@@ -59,7 +59,23 @@ pub fn validate(global: &Global, printer: &Printer) -> anyhow::Result<ExitStatus
             .as_deref()
             .map(|r| format!(" in {r}"))
             .unwrap_or_default()
-    ));
+    );
+    // Without --env, every environment is checked too: an error there would otherwise wait
+    // for the first deploy of that environment.
+    if global.env.is_none() {
+        let text = std::fs::read_to_string(&global.file).unwrap_or_default();
+        let mut errors = Vec::new();
+        for env in spec::environment_names(&text) {
+            match spec::parse_env(&global.file, &text, Some(&env)) {
+                Ok(s) => report.push_str(&format!("  environment {env}: stack {:?}\n", s.name)),
+                Err(e) => errors.push(format!("environment {env}:\n{e}")),
+            }
+        }
+        if !errors.is_empty() {
+            bail!("{}", errors.join("\n"));
+        }
+    }
+    printer.result(&report);
     Ok(ExitStatus::Success)
 }
 

@@ -148,6 +148,20 @@ pub fn load(path: &Path) -> Result<Stack, LoadError> {
     load_env(path, None)
 }
 
+/// The names under `environments:` in a spec's text (empty when it has none or does not parse).
+pub fn environment_names(text: &str) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Names {
+        #[serde(default)]
+        environments: Option<BTreeMap<String, serde::de::IgnoredAny>>,
+    }
+    serde_saphyr::from_str::<Names>(text)
+        .ok()
+        .and_then(|n| n.environments)
+        .map(|e| e.into_keys().collect())
+        .unwrap_or_default()
+}
+
 /// [`load`] for one environment of the stack (`--env NAME`; see `environments:`).
 pub fn load_env(path: &Path, env: Option<&str>) -> Result<Stack, LoadError> {
     let read_error = |source| LoadError::Read {
