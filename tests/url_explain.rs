@@ -594,3 +594,68 @@ fn not_a_url_and_not_presigned_are_told_apart() {
         }
     }
 }
+
+/// The command line: exit 0 when nothing is wrong, 2 when problems are found, 1 for input that
+/// is not a URL; `--json` gives the findings with their codes.
+#[tokio::test]
+async fn the_command_exit_status_and_json_can_be_relied_on() {
+    let url = put_url(T0).await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_presign-stack"))
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_SESSION_TOKEN")
+            .output()
+            .expect("run presign-stack")
+    };
+    let ok = run(&[
+        "url",
+        "explain",
+        &url,
+        "--at",
+        "2026-11-28T14:31:00Z",
+        "-H",
+        "Content-Type: image/png",
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout)
+        .contains("verified: your credentials sign this URL for PUT"));
+    let bad = run(&[
+        "url",
+        "explain",
+        &url,
+        "--at",
+        "2026-11-28T15:31:00Z",
+        "-X",
+        "GET",
+        "-H",
+        "Content-Type: image/png",
+        "--json",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&bad.stdout).expect("JSON on stdout");
+    assert_eq!(report["format_version"], 1);
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"expired") && codes.contains(&"method-mismatch"),
+        "{codes:?}"
+    );
+    assert_eq!(report["url"]["bucket"], "photos-uploads");
+    let nonsense = run(&["url", "explain", "not a url"]);
+    assert_eq!(nonsense.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&nonsense.stderr).contains("not a URL"));
+}
