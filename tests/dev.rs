@@ -193,3 +193,26 @@ async fn dev_answers_as_the_deployed_handler_does_and_applies_cors() {
     let (status, _, body) = http_request(&dev.base, "GET", "/other", &[]);
     assert_eq!((status, body.as_str()), (404, r#"{"message":"Not Found"}"#));
 }
+
+#[test]
+fn dev_warns_when_the_bucket_does_not_exist_yet() {
+    let stack = TestStack::new("dev-undeployed", &spec());
+    let dev = DevServer::start(&stack.spec());
+    // Written before the address line, but read by another thread: wait for it.
+    support::wait_until(
+        std::time::Duration::from_secs(10),
+        "the missing-bucket warning",
+        || {
+            let stderr = dev.stderr.lock().unwrap();
+            stderr.contains("does not exist yet") && stderr.contains("presign-stack deploy")
+        },
+    );
+    // It still answers: a front end can be started before the first deploy.
+    let (status, _, _) = http_request(
+        &dev.base,
+        "GET",
+        "/sign?filekey=a.jpg&contentType=image%2Fjpeg",
+        &[],
+    );
+    assert_eq!(status, 200);
+}

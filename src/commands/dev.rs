@@ -199,6 +199,29 @@ pub async fn run(global: &Global, args: &DevArgs, printer: &Printer) -> anyhow::
         cfg,
         signer,
     });
+    // Uploads need the bucket: say so now rather than at the first PUT.
+    if let Err(e) = session
+        .clients
+        .s3
+        .head_bucket()
+        .bucket(&api.cfg.bucket)
+        .send()
+        .await
+    {
+        let missing = e.as_service_error().is_some_and(|s| s.is_not_found());
+        printer.info(&if missing {
+            format!(
+                "warning: bucket {} does not exist yet: uploads will fail until you run `presign-stack deploy`",
+                api.cfg.bucket
+            )
+        } else {
+            format!(
+                "warning: could not check bucket {}: {}",
+                api.cfg.bucket,
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        });
+    }
     let listener = TcpListener::bind(("127.0.0.1", args.port))
         .await
         .with_context(|| {

@@ -301,6 +301,8 @@ pub struct DevServer {
     pub base: String,
     /// What it printed after the address line, until it was read (for failure messages).
     pub banner: String,
+    /// Everything it wrote to stderr so far (logs, warnings).
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl DevServer {
@@ -310,6 +312,21 @@ impl DevServer {
             .spawn()
             .expect("start presign-stack dev");
         let stdout = child.stdout.take().expect("stdout");
+        let stderr_pipe = child.stderr.take().expect("stderr");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr_pipe)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Ok(mut s) = sink.lock() {
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            }
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             use std::io::BufRead;
@@ -331,10 +348,7 @@ impl DevServer {
                 Err(_) => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    let mut err = String::new();
-                    if let Some(mut e) = child.stderr.take() {
-                        let _ = e.read_to_string(&mut err);
-                    }
+                    let err = stderr.lock().map(|s| s.clone()).unwrap_or_default();
                     panic!("dev did not say where it listens within 60 s\n{banner}\n{err}");
                 }
             };
@@ -348,6 +362,7 @@ impl DevServer {
                     child,
                     base,
                     banner,
+                    stderr,
                 };
             }
         }
