@@ -15,7 +15,8 @@ use clap::{Args, Parser, Subcommand};
 /// AWS settings are the standard ones: the credential chain, AWS_PROFILE / --profile,
 /// AWS_REGION / --region, and AWS_ENDPOINT_URL for an emulator (see scripts/emulator).
 ///
-/// Exit status: 0 success (for diff: in sync), 1 error, 2 diff found differences.
+/// Exit status: 0 success (for diff: in sync), 1 error, 2 differences found (diff) or problems
+/// found (url explain).
 #[derive(Debug, Parser)]
 #[command(
     name = "presign-stack",
