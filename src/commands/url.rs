@@ -357,17 +357,6 @@ async fn explain_cmd(
         content_type_candidates,
     };
     let mut report = explain::explain(&url, &ctx);
-    let own = match (&credentials, &url.scope) {
-        (Some(c), Some(s)) if c.access_key_id == s.access_key_id => {
-            match explain::verified_method(&url, &ctx) {
-                Some(m) => format!("verified: your credentials sign this URL for {m}"),
-                None => "recomputed with your credentials: does not match (see below)".to_string(),
-            }
-        }
-        (Some(_), Some(_)) => "not recomputed: another access key signed it".to_string(),
-        _ => "not recomputed: no credentials for its access key".to_string(),
-    };
-    report.facts.push(("signature".into(), own));
     for n in notes {
         report.facts.push(("bucket check".into(), n));
     }

@@ -152,8 +152,25 @@ impl Findings {
     }
 }
 
-/// Explains `url` in `ctx`.
+/// Explains `url` in `ctx`: the URL's facts, ending with what recomputing its signature showed,
+/// and the findings.
 pub fn explain(url: &PresignedUrl, ctx: &Context) -> Report {
+    let mut report = facts_and_findings(url, ctx);
+    let signature = match (&ctx.credentials, &url.scope) {
+        (Some((key_id, _)), Some(scope)) if *key_id == scope.access_key_id => {
+            match verified_method(url, ctx) {
+                Some(m) => format!("verified: your credentials sign this URL for {m}"),
+                None => "recomputed with your credentials: does not match (see below)".into(),
+            }
+        }
+        (Some(_), Some(_)) => "not recomputed: another access key signed it".into(),
+        _ => "not recomputed: no credentials for its access key".into(),
+    };
+    report.facts.push(("signature".into(), signature));
+    report
+}
+
+fn facts_and_findings(url: &PresignedUrl, ctx: &Context) -> Report {
     let mut facts: Vec<(String, String)> = Vec::new();
     let mut f = Findings(Vec::new());
     let mut fact = |k: &str, v: String| facts.push((k.to_string(), v));
@@ -477,27 +494,41 @@ fn header_value_problem(f: &mut Findings, name: &str, sent: &str, expected: &str
     );
 }
 
-/// The method the URL's signature verifies for with the caller's credentials and the header
-/// values given (the request's, else the signer's), if any.
-pub fn verified_method(url: &PresignedUrl, ctx: &Context) -> Option<&'static str> {
+/// The caller's secret and the URL's signature, when the caller's own access key signed it.
+fn own_signing<'a>(url: &'a PresignedUrl, ctx: &'a Context) -> Option<(&'a str, &'a str)> {
     let (Some(scope), Some(signature), Some((key_id, secret))) =
         (&url.scope, &url.signature, &ctx.credentials)
     else {
         return None;
     };
-    if &scope.access_key_id != key_id {
-        return None;
-    }
-    let header = |name: &str| -> Option<String> {
-        ctx.request
-            .header(name)
-            .or_else(|| ctx.expected(name))
-            .map(str::to_string)
-    };
-    METHODS.into_iter().find(|m| {
-        url.signature_with(secret, &url.canonical_request(m, &header))
-            .is_some_and(|s| s.eq_ignore_ascii_case(signature))
-    })
+    (&scope.access_key_id == key_id).then_some((secret.as_str(), signature.as_str()))
+}
+
+/// A signed header's value as the user gave it: the request's, else the signer's.
+fn given_header(ctx: &Context, name: &str) -> Option<String> {
+    ctx.request
+        .header(name)
+        .or_else(|| ctx.expected(name))
+        .map(str::to_string)
+}
+
+/// Whether `secret` signs this URL for `method` with these header values.
+fn signs(
+    url: &PresignedUrl,
+    (secret, signature): (&str, &str),
+    method: &str,
+    header: &dyn Fn(&str) -> Option<String>,
+) -> bool {
+    url.signature_with(secret, &url.canonical_request(method, header))
+        .is_some_and(|s| s.eq_ignore_ascii_case(signature))
+}
+
+/// The method the URL's signature verifies for with the caller's credentials and the header
+/// values given, if any.
+fn verified_method(url: &PresignedUrl, ctx: &Context) -> Option<&'static str> {
+    let own = own_signing(url, ctx)?;
+    let header = |name: &str| given_header(ctx, name);
+    METHODS.into_iter().find(|m| signs(url, own, m, &header))
 }
 
 /// With the caller's own credentials: recompute the signature and say which part differs.
@@ -507,26 +538,12 @@ fn check_signature(
     ctx: &Context,
     f: &mut Findings,
 ) -> Option<(String, String)> {
-    let (Some(scope), Some(signature), Some((key_id, secret))) =
-        (&url.scope, &url.signature, &ctx.credentials)
-    else {
-        return None;
-    };
-    if &scope.access_key_id != key_id {
-        return None;
-    }
-    let header_value = |name: &str| -> Option<String> {
-        ctx.request
-            .header(name)
-            .or_else(|| ctx.expected(name))
-            .map(str::to_string)
-    };
-    let matches = |method: &str, header: &dyn Fn(&str) -> Option<String>| {
-        url.signature_with(secret, &url.canonical_request(method, header))
-            .is_some_and(|s| s.eq_ignore_ascii_case(signature))
-    };
+    let own = own_signing(url, ctx)?;
+    let header_value = |name: &str| given_header(ctx, name);
+    let matches =
+        |method: &str, header: &dyn Fn(&str) -> Option<String>| signs(url, own, method, header);
     let asked = ctx.request.method.as_deref().map(str::to_ascii_uppercase);
-    let signed_method = METHODS.into_iter().find(|m| matches(m, &header_value));
+    let signed_method = verified_method(url, ctx);
     match (signed_method, asked.as_deref()) {
         (Some(m), Some(a)) if m != a => {
             f.problem(
