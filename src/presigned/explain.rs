@@ -687,16 +687,31 @@ fn check_s3_error(
             format!("S3 answered AccessDenied ({:?}): the signing identity may not do this, or a bucket policy denies it (enforce_tls denies plain http://)", e.message),
             "check the signer's role policy allows s3:PutObject on the prefix, and that the URL is used over https",
         ),
-        "HeadersNotSigned" | "AccessControlListNotSupported" | "XAmzContentChecksumMismatch" | "BadDigest" | "ExpiredToken" | "AuthorizationHeaderMalformed" | "PermanentRedirect" | "TemporaryRedirect" => {
-            let (code, problem, fix) = match e.code.as_str() {
-                "HeadersNotSigned" => ("unsigned-amz-header", format!("S3 says the request carried headers the URL does not sign: {}", e.headers_not_signed.clone().unwrap_or_else(|| e.message.clone())), "stop sending those x-amz-* headers, or have the signer sign them"),
-                "AccessControlListNotSupported" => ("signed-acl", "S3 refused an ACL: the bucket has ACLs disabled (BucketOwnerEnforced) and the request carries x-amz-acl".into(), "sign and send no ACL; grant reads in the bucket policy (bucket.public_read in stack.yaml)"),
-                "XAmzContentChecksumMismatch" | "BadDigest" => ("checksum-in-url", format!("S3 says the body does not match a checksum ({}): a checksum was signed into the URL, often the empty-body CRC32 AAAAAA== of the AWS SDK for JavaScript v3", e.code), "create the JS v3 S3 client with requestChecksumCalculation: \"WHEN_REQUIRED\""),
-                "ExpiredToken" => ("session-token", "S3 says the security token expired: the temporary credentials that signed the URL ended before X-Amz-Expires did".into(), "sign right before the upload; the URL cannot outlive the signer's session"),
-                _ => ("region-mismatch", format!("S3 answered {}: the URL was signed for or sent to the wrong region ({:?})", e.code, e.message), "sign with the bucket's region and use its regional endpoint"),
-            };
-            f.problem(code, problem, fix);
-        }
+        "HeadersNotSigned" => f.problem(
+            "unsigned-amz-header",
+            format!("S3 says the request carried headers the URL does not sign: {}", e.headers_not_signed.clone().unwrap_or_else(|| e.message.clone())),
+            "stop sending those x-amz-* headers, or have the signer sign them",
+        ),
+        "AccessControlListNotSupported" => f.problem(
+            "signed-acl",
+            "S3 refused an ACL: the bucket has ACLs disabled (BucketOwnerEnforced) and the request carries x-amz-acl".into(),
+            "sign and send no ACL; grant reads in the bucket policy (bucket.public_read in stack.yaml)",
+        ),
+        "XAmzContentChecksumMismatch" | "BadDigest" => f.problem(
+            "checksum-in-url",
+            format!("S3 says the body does not match a checksum ({}): a checksum was signed into the URL, often the empty-body CRC32 AAAAAA== of the AWS SDK for JavaScript v3", e.code),
+            "create the JS v3 S3 client with requestChecksumCalculation: \"WHEN_REQUIRED\"",
+        ),
+        "ExpiredToken" => f.problem(
+            "session-token",
+            "S3 says the security token expired: the temporary credentials that signed the URL ended before X-Amz-Expires did".into(),
+            "sign right before the upload; the URL cannot outlive the signer's session",
+        ),
+        "AuthorizationHeaderMalformed" | "PermanentRedirect" | "TemporaryRedirect" => f.problem(
+            "region-mismatch",
+            format!("S3 answered {}: the URL was signed for or sent to the wrong region ({:?})", e.code, e.message),
+            "sign with the bucket's region and use its regional endpoint",
+        ),
         other => f.problem(
             "s3-error",
             format!("S3 answered {other}: {}", e.message),
