@@ -61,6 +61,17 @@ pub fn query_parameters(raw: &str) -> Vec<(String, String)> {
     out
 }
 
+/// API Gateway's answer for a route it does not have.
+fn not_found(mut headers: Vec<(&'static str, String)>, outcome: String) -> Answer {
+    headers.push(("content-type", "application/json".into()));
+    Answer {
+        status: 404,
+        headers,
+        body: r#"{"message":"Not Found"}"#.into(),
+        outcome,
+    }
+}
+
 impl Api {
     fn origin_allowed(&self, origin: &str) -> bool {
         self.cors_origins.iter().any(|o| wildcard_match(o, origin))
@@ -83,13 +94,7 @@ impl Api {
             headers.push(("vary", "origin".into()));
         }
         if path != self.route {
-            headers.push(("content-type", "application/json".into()));
-            return Answer {
-                status: 404,
-                headers,
-                body: r#"{"message":"Not Found"}"#.into(),
-                outcome: "no such route".into(),
-            };
+            return not_found(headers, "no such route".into());
         }
         if method == "OPTIONS" && origin.is_some() {
             return match allowed {
@@ -119,13 +124,7 @@ impl Api {
             };
         }
         if method != "GET" {
-            headers.push(("content-type", "application/json".into()));
-            return Answer {
-                status: 404,
-                headers,
-                body: r#"{"message":"Not Found"}"#.into(),
-                outcome: format!("no {method} route"),
-            };
+            return not_found(headers, format!("no {method} route"));
         }
         let params = query_parameters(query);
         let reply = handler::sign(
