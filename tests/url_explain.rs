@@ -8,11 +8,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::ObjectCannedAcl;
+use presign_stack::plan::resources::CorsRuleProps;
 use presign_stack::presigned::explain::{
     explain, BucketFacts, Context, Finding, Request, Severity,
 };
 use presign_stack::presigned::{s3error, PresignedUrl};
-use presign_stack::spec::CorsRule;
 
 const KEY_ID: &str = "AKIDEXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -540,7 +540,7 @@ async fn missing_key_answers_403() {
 
 #[tokio::test]
 async fn cors_rule_missing_for_the_pages_origin() {
-    let rules = vec![CorsRule {
+    let rules = vec![CorsRuleProps {
         id: None,
         allowed_origins: vec!["https://app.example.com".into()],
         allowed_methods: vec!["PUT".into()],

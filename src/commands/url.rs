@@ -10,13 +10,13 @@ use presign_signer::{handler, Config, Credentials, Presigner};
 
 use super::{ExitStatus, Session};
 use crate::aws::errors::code_of;
+use crate::aws::{s3_cors, s3_ownership_controls};
 use crate::aws::{AwsError, Clients};
 use crate::cli::{ExplainArgs, Global, SignArgs, UrlCommand};
 use crate::output::Printer;
 use crate::plan::desired;
 use crate::presigned::explain::{self, BucketFacts, Context, Report, Request, Severity};
 use crate::presigned::{s3error, PresignedUrl};
-use crate::spec::CorsRule;
 
 pub async fn run(
     global: &Global,
@@ -218,44 +218,33 @@ async fn bucket_facts(
     notes: &mut Vec<String>,
 ) -> BucketFacts {
     let mut facts = BucketFacts::default();
-    match clients.s3.head_bucket().bucket(bucket).send().await {
-        Ok(out) => facts.region = out.bucket_region().map(str::to_string),
-        Err(e) => notes.push(describe("HeadBucket", bucket, e)),
-    }
-    match clients
-        .s3
-        .get_bucket_ownership_controls()
-        .bucket(bucket)
-        .send()
-        .await
-    {
+    let exists = match clients.s3.head_bucket().bucket(bucket).send().await {
         Ok(out) => {
-            facts.acls_disabled = Some(out.ownership_controls().is_some_and(|c| {
-                c.rules()
-                    .iter()
-                    .any(|r| r.object_ownership().as_str() == "BucketOwnerEnforced")
-            }))
+            facts.region = out.bucket_region().map(str::to_string);
+            true
         }
-        Err(e) => notes.push(describe("GetBucketOwnershipControls", bucket, e)),
-    }
-    match clients.s3.get_bucket_cors().bucket(bucket).send().await {
-        Ok(out) => {
-            facts.cors = Some(
-                out.cors_rules()
-                    .iter()
-                    .map(|r| CorsRule {
-                        id: r.id().map(str::to_string),
-                        allowed_origins: r.allowed_origins().to_vec(),
-                        allowed_methods: r.allowed_methods().to_vec(),
-                        allowed_headers: r.allowed_headers().to_vec(),
-                        expose_headers: r.expose_headers().to_vec(),
-                        max_age_seconds: r.max_age_seconds(),
-                    })
-                    .collect(),
-            )
+        Err(e) => {
+            notes.push(describe("HeadBucket", bucket, e));
+            false
         }
-        Err(e) if code_of(&e) == Some("NoSuchCORSConfiguration") => facts.cors = Some(Vec::new()),
-        Err(e) => notes.push(describe("GetBucketCors", bucket, e)),
+    };
+    if exists {
+        // The same readers deploy uses; `None` here means "not configured".
+        let (ownership, cors) = tokio::join!(
+            s3_ownership_controls::find(&clients.s3, bucket),
+            s3_cors::find(&clients.s3, bucket),
+        );
+        match ownership {
+            Ok(o) => {
+                facts.acls_disabled =
+                    Some(o.is_some_and(|o| o.object_ownership == "BucketOwnerEnforced"))
+            }
+            Err(e) => notes.push(e.to_string()),
+        }
+        match cors {
+            Ok(c) => facts.cors = Some(c.map(|c| c.rules).unwrap_or_default()),
+            Err(e) => notes.push(e.to_string()),
+        }
     }
     if let Some(key) = key {
         match clients

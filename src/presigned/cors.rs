@@ -1,8 +1,9 @@
 //! CORS as S3 evaluates it: the first rule whose origin, method and every requested header
 //! match wins; without one, the preflight is refused and the browser blocks the request. Used
-//! by `url explain --origin` (against the bucket's rules) and by `dev` (against the API's).
+//! by `url explain --origin` (against the bucket's rules); `dev` uses its origin matching for the
+//! API's `cors_origins`.
 
-use crate::spec::CorsRule;
+use crate::plan::resources::CorsRuleProps;
 
 /// Whether `pattern` (with at most one `*`, as S3 allows) matches `value`, ignoring case.
 pub fn wildcard_match(pattern: &str, value: &str) -> bool {
@@ -26,7 +27,12 @@ pub enum Verdict {
 
 /// Matches a browser request (its origin, method and the headers it sets) against S3 CORS
 /// rules.
-pub fn evaluate(rules: &[CorsRule], origin: &str, method: &str, headers: &[String]) -> Verdict {
+pub fn evaluate(
+    rules: &[CorsRuleProps],
+    origin: &str,
+    method: &str,
+    headers: &[String],
+) -> Verdict {
     if rules.is_empty() {
         return Verdict::Refused {
             reason: "the bucket has no CORS configuration, so S3 refuses every cross-origin request"
@@ -96,9 +102,9 @@ pub fn evaluate(rules: &[CorsRule], origin: &str, method: &str, headers: &[Strin
 mod tests {
     use super::*;
 
-    fn rule(origins: &[&str], methods: &[&str], headers: &[&str]) -> CorsRule {
+    fn rule(origins: &[&str], methods: &[&str], headers: &[&str]) -> CorsRuleProps {
         let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
-        CorsRule {
+        CorsRuleProps {
             id: None,
             allowed_origins: v(origins),
             allowed_methods: v(methods),

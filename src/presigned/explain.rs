@@ -9,7 +9,7 @@ use super::cors::{self, Verdict};
 use super::s3error::S3Error;
 use super::{canonical_header_value, PresignedUrl, MAX_EXPIRES_SECONDS};
 use crate::clock::{human_duration, rfc3339};
-use crate::spec::CorsRule;
+use crate::plan::resources::CorsRuleProps;
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -53,7 +53,7 @@ pub struct BucketFacts {
     /// `BucketOwnerEnforced` ownership: ACLs are disabled.
     pub acls_disabled: Option<bool>,
     /// The bucket's CORS rules (`Some(vec![])`: none configured).
-    pub cors: Option<Vec<CorsRule>>,
+    pub cors: Option<Vec<CorsRuleProps>>,
     pub object_exists: Option<bool>,
 }
 
