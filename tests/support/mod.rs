@@ -73,19 +73,53 @@ fn start_moto() -> String {
 
 pub use server::wait_until;
 
-/// A minimal HTTP/1.0 request; the status code, or `None` when nothing answers.
+/// A JSON POST/GET to the emulator's own API; the status code, or `None` when nothing answers.
 fn http(port: u16, method: &str, path: &str, body: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+    try_http(
+        &format!("127.0.0.1:{port}"),
+        method,
+        path,
+        &[("Content-Type", "application/json")],
+        body,
     )
-    .ok()?;
-    let mut response = String::new();
-    s.read_to_string(&mut response).ok()?;
-    response.split_whitespace().nth(1)?.parse().ok()
+    .map(|(status, _, _)| status)
+}
+
+/// An HTTP answer: status, lower-case headers, body.
+pub type HttpAnswer = (u16, Vec<(String, String)>, String);
+
+/// One HTTP/1.1 request (`Connection: close`) to `authority`: (status, lower-case headers,
+/// body), or `None` when nothing answers.
+fn try_http(
+    authority: &str,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<HttpAnswer> {
+    let mut s = TcpStream::connect(authority).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let mut req = format!(
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (n, v) in headers {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Some((status, headers, body.to_string()))
 }
 
 /// SDK settings pointing at the emulator with dummy credentials.
@@ -376,36 +410,20 @@ impl Drop for DevServer {
     }
 }
 
-/// One HTTP/1.1 request to a local server: (status, lower-case headers, body).
+/// One HTTP/1.1 request to a local server (`http://host:port`): (status, lower-case headers,
+/// body). Fails the test when nothing answers.
 pub fn http_request(
     base: &str,
     method: &str,
     path_and_query: &str,
     headers: &[(&str, &str)],
-) -> (u16, Vec<(String, String)>, String) {
-    let authority = base.trim_start_matches("http://");
-    let mut s = TcpStream::connect(authority).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req =
-        format!("{method} {path_and_query} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
-    for (n, v) in headers {
-        req.push_str(&format!("{n}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, body.to_string())
+) -> HttpAnswer {
+    try_http(
+        base.trim_start_matches("http://"),
+        method,
+        path_and_query,
+        headers,
+        "",
+    )
+    .unwrap_or_else(|| panic!("no HTTP answer from {base}{path_and_query}"))
 }
