@@ -122,7 +122,8 @@ pub enum Command {
     /// Answers GET <route>?filekey=...&contentType=... exactly as the deployed function does
     /// (same validation, same JSON), applies api.cors_origins as API Gateway does, and signs
     /// with your own AWS credentials for the stack's bucket (on AWS, or on the emulator when
-    /// AWS_ENDPOINT_URL is set). The bucket must exist (deploy first). No Docker needed.
+    /// AWS_ENDPOINT_URL is set). Uploads need the deployed bucket: it warns at start when the
+    /// bucket does not exist yet. No Docker needed.
     Dev(DevArgs),
     /// Debug pre-signed URLs: `url explain` says why one fails, `url sign` makes one.
     #[command(subcommand)]

@@ -40,7 +40,8 @@ pub struct RawStack {
     pub environments: Option<BTreeMap<String, Spanned<RawEnvironment>>>,
 }
 
-/// One environment's settings, merged over the stack's.
+/// One environment's settings, merged over the stack's. It repeats `RawStack`'s fields rather
+/// than flattening them: serde's `flatten` does not work with `deny_unknown_fields`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEnvironment {
