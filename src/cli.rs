@@ -216,12 +216,38 @@ pub enum StateCommand {
         /// The resource id, e.g. bucket or function.
         resource: String,
     },
-    /// Remove the stack's lock. A lock whose process is gone on this host is removed at once;
-    /// another one only with --force (make sure no run is active).
+    /// Remove the stack's lock. A lock whose process is gone on this host (or, on S3, whose
+    /// lease ran out) is removed at once; another one only with --force (make sure no run is
+    /// active).
     Unlock {
         #[arg(long)]
         force: bool,
     },
+    /// Create the S3 bucket named by state.bucket in the spec, for state a team shares:
+    /// versioning on (every state write is kept), default encryption (SSE-KMS with
+    /// state.kms_key_id, else SSE-S3), public access blocked, ACLs disabled, plain HTTP refused.
+    /// Safe to run again: an existing bucket of yours gets those settings. The bucket is not
+    /// part of the stack: destroy never touches it.
+    Bootstrap,
+    /// Move the state between this machine and S3 (state.bucket / state.key in the spec),
+    /// unchanged: same bytes, lineage and serial. Both locks are held while it moves. Refused
+    /// when the destination holds another stack history (another lineage) or a newer serial.
+    /// The source is left holding a note that points to the destination, so a run still
+    /// configured for it stops instead of starting over; then set state.backend to match.
+    Migrate {
+        /// Where the state goes.
+        #[arg(long, value_enum)]
+        to: BackendArg,
+    },
+}
+
+/// A state backend, on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    /// The state folder (--state-dir, default .presign-stack/ next to the spec).
+    Local,
+    /// The bucket and key of `state:` in the spec.
+    S3,
 }
 
 #[derive(Debug, Args)]

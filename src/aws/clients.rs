@@ -81,15 +81,34 @@ fn retry_config() -> aws_config::retry::RetryConfig {
         .with_max_backoff(Duration::from_secs(10))
 }
 
+/// The S3 endpoint when one is configured (`AWS_ENDPOINT_URL[_S3]`, or the profile's
+/// `endpoint_url`).
+fn s3_endpoint(config: &aws_config::SdkConfig) -> Option<String> {
+    std::env::var("AWS_ENDPOINT_URL_S3")
+        .ok()
+        .filter(|e| !e.is_empty())
+        .or_else(|| config.endpoint_url().map(str::to_string))
+}
+
+/// S3 client settings for `region`: path-style addressing when an endpoint is configured (as
+/// emulators need), and the run's retry policy.
+fn s3_config(config: &aws_config::SdkConfig, region: &str) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::from(config)
+        .region(aws_config::Region::new(region.to_string()))
+        .force_path_style(s3_endpoint(config).is_some())
+        .retry_config(retry_config())
+}
+
+/// An S3 client for the state bucket in `region`. Its calls are not counted with the stack's.
+pub fn state_s3_client(config: &aws_config::SdkConfig, region: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(s3_config(config, region).build())
+}
+
 impl Clients {
     /// Clients for `stack` in `region`, counting every call into a fresh [`CallCounter`].
     pub fn new(config: &aws_config::SdkConfig, region: &str, stack: &str) -> Clients {
         let calls = CallCounter::default();
-        let s3_endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
-            .ok()
-            .filter(|e| !e.is_empty())
-            .or_else(|| config.endpoint_url().map(str::to_string));
-        let endpoint_set = s3_endpoint.is_some();
+        let s3_endpoint = s3_endpoint(config);
         let region_value = aws_config::Region::new(region.to_string());
         macro_rules! client {
             ($sdk:ident) => {
@@ -102,12 +121,7 @@ impl Clients {
                 )
             };
         }
-        let s3 = aws_sdk_s3::config::Builder::from(config)
-            .region(region_value.clone())
-            .force_path_style(endpoint_set)
-            .retry_config(retry_config())
-            .interceptor(calls.clone())
-            .build();
+        let s3 = s3_config(config, region).interceptor(calls.clone()).build();
         Clients {
             s3: aws_sdk_s3::Client::from_conf(s3),
             iam: client!(aws_sdk_iam),

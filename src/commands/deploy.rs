@@ -17,12 +17,26 @@ pub async fn run(
     clients: Option<crate::aws::Clients>,
 ) -> anyhow::Result<ExitStatus> {
     let mut session = Session::open(global, printer, clients).await?;
-    let _lock = super::lock(&session, global, printer, "deploy")?;
+    let lock = super::lock(&session, global, printer, "deploy").await?;
+    let result = locked(&mut session, global, args, printer).await;
+    lock.release().await;
+    result
+}
+
+/// The deploy itself, under the stack's lock.
+async fn locked(
+    session: &mut Session,
+    global: &Global,
+    args: &DeployArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     // Read the state again under the lock: another run may have finished since we opened it.
     let mut state = session
         .store
-        .load(&session.stack.name)?
+        .load(&session.stack.name)
+        .await?
         .unwrap_or_else(|| session.state_or_new());
+    super::test_hold_point().await;
     let recorded = state.resources.clone();
     // Physical ids are names, known without the account id: read every resource while the
     // account id (STS) and the artifact are fetched, in one parallel wave.
@@ -98,9 +112,9 @@ pub async fn run(
     if plan.is_empty() {
         if adopted || state.outputs.is_empty() || !state.pending.is_empty() {
             state.pending.clear();
-            state.outputs = outputs(&session).await?;
+            state.outputs = outputs(session).await?;
             state.serial += 1;
-            session.store.save(&state)?;
+            session.store.save(&state).await?;
         }
         printer.result(&format!("{header}\n\nNo changes. AWS matches the spec.\n"));
         print_outputs(printer, &state.outputs);
@@ -113,7 +127,7 @@ pub async fn run(
     }
     if adopted {
         state.serial += 1;
-        session.store.save(&state)?;
+        session.store.save(&state).await?;
     }
 
     printer.result(&render::plan(printer, &header, &plan));
@@ -125,7 +139,7 @@ pub async fn run(
     let done = apply(
         "deploy",
         &plan,
-        &session,
+        session,
         &mut state,
         printer,
         global.parallelism,
@@ -133,9 +147,9 @@ pub async fn run(
     .await?;
     // Everything planned is done: what an interrupted run left in the journal is settled too.
     state.pending.clear();
-    state.outputs = outputs(&session).await?;
+    state.outputs = outputs(session).await?;
     state.serial += 1;
-    session.store.save(&state)?;
+    session.store.save(&state).await?;
     printer.result(&format!("\nDeploy complete: {done} changes applied.\n"));
     print_outputs(printer, &state.outputs);
     printer.json_result(serde_json::json!({

@@ -20,8 +20,22 @@ pub async fn run(
     clients: Option<crate::aws::Clients>,
 ) -> anyhow::Result<ExitStatus> {
     let session = Session::open(global, printer, clients).await?;
-    let _lock = super::lock(&session, global, printer, "destroy")?;
-    let Some(mut state) = session.store.load(&session.stack.name)? else {
+    let lock = super::lock(&session, global, printer, "destroy").await?;
+    let result = locked(&session, global, args, printer).await;
+    lock.release().await;
+    result
+}
+
+/// The destroy itself, under the stack's lock.
+async fn locked(
+    session: &Session,
+    global: &Global,
+    args: &DestroyArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let loaded = session.store.load(&session.stack.name).await?;
+    super::test_hold_point().await;
+    let Some(mut state) = loaded else {
         printer.result(&format!(
             "Nothing to destroy: stack {:?} has no state (it was never deployed here, or was destroyed).\n",
             session.stack.name
@@ -69,7 +83,7 @@ pub async fn run(
             state.resources.remove(id);
         }
         state.serial += 1;
-        session.store.save(&state)?;
+        session.store.save(&state).await?;
         printer.debug(&format!("already gone from AWS: {}", gone.join(", ")));
     }
     if state.resources.is_empty() {
@@ -175,7 +189,7 @@ pub async fn run(
     let done = apply(
         "destroy",
         &plan,
-        &session,
+        session,
         &mut state,
         printer,
         global.parallelism,
@@ -186,7 +200,7 @@ pub async fn run(
         state.outputs.clear();
     }
     state.serial += 1;
-    session.store.save(&state)?;
+    session.store.save(&state).await?;
     if !refused.is_empty() {
         let mut msg = format!(
             "destroy left {} resource(s) in place: {} deleted, but these are not provably the stack's",

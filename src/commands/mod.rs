@@ -22,9 +22,11 @@ use crate::aws::{self, clients, AwsError, Clients};
 use crate::cli::Global;
 use crate::output::Printer;
 use crate::plan::{desired, Kind, Props, Resource};
+use crate::spec::Backend;
 use crate::spec::{self, names, Stack, OWNERSHIP_TAG};
 use crate::state::local::LocalStore;
-use crate::state::{RecordedResource, State};
+use crate::state::s3::S3Store;
+use crate::state::{RecordedResource, State, Store};
 
 /// How a command ended, as scripts see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +103,7 @@ pub struct Session {
     pub region: String,
     /// The folder of the spec (relative paths in it start here).
     pub spec_dir: PathBuf,
-    pub store: LocalStore,
+    pub store: Store,
     pub state: Option<State>,
     pub clients: Clients,
     account_id: Option<String>,
@@ -126,21 +128,22 @@ impl Session {
                 .await,
             ),
         };
-        let region = global
-            .region
-            .clone()
-            .or_else(|| stack.region.clone())
-            .or_else(|| sdk.as_ref().and_then(|c| c.region()).map(|r| r.to_string()))
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .context(
-                "no AWS region: set region: in stack.yaml, pass --region, or set AWS_REGION",
-            )?;
-        if let Err(m) = names::check_region(&region) {
-            bail!("{m}\n  hint: pass a valid --region");
-        }
+        let region = resolve_region(global, &stack, sdk.as_ref())?;
         let spec_dir = spec_dir(global);
-        let store = LocalStore::new(&state_dir(global), &stack.name);
-        let state = store.load(&stack.name)?;
+        let mut clients = match (clients, &sdk) {
+            (Some(c), _) => c,
+            (None, Some(config)) => Clients::new(config, &region, &stack.name),
+            (None, None) => unreachable!("the SDK config is loaded whenever no clients are given"),
+        };
+        let store = open_store(
+            global,
+            &stack,
+            stack.state.backend,
+            &region,
+            sdk.as_ref(),
+            &clients,
+        )?;
+        let state = load_checked(&store, global, &stack).await?;
         if let Some(s) = &state {
             if s.region != region && !s.resources.is_empty() {
                 bail!(
@@ -151,11 +154,6 @@ impl Session {
                 );
             }
         }
-        let mut clients = match (clients, &sdk) {
-            (Some(c), _) => c,
-            (None, Some(config)) => Clients::new(config, &region, &stack.name),
-            (None, None) => unreachable!("the SDK config is loaded whenever no clients are given"),
-        };
         clients.stack = stack.name.clone();
         clients.region = region.clone();
         // The API's id from the last deploy's URL: a hint that saves looking it up by name
@@ -217,7 +215,7 @@ impl Session {
             "Stack {:?} in {} (state: {})",
             self.stack.name,
             self.region,
-            self.store.path().display()
+            self.store.location()
         )
     }
 
@@ -246,35 +244,168 @@ fn api_id_from_url(url: &str) -> Option<String> {
     .then(|| id.to_string())
 }
 
+/// The region: `--region`, the spec's `region:`, the profile's, then `AWS_REGION`.
+fn resolve_region(
+    global: &Global,
+    stack: &Stack,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> anyhow::Result<String> {
+    let region = global
+        .region
+        .clone()
+        .or_else(|| stack.region.clone())
+        .or_else(|| sdk.and_then(|c| c.region()).map(|r| r.to_string()))
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .context("no AWS region: set region: in stack.yaml, pass --region, or set AWS_REGION")?;
+    if let Err(m) = names::check_region(&region) {
+        bail!("{m}\n  hint: pass a valid --region");
+    }
+    Ok(region)
+}
+
+/// The local store of `stack`: `<state dir>/<stack>.json`.
+pub fn local_store(global: &Global, stack: &Stack) -> LocalStore {
+    LocalStore::new(&state_dir(global), &stack.name)
+}
+
+/// The store of `backend` for `stack`: a local file, or the S3 object the spec's `state:` names
+/// (in `state.region`, default the stack's `region`), through the same endpoint and
+/// credentials as the stack's clients.
+pub fn open_store(
+    global: &Global,
+    stack: &Stack,
+    backend: Backend,
+    region: &str,
+    sdk: Option<&aws_config::SdkConfig>,
+    clients: &Clients,
+) -> anyhow::Result<Store> {
+    match backend {
+        Backend::Local => Ok(Store::Local(local_store(global, stack))),
+        Backend::S3 => {
+            let Some(s3) = &stack.state.s3 else {
+                bail!(
+                    "{}: no state bucket: set state.bucket in the spec\n  hint: `presign-stack state bootstrap` creates one",
+                    global.file.display()
+                );
+            };
+            let state_region = s3.region.as_deref().unwrap_or(region);
+            let client = match sdk {
+                Some(config) => clients::state_s3_client(config, state_region),
+                None => aws_sdk_s3::Client::from_conf(
+                    clients
+                        .s3
+                        .config()
+                        .to_builder()
+                        .region(aws_config::Region::new(state_region.to_string()))
+                        .build(),
+                ),
+            };
+            Ok(Store::S3(S3Store::new(
+                client,
+                &s3.bucket,
+                &s3.key,
+                s3.kms_key_id.clone(),
+                Duration::from_secs(stack.state.lock_lease_seconds),
+            )))
+        }
+    }
+}
+
+/// Loads the state; on S3, refuses to start from nothing while a local state of the stack
+/// exists (it has not been migrated: `state migrate --to s3`).
+async fn load_checked(
+    store: &Store,
+    global: &Global,
+    stack: &Stack,
+) -> anyhow::Result<Option<State>> {
+    let state = store.load(&stack.name).await?;
+    if state.is_none() && matches!(store, Store::S3(_)) {
+        let local = local_store(global, stack);
+        if let Ok(Some(s)) = local.load(&stack.name) {
+            if !s.resources.is_empty() {
+                bail!(
+                    "stack {:?} has no state at {} but has a local state at {} (serial {}, {} resources)\n  hint: move it with `presign-stack state migrate --to s3` before deploying with backend: s3",
+                    stack.name,
+                    store.location(),
+                    local.location(),
+                    s.serial,
+                    s.resources.len()
+                );
+            }
+        }
+    }
+    Ok(state)
+}
+
+/// Opens the spec's state store for commands that only need the state (`output`, `state`):
+/// for `backend: s3` this loads the AWS settings, for a local state nothing.
+pub async fn open_spec_store(global: &Global) -> anyhow::Result<(Stack, Store)> {
+    let stack = spec::load_env(&global.file, global.env.as_deref())?;
+    let store = spec_store(global, &stack, stack.state.backend).await?;
+    Ok((stack, store))
+}
+
+/// The store of `backend` for `stack`, loading the AWS settings only when it is on S3.
+pub async fn spec_store(global: &Global, stack: &Stack, backend: Backend) -> anyhow::Result<Store> {
+    if backend == Backend::Local {
+        return Ok(Store::Local(local_store(global, stack)));
+    }
+    let sdk = clients::load_sdk_config(&clients::Target {
+        profile: global.profile.clone(),
+        region: None,
+    })
+    .await;
+    let region = match stack.state.s3.as_ref().and_then(|s| s.region.clone()) {
+        Some(r) => r,
+        None => resolve_region(global, stack, Some(&sdk))?,
+    };
+    let clients = Clients::new(&sdk, &region, &stack.name);
+    open_store(global, stack, backend, &region, Some(&sdk), &clients)
+}
+
 /// Takes the stack's lock for a changing command (waiting `--lock-timeout`), saying so when
-/// it takes over a stale one.
-pub fn lock(
+/// it takes over a stale one. Release it with [`crate::state::lock::Lock::release`].
+pub async fn lock(
     session: &Session,
     global: &Global,
     printer: &Printer,
     command: &str,
-) -> anyhow::Result<crate::state::lock::LockGuard> {
-    let guard = crate::state::lock::LockGuard::acquire_waiting(
-        session.store.dir(),
-        &session.stack.name,
-        command,
-        Duration::from_secs(global.lock_timeout),
-    )?;
-    // Test hook (inert unless set): hold the lock until the named file exists, so a test can
-    // start a second run while this one is certainly inside its lock.
+) -> anyhow::Result<crate::state::lock::Lock> {
+    let notify = session.clients.notify.clone();
+    let guard = session
+        .store
+        .lock(
+            &session.stack.name,
+            command,
+            Duration::from_secs(global.lock_timeout),
+            notify,
+        )
+        .await?;
+    if let Some(h) = guard.took_over() {
+        printer.info(&match h.lease_seconds {
+            Some(lease) => format!(
+                "Took over a stale lock: {} did not renew its {lease} s lease (last renewed {}).",
+                h.describe(),
+                h.renewed.as_deref().unwrap_or("never")
+            ),
+            None => format!(
+                "Took over a stale lock: {} is no longer running.",
+                h.describe()
+            ),
+        });
+    }
+    Ok(guard)
+}
+
+/// Test hook (inert unless set): a run that holds the lock and has read the state waits here
+/// until the named file exists, so a test can act while it is certainly inside its lock.
+pub async fn test_hold_point() {
     if let Some(go) = std::env::var_os("PRESIGN_STACK_TEST_HOLD_LOCK_UNTIL") {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while !std::path::Path::new(&go).exists() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    if let Some(h) = &guard.took_over {
-        printer.info(&format!(
-            "Took over a stale lock: {} on {} (pid {}, `{}` since {}) is no longer running.",
-            h.user, h.host, h.pid, h.command, h.since
-        ));
-    }
-    Ok(guard)
 }
 
 /// Reads every `(id, kind, physical id)` at once; `None` for what does not exist.

@@ -5,25 +5,23 @@ use anyhow::{bail, Context};
 use super::ExitStatus;
 use crate::cli::{Global, OutputArgs};
 use crate::output::Printer;
-use crate::spec;
-use crate::state::local::LocalStore;
 
 pub async fn run(
     global: &Global,
     args: &OutputArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let stack = spec::load_env(&global.file, global.env.as_deref())?;
-    let store = LocalStore::new(&super::state_dir(global), &stack.name);
+    let (stack, store) = super::open_spec_store(global).await?;
     let outputs = store
-        .load(&stack.name)?
+        .load(&stack.name)
+        .await?
         .map(|s| s.outputs)
         .filter(|o| !o.is_empty())
         .with_context(|| {
             format!(
                 "stack {:?} has no outputs: it has not been deployed (state: {})\n  hint: run presign-stack deploy",
                 stack.name,
-                store.path().display()
+                store.location()
             )
         })?;
     match &args.name {

@@ -1,38 +1,42 @@
-//! `presign-stack state list | show <resource> | unlock [--force]`: look into the state without
-//! touching AWS, and clear a lock a crashed run left.
+//! `presign-stack state list | show <resource> | unlock [--force] | bootstrap | migrate --to`:
+//! look into the state, clear a lock a crashed run left, create a state bucket, and move the
+//! state between this machine and S3.
 
 use anyhow::{bail, Context};
 
-use super::{state_dir, ExitStatus};
-use crate::cli::{Global, StateCommand};
+use super::{open_spec_store, spec_store, ExitStatus};
+use crate::cli::{BackendArg, Global, StateCommand};
 use crate::output::Printer;
-use crate::spec;
-use crate::state::local::LocalStore;
-use crate::state::lock::{LockError, LockGuard};
+use crate::spec::{Backend, Stack};
+use crate::state::lock::{Lock, LockError};
+use crate::state::{parse, Moved, Store, Stored, STATE_VERSION};
 
 pub async fn run(
     global: &Global,
     cmd: &StateCommand,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let stack = spec::load_env(&global.file, global.env.as_deref())?;
-    let dir = state_dir(global);
-    let store = LocalStore::new(&dir, &stack.name);
-    let load = || -> anyhow::Result<crate::state::State> {
-        store.load(&stack.name)?.with_context(|| {
+    match cmd {
+        StateCommand::Bootstrap => return bootstrap(global, printer).await,
+        StateCommand::Migrate { to } => return migrate(global, *to, printer).await,
+        _ => {}
+    }
+    let (stack, store) = open_spec_store(global).await?;
+    let load = || async {
+        store.load(&stack.name).await?.with_context(|| {
             format!(
                 "stack {:?} has no state at {}",
                 stack.name,
-                store.path().display()
+                store.location()
             )
         })
     };
     match cmd {
         StateCommand::List => {
-            let state = load()?;
+            let state = load().await?;
             let mut text = format!(
                 "state {} (serial {}, lineage {}, region {})\n",
-                store.path().display(),
+                store.location(),
                 state.serial,
                 state.lineage,
                 state.region
@@ -54,7 +58,7 @@ pub async fn run(
             printer.result(&text);
         }
         StateCommand::Show { resource } => {
-            let state = load()?;
+            let state = load().await?;
             let Some(r) = state.resources.get(resource) else {
                 let known: Vec<&str> = state.resources.keys().map(String::as_str).collect();
                 bail!(
@@ -64,34 +68,246 @@ pub async fn run(
             };
             printer.result(&format!("{}\n", serde_json::to_string_pretty(r)?));
         }
-        StateCommand::Unlock { force } => {
-            match LockGuard::acquire(&dir, &stack.name, "state unlock") {
+        StateCommand::Unlock { force } => unlock(&stack, &store, *force, printer).await?,
+        StateCommand::Bootstrap | StateCommand::Migrate { .. } => unreachable!("handled above"),
+    }
+    Ok(ExitStatus::Success)
+}
+
+async fn unlock(
+    stack: &Stack,
+    store: &Store,
+    force: bool,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let not_locked = || printer.result(&format!("Stack {:?} was not locked.\n", stack.name));
+    match store {
+        Store::Local(local) => {
+            let dir = local.dir();
+            match crate::state::lock::LockGuard::acquire(dir, &stack.name, "state unlock") {
                 Ok(guard) => {
                     drop(guard);
-                    printer.result(&format!("Stack {:?} was not locked.\n", stack.name));
+                    not_locked();
                 }
-                Err(LockError::Held {
-                    holder,
-                    stale,
-                    path,
-                    ..
-                }) => {
+                Err(LockError::Held { holder, stale, .. }) => {
                     if !stale && !force {
                         bail!(
-                        "the lock is held by {} on {} (pid {}, `{}` since {}), which may still be running\n  hint: make sure it is not, then run `presign-stack state unlock --force`",
-                        holder.user, holder.host, holder.pid, holder.command, holder.since
-                    );
+                            "the lock is held by {}, which may still be running\n  hint: make sure it is not, then run `presign-stack state unlock --force`",
+                            holder.describe()
+                        );
                     }
+                    let path = dir.join(format!("{}.lock", stack.name));
                     std::fs::remove_file(&path)
                         .with_context(|| format!("removing the lock {}", path.display()))?;
                     printer.result(&format!(
-                        "Removed the lock of {} (pid {} on {}, `{}` since {}).\n",
-                        stack.name, holder.pid, holder.host, holder.command, holder.since
+                        "Removed the lock of {} held by {}.\n",
+                        stack.name,
+                        holder.describe()
                     ));
                 }
                 Err(e) => return Err(e.into()),
             }
         }
+        Store::S3(s3) => {
+            let Some((holder, etag, expires)) = s3.lock_holder().await? else {
+                not_locked();
+                return Ok(());
+            };
+            let live = crate::clock::now_unix() < expires;
+            if live && !force {
+                bail!(
+                    "the lock is held by {}, whose lease runs until {} unless it renews it: it may still be running\n  hint: make sure it is not, then run `presign-stack state unlock --force` (or wait for the lease to run out: the next run takes it over)",
+                    holder.describe(),
+                    crate::clock::rfc3339(expires)
+                );
+            }
+            if !s3.remove_lock(&etag).await? {
+                bail!(
+                    "the lock changed while it was being removed: another run holds it now\n  hint: run `presign-stack state unlock` again to see who"
+                );
+            }
+            printer.result(&format!(
+                "Removed the lock of {} held by {}.\n",
+                stack.name,
+                holder.describe()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `state bootstrap`: the state bucket, with versioning, encryption and public access blocked.
+async fn bootstrap(global: &Global, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let stack = crate::spec::load_env(&global.file, global.env.as_deref())?;
+    let Some(settings) = stack.state.s3.clone() else {
+        bail!(
+            "{}: no state bucket to create: the spec has no state.bucket\n  hint: add `state:` with `bucket: <a globally unique name>` (and `backend: s3`), then run this again",
+            global.file.display()
+        );
+    };
+    let Store::S3(store) = spec_store(global, &stack, Backend::S3).await? else {
+        unreachable!("an S3 store was asked for")
+    };
+    let notify = |m: &str| printer.progress(m);
+    let report = store.bootstrap(&notify).await?;
+    printer.result(&format!(
+        "State bucket {} is ready in {}: {}.\n  The state of stack {:?} goes to {}, its lock to {}.lock.\n",
+        settings.bucket,
+        report.region,
+        report.settings.join(", "),
+        stack.name,
+        store.location(),
+        store.location(),
+    ));
+    if stack.state.backend == Backend::Local {
+        printer.info(
+            "Next: set `backend: s3` under state: in the spec, and move an existing local state there with `presign-stack state migrate --to s3`.",
+        );
+    }
+    printer.json_result(serde_json::json!({
+        "bucket": settings.bucket, "region": report.region, "created": report.created,
+        "settings": report.settings, "state": store.location(),
+    }));
+    Ok(ExitStatus::Success)
+}
+
+/// `state migrate --to`: the state moves unchanged; the source keeps a note of where it went.
+async fn migrate(global: &Global, to: BackendArg, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let stack = crate::spec::load_env(&global.file, global.env.as_deref())?;
+    if stack.state.s3.is_none() {
+        bail!(
+            "{}: the spec names no state bucket, so there is no S3 side to migrate {}\n  hint: add `state:` with `bucket:` (create it with `presign-stack state bootstrap`)",
+            global.file.display(),
+            if to == BackendArg::S3 { "to" } else { "from" }
+        );
+    }
+    let s3 = spec_store(global, &stack, Backend::S3).await?;
+    let local = spec_store(global, &stack, Backend::Local).await?;
+    let (from, dest) = match to {
+        BackendArg::S3 => (local, s3),
+        BackendArg::Local => (s3, local),
+    };
+    let wait = std::time::Duration::from_secs(global.lock_timeout);
+    let notify: std::sync::Arc<dyn Fn(&str) + Send + Sync> = {
+        let p = printer.clone();
+        std::sync::Arc::new(move |m: &str| p.progress(m))
+    };
+    let from_lock = from
+        .lock(&stack.name, "state migrate", wait, notify.clone())
+        .await?;
+    let dest_lock = match dest.lock(&stack.name, "state migrate", wait, notify).await {
+        Ok(l) => l,
+        Err(e) => {
+            from_lock.release().await;
+            return Err(e.into());
+        }
+    };
+    let result = move_state(&stack, &from, &dest, printer).await;
+    release_both(from_lock, dest_lock).await;
+    result?;
+    let wanted = match to {
+        BackendArg::S3 => Backend::S3,
+        BackendArg::Local => Backend::Local,
+    };
+    if stack.state.backend != wanted {
+        printer.info(&format!(
+            "Next: set `backend: {}` under state: in {}; until then runs stop at the note left in {}.",
+            if wanted == Backend::S3 { "s3" } else { "local" },
+            global.file.display(),
+            from.location()
+        ));
     }
     Ok(ExitStatus::Success)
+}
+
+async fn release_both(a: Lock, b: Lock) {
+    tokio::join!(a.release(), b.release());
+}
+
+async fn move_state(
+    stack: &Stack,
+    from: &Store,
+    dest: &Store,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let Some(bytes) = from.read_bytes().await? else {
+        bail!(
+            "nothing to migrate: stack {:?} has no state at {}",
+            stack.name,
+            from.location()
+        );
+    };
+    let source = match parse(
+        &bytes,
+        &from.location(),
+        "the source was left as it is",
+        &stack.name,
+    )? {
+        Stored::State(s) => *s,
+        Stored::Moved(m) => bail!(
+            "nothing to migrate: the state at {} already moved to {} on {}",
+            from.location(),
+            m.moved_to,
+            m.moved_at
+        ),
+    };
+    // Reading the destination also remembers its ETag: the write below is conditional on it.
+    match dest.load_stored(&stack.name).await? {
+        None => {}
+        Some(found) if found.lineage() != source.lineage => bail!(
+            "refusing to migrate: {} holds the state of another history of stack {:?} (lineage {}, not {})\n  hint: nothing was changed; if that state is obsolete, move it away first",
+            dest.location(),
+            stack.name,
+            found.lineage(),
+            source.lineage
+        ),
+        Some(Stored::State(found)) if found.serial > source.serial => bail!(
+            "refusing to migrate: {} holds a newer state of this stack (serial {} > {}): it has been used since it was migrated there\n  hint: nothing was changed; run with the backend that holds the newer state",
+            dest.location(),
+            found.serial,
+            source.serial
+        ),
+        // An older copy of the same history, or the note an earlier migration left.
+        Some(_) => {}
+    }
+    dest.write_bytes(&bytes).await?;
+    let written = dest.read_bytes().await?;
+    if written.as_deref() != Some(&bytes[..]) {
+        bail!(
+            "the state written to {} does not read back the same; the source {} was left as it is",
+            dest.location(),
+            from.location()
+        );
+    }
+    let note = Moved {
+        version: STATE_VERSION,
+        stack: stack.name.clone(),
+        lineage: source.lineage.clone(),
+        serial: source.serial,
+        moved_to: dest.location(),
+        moved_at: crate::clock::now_rfc3339(),
+    };
+    from.write_bytes(&crate::state::to_bytes(&note))
+        .await
+        .with_context(|| {
+            format!(
+                "the state is now at {}, but the note in {} could not be written: delete the old state there so no run uses it",
+                dest.location(),
+                from.location()
+            )
+        })?;
+    printer.result(&format!(
+        "Moved the state of stack {:?} (lineage {}, serial {}, {} resources) from {} to {}.\n",
+        stack.name,
+        source.lineage,
+        source.serial,
+        source.resources.len(),
+        from.location(),
+        dest.location()
+    ));
+    printer.json_result(serde_json::json!({
+        "stack": stack.name, "from": from.location(), "to": dest.location(),
+        "lineage": source.lineage, "serial": source.serial,
+    }));
+    Ok(())
 }

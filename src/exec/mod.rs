@@ -9,8 +9,7 @@ use tokio::task::JoinSet;
 use crate::aws::{self, AwsError, Clients};
 use crate::output::Printer;
 use crate::plan::{Action, Plan, Step};
-use crate::state::local::{LocalStore, StateError};
-use crate::state::{PendingOperation, State};
+use crate::state::{PendingOperation, State, StateError, Store};
 
 /// What happened to each step.
 #[derive(Debug, Default)]
@@ -43,14 +42,23 @@ fn label(step: &Step) -> String {
 /// A node's work, as the graph runner runs it.
 pub type Work<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
-/// What the graph runner asks of its caller: start a node's work, take its result.
+/// What the graph runner asks of its caller: start a node's work, take its result. `start` and
+/// `finish` may await (the executor writes the state there); the runner calls them one at a
+/// time, while started work keeps running.
 pub trait Driver {
     type Output: Send + 'static;
     type Error;
     /// Node `i` is ready (everything it waits for succeeded): its work, as a future.
-    fn start(&mut self, i: usize) -> Result<Work<Self::Output>, Self::Error>;
+    fn start(
+        &mut self,
+        i: usize,
+    ) -> impl std::future::Future<Output = Result<Work<Self::Output>, Self::Error>> + Send;
     /// Node `i`'s work ended; `Ok(true)` when it succeeded (its dependents may start).
-    fn finish(&mut self, i: usize, output: Self::Output) -> Result<bool, Self::Error>;
+    fn finish(
+        &mut self,
+        i: usize,
+        output: Self::Output,
+    ) -> impl std::future::Future<Output = Result<bool, Self::Error>> + Send;
     /// Node `i` will not run: something it waits for failed or was skipped.
     fn skip(&mut self, i: usize);
     /// Node `i`'s work panicked (a bug): it counts as failed.
@@ -98,7 +106,7 @@ pub async fn run_graph<D: Driver>(
                     continue;
                 }
                 started[i] = true;
-                match driver.start(i) {
+                match driver.start(i).await {
                     Ok(work) => {
                         let handle = running.spawn(async move { (i, work.await) });
                         tasks.insert(handle.id(), i);
@@ -124,7 +132,7 @@ pub async fn run_graph<D: Driver>(
                 continue;
             }
         };
-        match driver.finish(i, output) {
+        match driver.finish(i, output).await {
             Ok(true) => succeeded[i] = true,
             Ok(false) => blocked[i] = true,
             Err(e) => {
@@ -144,7 +152,7 @@ struct PlanDriver<'a> {
     plan: &'a Plan,
     clients: &'a Clients,
     state: &'a mut State,
-    store: &'a LocalStore,
+    store: &'a Store,
     printer: &'a Printer,
     outcome: Outcome,
 }
@@ -153,7 +161,7 @@ impl Driver for PlanDriver<'_> {
     type Output = (Result<(), AwsError>, Duration);
     type Error = StateError;
 
-    fn start(&mut self, i: usize) -> Result<Work<Self::Output>, StateError> {
+    async fn start(&mut self, i: usize) -> Result<Work<Self::Output>, StateError> {
         let step = &self.plan.steps[i];
         // Journal first: a crash after the AWS call but before the record leaves this.
         self.state.pending.push(PendingOperation {
@@ -164,7 +172,7 @@ impl Driver for PlanDriver<'_> {
             since: crate::clock::now_rfc3339(),
         });
         self.state.serial += 1;
-        self.store.save(self.state)?;
+        self.store.save(self.state).await?;
         self.printer.step_started(
             &step.id,
             &format!("{} {}...", verb(step.action).0, label(step)),
@@ -178,7 +186,11 @@ impl Driver for PlanDriver<'_> {
         }))
     }
 
-    fn finish(&mut self, i: usize, (result, elapsed): Self::Output) -> Result<bool, StateError> {
+    async fn finish(
+        &mut self,
+        i: usize,
+        (result, elapsed): Self::Output,
+    ) -> Result<bool, StateError> {
         let step = &self.plan.steps[i];
         match result {
             Ok(()) => {
@@ -192,7 +204,7 @@ impl Driver for PlanDriver<'_> {
                 }
                 self.state.pending.retain(|p| p.id != step.id);
                 self.state.serial += 1;
-                self.store.save(self.state)?;
+                self.store.save(self.state).await?;
                 self.printer.step_finished(
                     &step.id,
                     &format!(
@@ -245,7 +257,7 @@ pub async fn execute(
     plan: &Plan,
     clients: &Clients,
     state: &mut State,
-    store: &LocalStore,
+    store: &Store,
     printer: &Printer,
     parallelism: usize,
 ) -> Result<Outcome, StateError> {

@@ -51,7 +51,7 @@ impl Driver for Recorder {
     type Output = bool;
     type Error = ();
 
-    fn start(&mut self, i: usize) -> Result<Work, ()> {
+    async fn start(&mut self, i: usize) -> Result<Work, ()> {
         self.log.lock().unwrap().push(Event::Start(i));
         {
             let mut r = self.running.lock().unwrap();
@@ -67,7 +67,7 @@ impl Driver for Recorder {
         }))
     }
 
-    fn finish(&mut self, i: usize, ok: bool) -> Result<bool, ()> {
+    async fn finish(&mut self, i: usize, ok: bool) -> Result<bool, ()> {
         self.log.lock().unwrap().push(Event::End(i));
         Ok(ok)
     }

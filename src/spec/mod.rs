@@ -27,7 +27,39 @@ pub struct Stack {
     pub uploads: Uploads,
     pub function: Function,
     pub api: Api,
+    pub state: StateSpec,
 }
+
+/// Where the stack's state lives (`state:` in the spec).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSpec {
+    /// Which store runs read and write.
+    pub backend: Backend,
+    /// The S3 location, when the spec names a state bucket (needed by `backend: s3`; also what
+    /// `state bootstrap` and `state migrate` use).
+    pub s3: Option<S3State>,
+    /// How long a lock on S3 stays valid unless its holder renews it.
+    pub lock_lease_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3State {
+    pub bucket: String,
+    /// The state object's key; the lock is `<key>.lock`.
+    pub key: String,
+    /// `None`: the stack's region.
+    pub region: Option<String>,
+    pub kms_key_id: Option<String>,
+}
+
+/// The default lease of a lock on S3.
+pub const DEFAULT_LOCK_LEASE_SECONDS: u64 = 60;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bucket {

@@ -32,6 +32,9 @@ pub struct RawStack {
     pub function: Option<RawFunction>,
     #[serde(default)]
     pub api: Option<RawApi>,
+    /// Where the stack's state lives: this machine (default) or an S3 bucket a team shares.
+    #[serde(default)]
+    pub state: Option<RawState>,
     /// Environments of this stack: `--env NAME` (or `PRESIGN_STACK_ENV`) deploys the stack as
     /// `<stack>-<NAME>`, with that entry's settings merged over the ones above (maps merged key
     /// by key, lists and scalars replaced). Each environment has its own resource names and state.
@@ -59,6 +62,8 @@ pub struct RawEnvironment {
     pub function: Option<RawFunction>,
     #[serde(default)]
     pub api: Option<RawApi>,
+    #[serde(default)]
+    pub state: Option<RawState>,
 }
 
 /// The overlay's value where it has one.
@@ -101,6 +106,7 @@ impl RawStack {
             uploads: nest(self.uploads, env.uploads, RawUploads::merged),
             function: nest(self.function, env.function, RawFunction::merged),
             api: nest(self.api, env.api, RawApi::merged),
+            state: nest(self.state, env.state, RawState::merged),
             environments: None,
         }
     }
@@ -156,6 +162,52 @@ impl RawApi {
             jwt: pick(self.jwt, o.jwt),
         }
     }
+}
+
+impl RawState {
+    fn merged(self, o: RawState) -> RawState {
+        RawState {
+            backend: pick(self.backend, o.backend),
+            bucket: pick(self.bucket, o.bucket),
+            key: pick(self.key, o.key),
+            region: pick(self.region, o.region),
+            kms_key_id: pick(self.kms_key_id, o.kms_key_id),
+            lock_lease_seconds: pick(self.lock_lease_seconds, o.lock_lease_seconds),
+        }
+    }
+}
+
+/// Where the state lives. `backend: s3` keeps it in a bucket a team shares, locked with
+/// conditional writes; the S3 settings are also what `state bootstrap` and `state migrate` use.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawState {
+    /// `local` (default: `.presign-stack/<stack>.json` next to the spec, or --state-dir) or `s3`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub backend: Option<Spanned<String>>,
+    /// The state bucket (not part of the stack: `presign-stack state bootstrap` creates it).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub bucket: Option<Spanned<String>>,
+    /// The state object's key [default: `presign-stack/<stack>.json`]; the lock is `<key>.lock`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub key: Option<Spanned<String>>,
+    /// The state bucket's region [default: the stack's region].
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub region: Option<Spanned<String>>,
+    /// A KMS key (id, ARN or alias) to encrypt the state and lock objects with (SSE-KMS).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub kms_key_id: Option<Spanned<String>>,
+    /// How long a lock stays valid without its holder renewing it [default: 60]. A run renews
+    /// it every third of this while it works; a lock not renewed for this long (its run was
+    /// killed) is taken over by the next run.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub lock_lease_seconds: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::raw::{RawBucket, RawCorsRule, RawStack};
+use super::raw::{RawBucket, RawCorsRule, RawStack, RawState};
 use super::{names, Api, Bucket, CorsRule, Encryption, Function, Jwt, SpecError, SpecErrors};
+use super::{Backend, S3State, StateSpec, DEFAULT_LOCK_LEASE_SECONDS};
 use super::{Stack, Uploads, OWNERSHIP_TAG};
 
 const CORS_METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "HEAD"];
@@ -187,6 +188,20 @@ impl Validator<'_> {
                 );
             }
         }
+        if let Some(k) = raw.state.as_ref().and_then(|s| s.key.as_ref()) {
+            if overlay_value
+                .state
+                .as_ref()
+                .and_then(|s| s.key.as_ref())
+                .is_none()
+            {
+                self.err(
+                    &k.referenced,
+                    format!("state.key {:?} would be shared by every environment", k.value),
+                    format!("set environments.{name}.state.key too, or leave state.key out (the default includes the environment)"),
+                );
+            }
+        }
         if !self.errors.is_empty() {
             return None;
         }
@@ -226,6 +241,7 @@ impl Validator<'_> {
         let uploads = self.uploads(raw.uploads);
         let function = self.function(raw.function);
         let api = self.api(raw.api);
+        let state = self.state(raw.state, &raw.stack.value, bucket.name.as_deref());
         Stack {
             name: raw.stack.value,
             region,
@@ -234,6 +250,107 @@ impl Validator<'_> {
             uploads,
             function,
             api,
+            state,
+        }
+    }
+
+    fn state(
+        &mut self,
+        raw: Option<RawState>,
+        stack: &str,
+        upload_bucket: Option<&str>,
+    ) -> StateSpec {
+        let raw = raw.unwrap_or_default();
+        let backend = match &raw.backend {
+            None => Backend::Local,
+            Some(b) => match b.value.as_str() {
+                "local" => Backend::Local,
+                "s3" => Backend::S3,
+                other => {
+                    self.err(
+                        &b.referenced,
+                        format!("unknown state backend {other:?}"),
+                        "use local (the default) or s3",
+                    );
+                    Backend::Local
+                }
+            },
+        };
+        let lock_lease_seconds = match &raw.lock_lease_seconds {
+            None => DEFAULT_LOCK_LEASE_SECONDS,
+            Some(l) => {
+                if !(3..=3600).contains(&l.value) {
+                    self.err(
+                        &l.referenced,
+                        format!("lock_lease_seconds {} must be between 3 and 3600", l.value),
+                        "a run renews its lock every third of the lease; 60 (the default) suits most",
+                    );
+                }
+                l.value
+            }
+        };
+        if let Some(r) = &raw.region {
+            if let Err(m) = names::check_region(&r.value) {
+                self.err(
+                    &r.referenced,
+                    m,
+                    "or leave state.region out: the default is the stack's region",
+                );
+            }
+        }
+        if let Some(k) = &raw.key {
+            let key = &k.value;
+            if key.is_empty() || key.len() > 1000 || key.starts_with('/') || key.ends_with('/') {
+                self.err(
+                    &k.referenced,
+                    format!("state.key {key:?} must be 1 to 1000 characters, not starting or ending with /"),
+                    format!("e.g. presign-stack/{stack}.json"),
+                );
+            }
+        }
+        let s3 = match raw.bucket {
+            Some(b) => {
+                if let Err(m) = names::check_bucket_name(&b.value) {
+                    self.err(
+                        &b.referenced,
+                        m,
+                        "name the bucket `presign-stack state bootstrap` creates for state",
+                    );
+                } else if upload_bucket == Some(b.value.as_str()) {
+                    self.err(
+                        &b.referenced,
+                        format!("state.bucket {:?} is the stack's own upload bucket", b.value),
+                        "keep state in a bucket that is not part of the stack (destroy would delete it); see `presign-stack state bootstrap`",
+                    );
+                }
+                Some(S3State {
+                    bucket: b.value,
+                    key: raw
+                        .key
+                        .map(|k| k.value)
+                        .unwrap_or_else(|| format!("presign-stack/{stack}.json")),
+                    region: raw.region.map(|r| r.value),
+                    kms_key_id: raw.kms_key_id.map(|k| k.value),
+                })
+            }
+            None => {
+                if backend == Backend::S3 {
+                    let at = raw.backend.as_ref().map(|b| b.referenced);
+                    if let Some(at) = at {
+                        self.err(
+                            &at,
+                            "backend: s3 needs state.bucket",
+                            "add `bucket: <name>` under state: (create it with `presign-stack state bootstrap`)",
+                        );
+                    }
+                }
+                None
+            }
+        };
+        StateSpec {
+            backend,
+            s3,
+            lock_lease_seconds,
         }
     }
 

@@ -9,27 +9,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{State, STATE_VERSION};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error("cannot {action} the state file {}: {source}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the state file {} is not valid state: {detail}\n  hint: the file was left as it is; the previous version is in {}.backup. Restore it, or move the file away if the stack no longer exists", path.display(), path.display())]
-    Corrupt { path: PathBuf, detail: String },
-    #[error("the state file {} has format version {found}, newer than this presign-stack understands ({STATE_VERSION})\n  hint: upgrade presign-stack; the file was left untouched", path.display())]
-    TooNew { path: PathBuf, found: u32 },
-    #[error("the state file {} belongs to stack {found:?}, not {expected:?}\n  hint: use another --state-dir, or the stack name the state was made for", path.display())]
-    OtherStack {
-        path: PathBuf,
-        found: String,
-        expected: String,
-    },
-}
+pub use super::StateError;
+use super::{parse, State, Stored};
 
 /// A state file on the local disk.
 #[derive(Debug, Clone)]
@@ -53,93 +34,79 @@ impl LocalStore {
         self.path.parent().unwrap_or(Path::new("."))
     }
 
+    pub fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn io(&self, action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
+        let location = path.display().to_string();
+        move |source| StateError::Io {
+            action,
+            location,
+            detail: source.to_string(),
+            hint: "check the folder's permissions and free space; the state was left as it was"
+                .into(),
+        }
+    }
+
+    /// The state file's bytes; `Ok(None)` when there is none.
+    pub fn read_bytes(&self) -> Result<Option<Vec<u8>>, StateError> {
+        match fs::read(&self.path) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io("read", &self.path)(e)),
+        }
+    }
+
+    /// What the file holds: a state, a note that it moved, or nothing.
+    pub fn load_stored(&self, stack: &str) -> Result<Option<Stored>, StateError> {
+        match self.read_bytes()? {
+            None => Ok(None),
+            Some(bytes) => parse(&bytes, &self.location(), &self.recovery(), stack).map(Some),
+        }
+    }
+
     /// Reads the state; `Ok(None)` when the stack has never been deployed.
     pub fn load(&self, stack: &str) -> Result<Option<State>, StateError> {
-        let text = match fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(StateError::Io {
-                    action: "read",
-                    path: self.path.clone(),
-                    source,
-                })
-            }
-        };
-        // Look at the version before the shape, so a newer format is named as such.
-        let version = serde_json::from_str::<serde_json::Value>(&text)
-            .map_err(|e| StateError::Corrupt {
-                path: self.path.clone(),
-                detail: e.to_string(),
-            })?
-            .get("version")
-            .and_then(|v| v.as_u64());
-        match version {
-            Some(v) if v > u64::from(STATE_VERSION) => {
-                return Err(StateError::TooNew {
-                    path: self.path.clone(),
-                    found: u32::try_from(v).unwrap_or(u32::MAX),
-                })
-            }
-            Some(_) => {}
-            None => {
-                return Err(StateError::Corrupt {
-                    path: self.path.clone(),
-                    detail: "no \"version\" field".into(),
-                })
-            }
-        }
-        let state: State = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
-            path: self.path.clone(),
-            detail: e.to_string(),
-        })?;
-        if state.stack != stack {
-            return Err(StateError::OtherStack {
-                path: self.path.clone(),
-                found: state.stack,
-                expected: stack.to_string(),
-            });
-        }
-        Ok(Some(state))
+        self.load_stored(stack)?.map(Stored::into_state).transpose()
+    }
+
+    fn recovery(&self) -> String {
+        format!(
+            "the previous version is in {}.backup: restore it, or move the file away if the stack no longer exists",
+            self.path.display()
+        )
     }
 
     /// Writes `state` atomically, keeping the current file as the backup.
     pub fn save(&self, state: &State) -> Result<(), StateError> {
-        let io = |action: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StateError::Io {
-                action,
-                path,
-                source,
-            }
-        };
+        self.write_bytes(&super::to_bytes(state))
+    }
+
+    /// Writes `bytes` as the state file atomically, keeping the current file as the backup.
+    pub fn write_bytes(&self, text: &[u8]) -> Result<(), StateError> {
         let dir = self.dir();
-        fs::create_dir_all(dir).map_err(io("create the folder of", &self.path))?;
-        let mut text = serde_json::to_vec_pretty(state).map_err(|e| StateError::Corrupt {
-            path: self.path.clone(),
-            detail: e.to_string(),
-        })?;
-        text.push(b'\n');
+        fs::create_dir_all(dir).map_err(self.io("create the folder of", &self.path))?;
         let tmp = self
             .path
             .with_extension(format!("json.tmp.{}", std::process::id()));
         {
-            let mut f = File::create(&tmp).map_err(io("create", &tmp))?;
-            f.write_all(&text).map_err(io("write", &tmp))?;
-            f.sync_all().map_err(io("flush", &tmp))?;
+            let mut f = File::create(&tmp).map_err(self.io("create", &tmp))?;
+            f.write_all(text).map_err(self.io("write", &tmp))?;
+            f.sync_all().map_err(self.io("flush", &tmp))?;
         }
         if self.path.exists() {
             // Hard-link-free backup: copy, then sync, so the backup is complete before the swap.
             let backup = self.backup_path();
             let backup_tmp = backup.with_extension(format!("backup.tmp.{}", std::process::id()));
-            fs::copy(&self.path, &backup_tmp).map_err(io("back up", &self.path))?;
+            fs::copy(&self.path, &backup_tmp).map_err(self.io("back up", &self.path))?;
             File::open(&backup_tmp)
                 .and_then(|f| f.sync_all())
-                .map_err(io("flush", &backup_tmp))?;
-            fs::rename(&backup_tmp, &backup).map_err(io("back up", &backup))?;
+                .map_err(self.io("flush", &backup_tmp))?;
+            fs::rename(&backup_tmp, &backup).map_err(self.io("back up", &backup))?;
         }
-        fs::rename(&tmp, &self.path).map_err(io("replace", &self.path))?;
-        sync_dir(dir).map_err(io("sync the folder of", &self.path))?;
+        fs::rename(&tmp, &self.path).map_err(self.io("replace", &self.path))?;
+        sync_dir(dir).map_err(self.io("sync the folder of", &self.path))?;
         Ok(())
     }
 

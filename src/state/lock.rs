@@ -1,5 +1,6 @@
-//! A lock per stack, so two runs cannot interleave their changes: `<dir>/<stack>.lock`, created
-//! exclusively, holding who took it. Released when the guard drops (also on error paths).
+//! A lock per stack, so two runs cannot interleave their changes. Locally: `<dir>/<stack>.lock`,
+//! created exclusively, holding who took it, released when the guard drops (also on error
+//! paths). On S3: see [`super::s3`] (a lease the holder renews).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -15,6 +16,12 @@ pub struct Holder {
     pub pid: u32,
     pub since: String,
     pub command: String,
+    /// S3 locks: how long the lock stays valid unless renewed, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_seconds: Option<u64>,
+    /// S3 locks: when the holder last renewed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed: Option<String>,
 }
 
 impl Holder {
@@ -27,7 +34,30 @@ impl Holder {
             pid: std::process::id(),
             since: crate::clock::now_rfc3339(),
             command: command.to_string(),
+            lease_seconds: None,
+            renewed: None,
         }
+    }
+
+    /// A holder whose lock could not be read.
+    pub fn unknown() -> Holder {
+        Holder {
+            user: "unknown".into(),
+            host: "unknown".into(),
+            pid: 0,
+            since: "unknown".into(),
+            command: "unknown".into(),
+            lease_seconds: None,
+            renewed: None,
+        }
+    }
+
+    /// "alice on ci-7 (pid 42, running `deploy` since ...)".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} on {} (pid {}, running `{}` since {})",
+            self.user, self.host, self.pid, self.command, self.since
+        )
     }
 
     /// Whether the holder was on this host and its process is gone.
@@ -45,21 +75,52 @@ fn hostname() -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("stack {stack:?} is locked by {} on {} (pid {}, running `{}` since {}){}\n  hint: {}",
-        holder.user, holder.host, holder.pid, holder.command, holder.since,
-        if *stale { " — that process is gone, so the lock is stale" } else { "" },
-        if *stale { format!("run `presign-stack state unlock`, or delete {}", path.display()) } else { "wait for that run to finish (or pass --lock-timeout SECONDS to wait); if it is gone, `presign-stack state unlock --force`".to_string() })]
+    #[error("stack {stack:?} is locked by {}{}\n  hint: {}",
+        holder.describe(),
+        match (stale, expires) {
+            (true, Some(at)) => format!(" — its lease expired at {at}, so the lock is stale"),
+            (true, None) => " — that process is gone, so the lock is stale".to_string(),
+            (false, Some(at)) => format!("; its lease runs until {at} unless that run renews it"),
+            (false, None) => String::new(),
+        },
+        if *stale { format!("run `presign-stack state unlock` (or deploy again: a stale lock is taken over), or delete {location}") } else { "wait for that run to finish (or pass --lock-timeout SECONDS to wait); if it is gone, `presign-stack state unlock --force`".to_string() })]
     Held {
         stack: String,
         holder: Box<Holder>,
         stale: bool,
-        path: PathBuf,
+        /// The lock file's path, or `s3://bucket/key.lock`.
+        location: String,
+        /// S3 locks: when the lease ends unless renewed.
+        expires: Option<String>,
     },
-    #[error("cannot take the lock {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot take the lock {location}: {detail}")]
+    Io { location: String, detail: String },
+}
+
+/// A lock this run holds, on either store. Release it with [`Lock::release`]; a local lock is
+/// also released when dropped, an S3 lock's lease runs out.
+#[derive(Debug)]
+pub enum Lock {
+    Local(LockGuard),
+    S3(super::s3::S3Lock),
+}
+
+impl Lock {
+    /// The holder of a stale lock this one replaced.
+    pub fn took_over(&self) -> Option<&Holder> {
+        match self {
+            Lock::Local(g) => g.took_over.as_ref(),
+            Lock::S3(l) => l.took_over.as_ref(),
+        }
+    }
+
+    /// Releases the lock (on S3: only if it is still ours).
+    pub async fn release(self) {
+        match self {
+            Lock::Local(g) => drop(g),
+            Lock::S3(l) => l.release().await,
+        }
+    }
 }
 
 /// A held lock; dropping it releases the lock.
@@ -85,9 +146,9 @@ impl LockGuard {
                 Err(LockError::Held {
                     stale: true,
                     holder,
-                    path,
                     ..
                 }) => {
+                    let path = dir.join(format!("{stack}.lock"));
                     // Only one of several racing takers may remove it: rename is atomic.
                     let claimed = path.with_extension(format!("lock.stale.{}", std::process::id()));
                     if fs::rename(&path, &claimed).is_ok() {
@@ -111,9 +172,9 @@ impl LockGuard {
     /// Takes the lock of `stack` in `dir`, or says who holds it.
     pub fn acquire(dir: &Path, stack: &str, command: &str) -> Result<LockGuard, LockError> {
         let path = dir.join(format!("{stack}.lock"));
-        let io = |source| LockError::Io {
-            path: path.clone(),
-            source,
+        let io = |source: std::io::Error| LockError::Io {
+            location: path.display().to_string(),
+            detail: source.to_string(),
         };
         fs::create_dir_all(dir).map_err(io)?;
         match OpenOptions::new().write(true).create_new(true).open(&path) {
@@ -130,19 +191,14 @@ impl LockGuard {
                 let holder = fs::read_to_string(&path)
                     .ok()
                     .and_then(|t| serde_json::from_str::<Holder>(&t).ok())
-                    .unwrap_or(Holder {
-                        user: "unknown".into(),
-                        host: "unknown".into(),
-                        pid: 0,
-                        since: "unknown".into(),
-                        command: "unknown".into(),
-                    });
+                    .unwrap_or_else(Holder::unknown);
                 let stale = holder.is_stale();
                 Err(LockError::Held {
                     stack: stack.to_string(),
                     holder: Box::new(holder),
                     stale,
-                    path,
+                    location: path.display().to_string(),
+                    expires: None,
                 })
             }
             Err(e) => Err(io(e)),

@@ -1,0 +1,660 @@
+//! State in an S3 bucket a team shares, with S3's conditional writes as the only coordination
+//! (no DynamoDB table):
+//!
+//! - **Lock**: `<key>.lock`, written with `If-None-Match: *` (only one run can create it),
+//!   holding who, where, since when, and the lease. The holder renews it every third of the
+//!   lease with `If-Match: <its ETag>` (a heartbeat); a lock not renewed for a whole lease (its
+//!   run was killed) is stale, and the next run replaces it with `If-Match` on the stale ETag, so
+//!   only one of several waiting runs takes it over. Release deletes it with `If-Match`: a lock
+//!   someone else holds by then is left alone.
+//! - **State**: `<key>`, read with its ETag; every write carries `If-Match: <that ETag>` (or
+//!   `If-None-Match: *` for the first), so a run that lost its lock can never overwrite a newer
+//!   state: the write fails with 412 and the run stops ([`StateError::Conflict`]).
+//!
+//! Lease expiry compares the lock object's `Last-Modified` (S3's clock) with this machine's
+//! clock: clocks must agree to well within a lease.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use aws_sdk_s3::Client;
+
+use super::lock::{Holder, LockError};
+use super::{parse, StateError, Stored};
+use crate::aws::errors::{code_of, AwsError};
+
+/// Error codes of a failed `If-Match` / `If-None-Match` (409: a concurrent conditional write).
+const CONDITION_FAILED: &[&str] = &["PreconditionFailed", "ConditionalRequestConflict"];
+
+/// The state object of one stack in a bucket.
+#[derive(Debug)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    key: String,
+    kms_key_id: Option<String>,
+    lease: Duration,
+    /// The state object's ETag as this run last read or wrote it (`None`: there is none).
+    etag: Mutex<Option<String>>,
+}
+
+type SdkError<E> = aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>;
+
+fn status<E>(err: &SdkError<E>) -> Option<u16> {
+    err.raw_response().map(|r| r.status().as_u16())
+}
+
+/// A failed `If-Match` / `If-None-Match`: 412 (or 409, a concurrent conditional write).
+fn condition_failed<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    code_of(err).is_some_and(|c| CONDITION_FAILED.contains(&c)) || status(err) == Some(412)
+}
+
+fn not_found<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    code_of(err).is_some_and(|c| c == "NoSuchKey" || c == "NotFound")
+}
+
+impl S3Store {
+    pub fn new(
+        client: Client,
+        bucket: &str,
+        key: &str,
+        kms_key_id: Option<String>,
+        lease: Duration,
+    ) -> S3Store {
+        S3Store {
+            client,
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            kms_key_id,
+            lease,
+            etag: Mutex::new(None),
+        }
+    }
+
+    pub fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    fn lock_key(&self) -> String {
+        format!("{}.lock", self.key)
+    }
+
+    /// An error of a call on the state bucket, with the next step.
+    fn failed(&self, action: &'static str, err: AwsError) -> StateError {
+        let hint = match err.code.as_deref() {
+            Some("NoSuchBucket") => format!(
+                "the state bucket {} does not exist: create it with `presign-stack state bootstrap`",
+                self.bucket
+            ),
+            Some("AccessDenied" | "Forbidden") => format!(
+                "your credentials need s3:GetObject, s3:PutObject and s3:DeleteObject on {}/{}* (docs/permissions.md, state bucket)",
+                self.bucket, self.key
+            ),
+            _ => "check the state settings in stack.yaml (state:) and your AWS credentials; the state was left as it was".into(),
+        };
+        StateError::Io {
+            action,
+            location: self.location(),
+            detail: format!(
+                "{}: {}",
+                err.code.as_deref().unwrap_or("error"),
+                err.message
+            ),
+            hint,
+        }
+    }
+
+    /// The state object's bytes (remembering its ETag for the next write); `None` when absent.
+    pub async fn read_bytes(&self) -> Result<Option<Vec<u8>>, StateError> {
+        let got = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .send()
+            .await;
+        let (etag, bytes) = match got {
+            Ok(out) => {
+                let etag = out.e_tag().map(str::to_string);
+                let body = out.body.collect().await.map_err(|e| StateError::Io {
+                    action: "read",
+                    location: self.location(),
+                    detail: e.to_string(),
+                    hint: "a network error: run the command again".into(),
+                })?;
+                (etag, Some(body.into_bytes().to_vec()))
+            }
+            Err(e) if not_found(&e) => (None, None),
+            Err(e) => {
+                return Err(self.failed("read", AwsError::from_sdk("GetObject", self.location(), e)))
+            }
+        };
+        if let Ok(mut slot) = self.etag.lock() {
+            *slot = etag;
+        }
+        Ok(bytes)
+    }
+
+    pub async fn load_stored(&self, stack: &str) -> Result<Option<Stored>, StateError> {
+        let recovery = format!(
+            "earlier versions are in the bucket's version history (aws s3api list-object-versions --bucket {} --prefix {})",
+            self.bucket, self.key
+        );
+        match self.read_bytes().await? {
+            None => Ok(None),
+            Some(bytes) => parse(&bytes, &self.location(), &recovery, stack).map(Some),
+        }
+    }
+
+    /// Writes the state object only if it is still the one this run last read or wrote.
+    pub async fn write_bytes(&self, bytes: &[u8]) -> Result<(), StateError> {
+        let expected = self.etag.lock().ok().and_then(|e| e.clone());
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .content_type("application/json")
+            .body(ByteStream::from(bytes.to_vec()));
+        if let Some(k) = &self.kms_key_id {
+            req = req
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(k);
+        }
+        req = match expected {
+            Some(etag) => req.if_match(etag),
+            None => req.if_none_match("*"),
+        };
+        match req.send().await {
+            Ok(out) => {
+                if let Ok(mut slot) = self.etag.lock() {
+                    *slot = out.e_tag().map(str::to_string);
+                }
+                Ok(())
+            }
+            Err(e) if condition_failed(&e) => Err(StateError::Conflict {
+                location: self.location(),
+            }),
+            Err(e) => {
+                Err(self.failed("write", AwsError::from_sdk("PutObject", self.location(), e)))
+            }
+        }
+    }
+
+    fn lock_put(
+        &self,
+        holder: &Holder,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.lock_key())
+            .content_type("application/json")
+            .body(ByteStream::from(super::to_bytes(holder)));
+        if let Some(k) = &self.kms_key_id {
+            req = req
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(k);
+        }
+        req
+    }
+
+    fn lock_error(&self, operation: &'static str, err: AwsError) -> LockError {
+        let state_error = self.failed("lock", err);
+        LockError::Io {
+            location: format!("s3://{}/{}", self.bucket, self.lock_key()),
+            detail: state_error
+                .to_string()
+                .split_once(": ")
+                .map(|(_, rest)| rest.to_string())
+                .unwrap_or_else(|| format!("{operation} failed")),
+        }
+    }
+
+    /// Takes the stack's lock, waiting up to `wait` while another run holds it; a lock whose
+    /// lease ran out is taken over (the returned lock's `took_over` names its holder).
+    pub async fn lock(
+        &self,
+        command: &str,
+        wait: Duration,
+        notify: Arc<dyn Fn(&str) + Send + Sync>,
+    ) -> Result<S3Lock, LockError> {
+        let deadline = std::time::Instant::now() + wait;
+        let lease_seconds = self.lease.as_secs();
+        let location = format!("s3://{}/{}", self.bucket, self.lock_key());
+        loop {
+            let mut holder = Holder::current(command);
+            holder.lease_seconds = Some(lease_seconds);
+            holder.renewed = Some(holder.since.clone());
+            match self.lock_put(&holder).if_none_match("*").send().await {
+                Ok(out) => return Ok(self.held(out.e_tag(), holder, None, notify)),
+                Err(e) if condition_failed(&e) => {}
+                Err(e) => {
+                    return Err(
+                        self.lock_error("PutObject", AwsError::from_sdk("PutObject", &location, e))
+                    )
+                }
+            }
+            // Someone holds it: who, and is their lease still running?
+            let got = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(self.lock_key())
+                .send()
+                .await;
+            let out = match got {
+                Ok(out) => out,
+                Err(e) if not_found(&e) => continue, // released in between
+                Err(e) => {
+                    return Err(
+                        self.lock_error("GetObject", AwsError::from_sdk("GetObject", &location, e))
+                    )
+                }
+            };
+            let their_etag = out.e_tag().unwrap_or_default().to_string();
+            let modified = out
+                .last_modified()
+                .map(|t| u64::try_from(t.secs()).unwrap_or(0))
+                .unwrap_or(0);
+            let theirs = out
+                .body
+                .collect()
+                .await
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Holder>(&b.into_bytes()).ok())
+                .unwrap_or_else(Holder::unknown);
+            let their_lease = theirs
+                .lease_seconds
+                .unwrap_or(crate::spec::DEFAULT_LOCK_LEASE_SECONDS);
+            let expires = modified + their_lease;
+            let now = crate::clock::now_unix();
+            if now >= expires {
+                // Stale: replace exactly the lock we looked at; if another waiting run got
+                // there first, the condition fails and we look again.
+                match self.lock_put(&holder).if_match(&their_etag).send().await {
+                    Ok(out) => return Ok(self.held(out.e_tag(), holder, Some(theirs), notify)),
+                    Err(e) if condition_failed(&e) || not_found(&e) => continue,
+                    Err(e) => {
+                        return Err(self.lock_error(
+                            "PutObject",
+                            AwsError::from_sdk("PutObject", &location, e),
+                        ))
+                    }
+                }
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(LockError::Held {
+                    stack: self.key.clone(),
+                    holder: Box::new(theirs),
+                    stale: false,
+                    location,
+                    expires: Some(crate::clock::rfc3339(expires)),
+                });
+            }
+            let until_expiry = Duration::from_secs(expires - now);
+            tokio::time::sleep(left.min(until_expiry).min(Duration::from_millis(500))).await;
+        }
+    }
+
+    /// Starts the heartbeat of a lock just taken.
+    fn held(
+        &self,
+        etag: Option<&str>,
+        holder: Holder,
+        took_over: Option<Holder>,
+        notify: Arc<dyn Fn(&str) + Send + Sync>,
+    ) -> S3Lock {
+        let etag = Arc::new(tokio::sync::Mutex::new(
+            etag.unwrap_or_default().to_string(),
+        ));
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let store = S3Store::new(
+            self.client.clone(),
+            &self.bucket,
+            &self.key,
+            self.kms_key_id.clone(),
+            self.lease,
+        );
+        let period = self.lease / 3;
+        let current = etag.clone();
+        let heartbeat = tokio::spawn(async move {
+            let mut holder = holder;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(period) => {}
+                    _ = stopped.changed() => return,
+                }
+                // The ETag stays locked while the renewal is in flight, so release never
+                // deletes with an ETag that is about to change.
+                let mut etag = current.lock().await;
+                holder.renewed = Some(crate::clock::now_rfc3339());
+                match store.lock_put(&holder).if_match(etag.as_str()).send().await {
+                    Ok(out) => *etag = out.e_tag().unwrap_or_default().to_string(),
+                    Err(e) if condition_failed(&e) || not_found(&e) => {
+                        notify(&format!(
+                            "Lost the lock {}: another run replaced it. This run's state writes are refused if that run changed the state.",
+                            store.lock_location()
+                        ));
+                        return;
+                    }
+                    // A transient failure: the lease allows two more tries.
+                    Err(e) => notify(&format!(
+                        "could not renew the lock {}: {}",
+                        store.lock_location(),
+                        AwsError::from_sdk("PutObject", store.lock_location(), e)
+                    )),
+                }
+            }
+        });
+        S3Lock {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: self.lock_key(),
+            etag,
+            stop,
+            heartbeat: Some(heartbeat),
+            took_over,
+        }
+    }
+
+    fn lock_location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.lock_key())
+    }
+
+    /// Reads the lock: its holder, ETag and when its lease ends (`None` when unlocked).
+    pub async fn lock_holder(&self) -> Result<Option<(Holder, String, u64)>, LockError> {
+        let location = self.lock_location();
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.lock_key())
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => {
+                return Err(
+                    self.lock_error("GetObject", AwsError::from_sdk("GetObject", &location, e))
+                )
+            }
+        };
+        let etag = out.e_tag().unwrap_or_default().to_string();
+        let modified = out
+            .last_modified()
+            .map(|t| u64::try_from(t.secs()).unwrap_or(0))
+            .unwrap_or(0);
+        let holder = out
+            .body
+            .collect()
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Holder>(&b.into_bytes()).ok())
+            .unwrap_or_else(Holder::unknown);
+        let expires = modified
+            + holder
+                .lease_seconds
+                .unwrap_or(crate::spec::DEFAULT_LOCK_LEASE_SECONDS);
+        Ok(Some((holder, etag, expires)))
+    }
+
+    /// Deletes the lock if it is still the one with `etag` (`state unlock`).
+    pub async fn remove_lock(&self, etag: &str) -> Result<bool, LockError> {
+        let location = self.lock_location();
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.lock_key())
+            .if_match(etag)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) || not_found(&e) => Ok(false),
+            Err(e) => Err(self.lock_error(
+                "DeleteObject",
+                AwsError::from_sdk("DeleteObject", &location, e),
+            )),
+        }
+    }
+}
+
+/// A lock on S3 this run holds, renewed in the background until released.
+#[derive(Debug)]
+pub struct S3Lock {
+    client: Client,
+    bucket: String,
+    key: String,
+    etag: Arc<tokio::sync::Mutex<String>>,
+    stop: tokio::sync::watch::Sender<bool>,
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
+    /// The holder of a stale lock this one replaced.
+    pub took_over: Option<Holder>,
+}
+
+impl S3Lock {
+    /// Stops the heartbeat and deletes the lock, only if it is still ours (`If-Match`).
+    pub async fn release(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(h) = self.heartbeat.take() {
+            let _ = h.await;
+        }
+        let etag = self.etag.lock().await.clone();
+        let _ = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .if_match(etag)
+            .send()
+            .await;
+    }
+}
+
+impl Drop for S3Lock {
+    fn drop(&mut self) {
+        // Not released (a bug, or the runtime is going away): stop renewing, so the lease runs out.
+        if let Some(h) = self.heartbeat.take() {
+            h.abort();
+        }
+    }
+}
+
+/// What `state bootstrap` did.
+#[derive(Debug)]
+pub struct BootstrapReport {
+    pub region: String,
+    /// The bucket was created now (not found already there).
+    pub created: bool,
+    /// The settings it holds, in words.
+    pub settings: Vec<String>,
+}
+
+impl S3Store {
+    /// Creates the state bucket (or, when it is already there and ours, brings it to these
+    /// settings): public access blocked, ACLs disabled, versioning, default encryption, and a
+    /// policy refusing plain HTTP. Every call may be repeated.
+    pub async fn bootstrap(&self, notify: &dyn Fn(&str)) -> Result<BootstrapReport, AwsError> {
+        use aws_sdk_s3::types::{
+            BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
+            ObjectOwnership, OwnershipControls, OwnershipControlsRule,
+            PublicAccessBlockConfiguration, ServerSideEncryptionByDefault,
+            ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+            VersioningConfiguration,
+        };
+        let s3 = &self.client;
+        let bucket = self.bucket.as_str();
+        let what = format!("state bucket {bucket}");
+        let region = s3
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into());
+        let created = match s3.head_bucket().bucket(bucket).send().await {
+            Ok(head) => {
+                if let Some(found) = head.bucket_region().filter(|r| *r != region) {
+                    return Err(AwsError::new(
+                        "HeadBucket",
+                        what,
+                        format!("the bucket is in {found}, not {region}"),
+                        format!("set state.region: {found} in stack.yaml"),
+                    ));
+                }
+                false
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
+                notify(&format!("creating state bucket {bucket} in {region}..."));
+                let mut req = s3.create_bucket().bucket(bucket);
+                if region != "us-east-1" {
+                    req = req.create_bucket_configuration(
+                        CreateBucketConfiguration::builder()
+                            .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                            .build(),
+                    );
+                }
+                match req.send().await {
+                    Ok(_) => true,
+                    Err(e) if code_of(&e) == Some("BucketAlreadyOwnedByYou") => false,
+                    Err(e) => return Err(AwsError::from_sdk("CreateBucket", what, e)),
+                }
+            }
+            Err(e) if status(&e) == Some(403) => {
+                return Err(AwsError::new(
+                    "HeadBucket",
+                    what,
+                    "the bucket exists but is not yours (403 Forbidden)",
+                    "bucket names are global: set state.bucket in stack.yaml to a name of your own",
+                ))
+            }
+            Err(e) => return Err(AwsError::from_sdk("HeadBucket", what, e)),
+        };
+        let mut settings = Vec::new();
+        let build = |e: aws_sdk_s3::error::BuildError| {
+            crate::aws::build_error("PutBucket*", format!("state bucket {bucket}"), e)
+        };
+        s3.put_public_access_block()
+            .bucket(bucket)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutPublicAccessBlock", &what, e))?;
+        settings.push("public access blocked".to_string());
+        s3.put_bucket_ownership_controls()
+            .bucket(bucket)
+            .ownership_controls(
+                OwnershipControls::builder()
+                    .rules(
+                        OwnershipControlsRule::builder()
+                            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                            .build()
+                            .map_err(build)?,
+                    )
+                    .build()
+                    .map_err(build)?,
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutBucketOwnershipControls", &what, e))?;
+        settings.push("ACLs disabled".to_string());
+        s3.put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutBucketVersioning", &what, e))?;
+        settings.push("versioning enabled".to_string());
+        let by_default = match &self.kms_key_id {
+            Some(key) => ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::AwsKms)
+                .kms_master_key_id(key),
+            None => {
+                ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256)
+            }
+        };
+        s3.put_bucket_encryption()
+            .bucket(bucket)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(
+                                by_default.build().map_err(build)?,
+                            )
+                            .bucket_key_enabled(self.kms_key_id.is_some())
+                            .build(),
+                    )
+                    .build()
+                    .map_err(build)?,
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutBucketEncryption", &what, e))?;
+        settings.push(match &self.kms_key_id {
+            Some(k) => format!("encrypted with KMS key {k}"),
+            None => "encrypted (SSE-S3)".to_string(),
+        });
+        let arn = format!("arn:aws:s3:::{bucket}");
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "PresignStackStateDenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [arn.clone(), format!("{arn}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+            }]
+        });
+        s3.put_bucket_policy()
+            .bucket(bucket)
+            .policy(policy.to_string())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutBucketPolicy", &what, e))?;
+        settings.push("HTTPS only".to_string());
+        if created {
+            // Only a bucket made here is tagged: an existing bucket's tags are its owner's.
+            s3.put_bucket_tagging()
+                .bucket(bucket)
+                .tagging(
+                    Tagging::builder()
+                        .tag_set(
+                            Tag::builder()
+                                .key("presign-stack:purpose")
+                                .value("state")
+                                .build()
+                                .map_err(build)?,
+                        )
+                        .build()
+                        .map_err(build)?,
+                )
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("PutBucketTagging", &what, e))?;
+        }
+        Ok(BootstrapReport {
+            region,
+            created,
+            settings,
+        })
+    }
+}
