@@ -300,13 +300,18 @@ pub fn open_store(
                         .build(),
                 ),
             };
-            Ok(Store::S3(S3Store::new(
+            let mut store = S3Store::new(
                 client,
                 &s3.bucket,
                 &s3.key,
                 s3.kms_key_id.clone(),
                 Duration::from_secs(stack.state.lock_lease_seconds),
-            )))
+            );
+            store.plain_http = clients
+                .s3_endpoint
+                .as_deref()
+                .is_some_and(|e| e.starts_with("http://"));
+            Ok(Store::S3(store))
         }
     }
 }

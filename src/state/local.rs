@@ -38,8 +38,13 @@ impl LocalStore {
         self.path.display().to_string()
     }
 
+    /// How errors name it: "file <path>" ("the state file ... is not valid state").
+    fn described(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+
     fn io(&self, action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
-        let location = path.display().to_string();
+        let location = format!("file {}", path.display());
         move |source| StateError::Io {
             action,
             location,
@@ -62,7 +67,7 @@ impl LocalStore {
     pub fn load_stored(&self, stack: &str) -> Result<Option<Stored>, StateError> {
         match self.read_bytes()? {
             None => Ok(None),
-            Some(bytes) => parse(&bytes, &self.location(), &self.recovery(), stack).map(Some),
+            Some(bytes) => parse(&bytes, &self.described(), &self.recovery(), stack).map(Some),
         }
     }
 

@@ -37,6 +37,8 @@ pub struct S3Store {
     key: String,
     kms_key_id: Option<String>,
     lease: Duration,
+    /// The S3 endpoint is plain HTTP (an emulator): `state bootstrap` does not refuse HTTP.
+    pub plain_http: bool,
     /// The state object's ETag as this run last read or wrote it (`None`: there is none).
     etag: Mutex<Option<String>>,
 }
@@ -50,6 +52,28 @@ fn status<E>(err: &SdkError<E>) -> Option<u16> {
 /// A failed `If-Match` / `If-None-Match`: 412 (or 409, a concurrent conditional write).
 fn condition_failed<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
     code_of(err).is_some_and(|c| CONDITION_FAILED.contains(&c)) || status(err) == Some(412)
+}
+
+/// The SDK error as an [`AwsError`]; an answer without an error code (a HEAD, or an emulator's
+/// empty 403) is named by its HTTP status.
+fn aws_error<E>(operation: &'static str, location: &str, err: SdkError<E>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match status(&err) {
+        Some(st) if code_of(&err).is_none() => AwsError {
+            operation,
+            resource: location.to_string(),
+            code: Some(match st {
+                403 => "Forbidden".to_string(),
+                404 => "NotFound".to_string(),
+                _ => format!("HTTP{st}"),
+            }),
+            message: format!("HTTP {st} without an error body"),
+            hint: None,
+        },
+        _ => AwsError::from_sdk(operation, location.to_string(), err),
+    }
 }
 
 fn not_found<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
@@ -70,6 +94,7 @@ impl S3Store {
             key: key.to_string(),
             kms_key_id,
             lease,
+            plain_http: false,
             etag: Mutex::new(None),
         }
     }
@@ -82,28 +107,47 @@ impl S3Store {
         format!("{}.lock", self.key)
     }
 
-    /// An error of a call on the state bucket, with the next step.
-    fn failed(&self, action: &'static str, err: AwsError) -> StateError {
-        let hint = match err.code.as_deref() {
+    /// What to do about a failed call on the state bucket.
+    fn next_step(&self, err: &AwsError) -> String {
+        match err.code.as_deref() {
             Some("NoSuchBucket") => format!(
                 "the state bucket {} does not exist: create it with `presign-stack state bootstrap`",
                 self.bucket
             ),
             Some("AccessDenied" | "Forbidden") => format!(
-                "your credentials need s3:GetObject, s3:PutObject and s3:DeleteObject on {}/{}* (docs/permissions.md, state bucket)",
+                "your credentials need s3:GetObject, s3:PutObject and s3:DeleteObject on {}/{}* (docs/permissions.md, state bucket), and the bucket's policy must allow them",
                 self.bucket, self.key
             ),
-            _ => "check the state settings in stack.yaml (state:) and your AWS credentials; the state was left as it was".into(),
-        };
+            _ => "check state: in stack.yaml and your AWS credentials; the state was left as it was".into(),
+        }
+    }
+
+    /// An error of a call on the state object, with the next step.
+    fn failed(&self, action: &'static str, err: AwsError) -> StateError {
         StateError::Io {
             action,
             location: self.location(),
             detail: format!(
-                "{}: {}",
+                "{} failed: {}: {}",
+                err.operation,
                 err.code.as_deref().unwrap_or("error"),
                 err.message
             ),
-            hint,
+            hint: self.next_step(&err),
+        }
+    }
+
+    /// An error of a call on the lock object, with the next step.
+    fn lock_error(&self, err: AwsError) -> LockError {
+        LockError::Io {
+            location: self.lock_location(),
+            detail: format!(
+                "{} failed: {}: {}\n  hint: {}",
+                err.operation,
+                err.code.as_deref().unwrap_or("error"),
+                err.message,
+                self.next_step(&err)
+            ),
         }
     }
 
@@ -128,9 +172,7 @@ impl S3Store {
                 (etag, Some(body.into_bytes().to_vec()))
             }
             Err(e) if not_found(&e) => (None, None),
-            Err(e) => {
-                return Err(self.failed("read", AwsError::from_sdk("GetObject", self.location(), e)))
-            }
+            Err(e) => return Err(self.failed("read", aws_error("GetObject", &self.location(), e))),
         };
         if let Ok(mut slot) = self.etag.lock() {
             *slot = etag;
@@ -178,9 +220,7 @@ impl S3Store {
             Err(e) if condition_failed(&e) => Err(StateError::Conflict {
                 location: self.location(),
             }),
-            Err(e) => {
-                Err(self.failed("write", AwsError::from_sdk("PutObject", self.location(), e)))
-            }
+            Err(e) => Err(self.failed("write", aws_error("PutObject", &self.location(), e))),
         }
     }
 
@@ -203,18 +243,6 @@ impl S3Store {
         req
     }
 
-    fn lock_error(&self, operation: &'static str, err: AwsError) -> LockError {
-        let state_error = self.failed("lock", err);
-        LockError::Io {
-            location: format!("s3://{}/{}", self.bucket, self.lock_key()),
-            detail: state_error
-                .to_string()
-                .split_once(": ")
-                .map(|(_, rest)| rest.to_string())
-                .unwrap_or_else(|| format!("{operation} failed")),
-        }
-    }
-
     /// Takes the stack's lock, waiting up to `wait` while another run holds it; a lock whose
     /// lease ran out is taken over (the returned lock's `took_over` names its holder).
     pub async fn lock(
@@ -233,11 +261,7 @@ impl S3Store {
             match self.lock_put(&holder).if_none_match("*").send().await {
                 Ok(out) => return Ok(self.held(out.e_tag(), holder, None, notify)),
                 Err(e) if condition_failed(&e) => {}
-                Err(e) => {
-                    return Err(
-                        self.lock_error("PutObject", AwsError::from_sdk("PutObject", &location, e))
-                    )
-                }
+                Err(e) => return Err(self.lock_error(aws_error("PutObject", &location, e))),
             }
             // Someone holds it: who, and is their lease still running?
             let got = self
@@ -250,11 +274,7 @@ impl S3Store {
             let out = match got {
                 Ok(out) => out,
                 Err(e) if not_found(&e) => continue, // released in between
-                Err(e) => {
-                    return Err(
-                        self.lock_error("GetObject", AwsError::from_sdk("GetObject", &location, e))
-                    )
-                }
+                Err(e) => return Err(self.lock_error(aws_error("GetObject", &location, e))),
             };
             let their_etag = out.e_tag().unwrap_or_default().to_string();
             let modified = out
@@ -279,12 +299,7 @@ impl S3Store {
                 match self.lock_put(&holder).if_match(&their_etag).send().await {
                     Ok(out) => return Ok(self.held(out.e_tag(), holder, Some(theirs), notify)),
                     Err(e) if condition_failed(&e) || not_found(&e) => continue,
-                    Err(e) => {
-                        return Err(self.lock_error(
-                            "PutObject",
-                            AwsError::from_sdk("PutObject", &location, e),
-                        ))
-                    }
+                    Err(e) => return Err(self.lock_error(aws_error("PutObject", &location, e))),
                 }
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -347,7 +362,7 @@ impl S3Store {
                     Err(e) => notify(&format!(
                         "could not renew the lock {}: {}",
                         store.lock_location(),
-                        AwsError::from_sdk("PutObject", store.lock_location(), e)
+                        aws_error("PutObject", &store.lock_location(), e)
                     )),
                 }
             }
@@ -380,11 +395,7 @@ impl S3Store {
         {
             Ok(out) => out,
             Err(e) if not_found(&e) => return Ok(None),
-            Err(e) => {
-                return Err(
-                    self.lock_error("GetObject", AwsError::from_sdk("GetObject", &location, e))
-                )
-            }
+            Err(e) => return Err(self.lock_error(aws_error("GetObject", &location, e))),
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
         let modified = out
@@ -419,10 +430,7 @@ impl S3Store {
         {
             Ok(_) => Ok(true),
             Err(e) if condition_failed(&e) || not_found(&e) => Ok(false),
-            Err(e) => Err(self.lock_error(
-                "DeleteObject",
-                AwsError::from_sdk("DeleteObject", &location, e),
-            )),
+            Err(e) => Err(self.lock_error(aws_error("DeleteObject", &location, e))),
         }
     }
 }
@@ -487,8 +495,7 @@ impl S3Store {
             BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
             ObjectOwnership, OwnershipControls, OwnershipControlsRule,
             PublicAccessBlockConfiguration, ServerSideEncryptionByDefault,
-            ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
-            VersioningConfiguration,
+            ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
         };
         let s3 = &self.client;
         let bucket = self.bucket.as_str();
@@ -612,6 +619,11 @@ impl S3Store {
             Some(k) => format!("encrypted with KMS key {k}"),
             None => "encrypted (SSE-S3)".to_string(),
         });
+        if self.plain_http {
+            // The policy would refuse every call made through this endpoint.
+            settings.push("HTTPS not enforced (the S3 endpoint is plain HTTP)".to_string());
+            return self.finish_bootstrap(region, created, settings).await;
+        }
         let arn = format!("arn:aws:s3:::{bucket}");
         let policy = serde_json::json!({
             "Version": "2012-10-17",
@@ -631,6 +643,22 @@ impl S3Store {
             .await
             .map_err(|e| AwsError::from_sdk("PutBucketPolicy", &what, e))?;
         settings.push("HTTPS only".to_string());
+        self.finish_bootstrap(region, created, settings).await
+    }
+
+    async fn finish_bootstrap(
+        &self,
+        region: String,
+        created: bool,
+        settings: Vec<String>,
+    ) -> Result<BootstrapReport, AwsError> {
+        use aws_sdk_s3::types::{Tag, Tagging};
+        let s3 = &self.client;
+        let bucket = self.bucket.as_str();
+        let what = format!("state bucket {bucket}");
+        let build = |e: aws_sdk_s3::error::BuildError| {
+            crate::aws::build_error("PutBucketTagging", what.clone(), e)
+        };
         if created {
             // Only a bucket made here is tagged: an existing bucket's tags are its owner's.
             s3.put_bucket_tagging()
