@@ -143,19 +143,26 @@ fn apigateway(method: &str) -> &'static str {
     }
 }
 
-/// `(client, method)` of every SDK call in src/aws/.
-fn calls_in_code() -> BTreeSet<(String, String)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws");
+/// The S3 calls on the state bucket (src/state/s3.rs), beyond those in [`ACTIONS`]. Without
+/// s3:ListBucket, reading a state that does not exist yet answers AccessDenied, not NoSuchKey.
+const STATE_ACTIONS: &[(&str, &str, &[&str])] = &[
+    ("client", "get_object", &["s3:GetObject", "s3:ListBucket"]),
+    ("client", "put_object", &["s3:PutObject"]),
+    ("client", "delete_object", &["s3:DeleteObject"]),
+];
+
+/// `(client, method)` of every SDK call in the files of `dir`.
+fn calls_in(files: Vec<std::path::PathBuf>, clients: &[&str]) -> BTreeSet<(String, String)> {
     let mut found = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    for path in files {
+        let text = std::fs::read_to_string(path).unwrap();
         // One line, with method chains joined up: `s3\n    .head_bucket()` → `s3.head_bucket()`.
         let flat = text
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
             .replace(" .", ".");
-        for client in ["s3", "iam", "lambda", "gw", "apigw", "logs", "sts"] {
+        for client in clients {
             let needle = format!("{client}.");
             let mut rest = flat.as_str();
             while let Some(i) = rest.find(&needle) {
@@ -171,6 +178,7 @@ fn calls_in_code() -> BTreeSet<(String, String)> {
                     && rest[name.len()..].starts_with("()")
                     && !name.is_empty()
                     && name != "clone"
+                    && name != "config"
                 {
                     found.insert((client.to_string(), name));
                 }
@@ -180,11 +188,26 @@ fn calls_in_code() -> BTreeSet<(String, String)> {
     found
 }
 
-fn documented_actions() -> BTreeSet<String> {
+/// `(client, method)` of every SDK call in src/aws/.
+fn calls_in_code() -> BTreeSet<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws");
+    let files = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    calls_in(
+        files,
+        &["s3", "iam", "lambda", "gw", "apigw", "logs", "sts"],
+    )
+}
+
+/// The actions of the `n`-th JSON policy in docs/permissions.md (1: the deployer's, 2: the
+/// state bucket's).
+fn documented_actions(n: usize) -> BTreeSet<String> {
     let doc = include_str!("../docs/permissions.md");
     let json = doc
         .split("```json")
-        .nth(1)
+        .nth(n)
         .and_then(|s| s.split("```").next())
         .expect("a JSON policy block");
     let policy: serde_json::Value =
@@ -220,7 +243,7 @@ fn the_documented_deployer_policy_covers_every_call_and_nothing_more() {
         };
         needed.extend(actions.iter().map(|a| a.to_string()));
     }
-    let documented = documented_actions();
+    let documented = documented_actions(1);
     let missing: Vec<&String> = needed.difference(&documented).collect();
     let extra: Vec<&String> = documented.difference(&needed).collect();
     assert!(missing.is_empty(), "docs/permissions.md lacks {missing:?}");
@@ -234,4 +257,35 @@ fn the_documented_deployer_policy_covers_every_call_and_nothing_more() {
         .collect();
     let stale: Vec<_> = mapped.iter().filter(|k| !calls.contains(*k)).collect();
     assert!(stale.is_empty(), "mapped but no longer called: {stale:?}");
+}
+
+#[test]
+fn the_documented_state_bucket_policy_covers_every_state_call_and_nothing_more() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/state/s3.rs");
+    let calls = calls_in(vec![file], &["s3", "client"]);
+    assert!(calls.len() >= 10, "found only {calls:?}");
+    let mut needed = BTreeSet::new();
+    for (client, method) in &calls {
+        let mapped = STATE_ACTIONS
+            .iter()
+            .chain(ACTIONS.iter().filter(|(c, _, _)| *c == "s3"))
+            .find(|(c, m, _)| (*c == client || *c == "s3") && m == method);
+        let Some((_, _, actions)) = mapped else {
+            panic!(
+                "{client}.{method}() in src/state/s3.rs has no IAM mapping in tests/permissions.rs"
+            );
+        };
+        needed.extend(actions.iter().map(|a| a.to_string()));
+    }
+    let documented = documented_actions(2);
+    let missing: Vec<&String> = needed.difference(&documented).collect();
+    let extra: Vec<&String> = documented.difference(&needed).collect();
+    assert!(
+        missing.is_empty(),
+        "docs/permissions.md (state bucket) lacks {missing:?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "docs/permissions.md (state bucket) grants unused {extra:?}"
+    );
 }

@@ -266,3 +266,59 @@ fn errors_inside_an_environment_point_at_its_lines() {
     let e = env(text, "dev").unwrap_err().0;
     assert_eq!(e[0].line, 5, "{e:?}");
 }
+
+#[test]
+fn state_defaults_to_a_local_file_and_s3_gets_a_key_per_stack() {
+    let local = parse(Path::new("s.yaml"), "stack: demo\n").unwrap().state;
+    assert_eq!(local.backend, Backend::Local);
+    assert_eq!(local.s3, None);
+    assert_eq!(local.lock_lease_seconds, DEFAULT_LOCK_LEASE_SECONDS);
+    let text = "stack: demo\nstate:\n  backend: s3\n  bucket: acme-state\n  kms_key_id: alias/state\nenvironments:\n  dev: {}\n";
+    let s3 = parse(Path::new("s.yaml"), text).unwrap().state;
+    assert_eq!(s3.backend, Backend::S3);
+    let at = s3.s3.unwrap();
+    assert_eq!(
+        (
+            at.bucket.as_str(),
+            at.key.as_str(),
+            at.kms_key_id.as_deref()
+        ),
+        ("acme-state", "presign-stack/demo.json", Some("alias/state"))
+    );
+    let dev = env(text, "dev").unwrap().state.s3.unwrap();
+    assert_eq!(
+        dev.key, "presign-stack/demo-dev.json",
+        "one object per environment"
+    );
+}
+
+#[test]
+fn bad_state_settings_are_refused_at_their_line() {
+    let e = one_error("stack: demo\nstate:\n  backend: dynamodb\n");
+    assert_eq!((e.line, e.column), (3, 12));
+    assert!(e.message.contains("unknown state backend"), "{e:?}");
+    let e = one_error("stack: demo\nstate:\n  backend: s3\n");
+    assert!(e.message.contains("needs state.bucket"), "{e:?}");
+    let e = one_error("stack: demo\nstate:\n  bucket: acme-state\n  lock_lease_seconds: 1\n");
+    assert_eq!(e.line, 4);
+    let e = one_error("stack: demo\nstate:\n  bucket: Not_A_Bucket\n");
+    assert_eq!(e.line, 3);
+    let e = one_error("stack: demo\nstate:\n  bucket: acme-state\n  key: /abs.json\n");
+    assert_eq!(e.line, 4);
+    let e =
+        one_error("stack: demo\nbucket:\n  name: acme-uploads\nstate:\n  bucket: acme-uploads\n");
+    assert!(e.message.contains("upload bucket"), "{e:?}");
+    let e = one_error("stack: demo\nstate:\n  bucket: acme-state\n  surprise: 1\n");
+    assert_eq!(e.line, 4, "unknown fields are refused too: {e:?}");
+}
+
+#[test]
+fn an_explicit_state_key_shared_by_every_environment_is_refused() {
+    let text = "stack: photos\nstate:\n  bucket: acme-state\n  key: photos.json\nenvironments:\n  dev: {}\n  prod:\n    state:\n      key: photos-prod.json\n";
+    let e = env(text, "dev").unwrap_err().0;
+    assert!(e[0].message.contains("state.key"), "{e:?}");
+    assert_eq!(
+        env(text, "prod").unwrap().state.s3.unwrap().key,
+        "photos-prod.json"
+    );
+}

@@ -192,4 +192,25 @@ mod tests {
             Err(StateError::OtherStack { .. })
         ));
     }
+
+    #[test]
+    fn a_moved_note_is_read_as_such_and_stops_a_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path(), "demo");
+        let note = super::super::Moved {
+            version: 1,
+            stack: "demo".into(),
+            lineage: "l-1".into(),
+            serial: 7,
+            moved_to: "s3://b/k".into(),
+            moved_at: "2026-01-01T00:00:00Z".into(),
+        };
+        store.write_bytes(&super::super::to_bytes(&note)).unwrap();
+        match store.load_stored("demo").unwrap() {
+            Some(Stored::Moved(m)) => assert_eq!(m, note),
+            other => panic!("expected the note, got {other:?}"),
+        }
+        let err = store.load("demo").unwrap_err();
+        assert!(err.to_string().contains("moved to s3://b/k"), "{err}");
+    }
 }
