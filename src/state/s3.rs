@@ -247,6 +247,7 @@ impl S3Store {
     /// lease ran out is taken over (the returned lock's `took_over` names its holder).
     pub async fn lock(
         &self,
+        stack: &str,
         command: &str,
         wait: Duration,
         notify: Arc<dyn Fn(&str) + Send + Sync>,
@@ -264,34 +265,9 @@ impl S3Store {
                 Err(e) => return Err(self.lock_error(aws_error("PutObject", &location, e))),
             }
             // Someone holds it: who, and is their lease still running?
-            let got = self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(self.lock_key())
-                .send()
-                .await;
-            let out = match got {
-                Ok(out) => out,
-                Err(e) if not_found(&e) => continue, // released in between
-                Err(e) => return Err(self.lock_error(aws_error("GetObject", &location, e))),
+            let Some((theirs, their_etag, expires)) = self.lock_holder().await? else {
+                continue; // released in between
             };
-            let their_etag = out.e_tag().unwrap_or_default().to_string();
-            let modified = out
-                .last_modified()
-                .map(|t| u64::try_from(t.secs()).unwrap_or(0))
-                .unwrap_or(0);
-            let theirs = out
-                .body
-                .collect()
-                .await
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Holder>(&b.into_bytes()).ok())
-                .unwrap_or_else(Holder::unknown);
-            let their_lease = theirs
-                .lease_seconds
-                .unwrap_or(crate::spec::DEFAULT_LOCK_LEASE_SECONDS);
-            let expires = modified + their_lease;
             let now = crate::clock::now_unix();
             if now >= expires {
                 // Stale: replace exactly the lock we looked at; if another waiting run got
@@ -305,7 +281,7 @@ impl S3Store {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 return Err(LockError::Held {
-                    stack: self.key.clone(),
+                    stack: stack.to_string(),
                     holder: Box::new(theirs),
                     stale: false,
                     location,
