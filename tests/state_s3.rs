@@ -559,3 +559,40 @@ async fn a_running_holder_renews_its_lease_so_it_outlives_it() {
     let out = holder.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deploy_killed_mid_way_on_s3_is_completed_by_the_next_run() {
+    let stack = s3_stack("s-crash", 3);
+    bootstrap(&stack);
+    // Abort (as kill -9 would) right after the 5th AWS change: no release, no record of it.
+    let crashed = support::command(&["deploy", "--yes"])
+        .arg("-f")
+        .arg(stack.spec())
+        .current_dir(stack.dir.path())
+        .env("PRESIGN_STACK_FAILPOINT_AFTER_MUTATIONS", "5")
+        .output()
+        .unwrap();
+    assert_ne!(crashed.status.code(), Some(0), "{}", text(&crashed));
+    let journal: State = serde_json::from_slice(
+        &object(&state_bucket(&stack), &state_key(&stack))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        !journal.pending.is_empty(),
+        "the journal names what was under way"
+    );
+
+    let next = expect_ok(&stack, &["deploy", "--yes", "--lock-timeout", "30"]);
+    let stderr = String::from_utf8_lossy(&next.stderr);
+    assert!(stderr.contains("Took over a stale lock"), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let again = expect_ok(&stack, &["deploy", "--yes"]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("No changes"),
+        "{}",
+        text(&again)
+    );
+    assert_no_lost_update(&state_history(&stack).await);
+}

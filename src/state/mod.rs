@@ -305,7 +305,10 @@ impl Store {
                 })?
                 .map(lock::Lock::Local)
             }
-            Store::S3(s) => s.lock(stack, command, wait, notify).await.map(lock::Lock::S3),
+            Store::S3(s) => s
+                .lock(stack, command, wait, notify)
+                .await
+                .map(lock::Lock::S3),
         }
     }
 }
