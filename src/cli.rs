@@ -9,8 +9,9 @@ use clap::{Args, Parser, Subcommand};
 /// presign-stack reads a declarative stack.yaml and makes AWS match it: the S3 bucket with its
 /// ownership controls, public access block, encryption, versioning, CORS rules and policy; the
 /// signer's IAM role, log group and Lambda function; and the HTTP API in front of it. It
-/// records what it applied in a state file next to the spec (.presign-stack/<stack>.json), so
-/// that `diff` reports drift and `destroy` removes exactly what it created.
+/// records what it applied in a state file next to the spec (.presign-stack/<stack>.json), or in
+/// an S3 bucket a team shares (`state:` in the spec), so that `diff` reports drift and `destroy`
+/// removes exactly what it created.
 ///
 /// AWS settings are the standard ones: the credential chain, AWS_PROFILE / --profile,
 /// AWS_REGION / --region, and AWS_ENDPOINT_URL for an emulator (see scripts/emulator).
@@ -105,10 +106,10 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Print the stack's outputs (API URL, bucket, function and role ARNs) from the state.
     ///
-    /// Makes no AWS call. With NAME, prints that one value alone (for scripts:
+    /// Makes no AWS call besides reading a state kept in S3. With NAME, prints that one value alone (for scripts:
     /// `curl "$(presign-stack output api_url)?filekey=a.jpg&contentType=image/jpeg"`).
     Output(OutputArgs),
-    /// Inspect the state, or clear a lock left behind.
+    /// Inspect the state, clear a lock left behind, or keep the state in S3 (bootstrap, migrate).
     #[command(subcommand)]
     State(StateCommand),
     /// Check stack.yaml offline: parse and validate it, report every problem with its line and
@@ -216,21 +217,24 @@ pub enum StateCommand {
         /// The resource id, e.g. bucket or function.
         resource: String,
     },
-    /// Remove the stack's lock. A lock whose process is gone on this host (or, on S3, whose
-    /// lease ran out) is removed at once; another one only with --force (make sure no run is
-    /// active).
+    /// Remove the stack's lock, left by a run that crashed or was killed.
+    ///
+    /// A lock whose process is gone on this host (or, on S3, whose lease ran out) is removed at
+    /// once; another one only with --force (make sure no run is active).
     Unlock {
         #[arg(long)]
         force: bool,
     },
-    /// Create the S3 bucket named by state.bucket in the spec, for state a team shares:
-    /// versioning on (every state write is kept), default encryption (SSE-KMS with
+    /// Create the S3 bucket for state a team shares (state.bucket in the spec).
+    ///
+    /// Versioning on (every state write is kept), default encryption (SSE-KMS with
     /// state.kms_key_id, else SSE-S3), public access blocked, ACLs disabled, plain HTTP refused.
     /// Safe to run again: an existing bucket of yours gets those settings. The bucket is not
     /// part of the stack: destroy never touches it.
     Bootstrap,
-    /// Move the state between this machine and S3 (state.bucket / state.key in the spec),
-    /// unchanged: same bytes, lineage and serial. Both locks are held while it moves. Refused
+    /// Move the state between this machine and S3 (state.bucket / state.key in the spec).
+    ///
+    /// The state moves unchanged: same bytes, lineage and serial. Both locks are held while it moves. Refused
     /// when the destination holds another stack history (another lineage) or a newer serial.
     /// The source is left holding a note that points to the destination, so a run still
     /// configured for it stops instead of starting over; then set state.backend to match.
