@@ -596,3 +596,42 @@ async fn a_deploy_killed_mid_way_on_s3_is_completed_by_the_next_run() {
     );
     assert_no_lost_update(&state_history(&stack).await);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kms_key_encrypts_the_state_and_is_the_buckets_default() {
+    let stack = TestStack::new("s-kms", "");
+    let bucket = state_bucket(&stack);
+    stack.write_spec(&format!(
+        "state:\n  backend: s3\n  bucket: {bucket}\n  kms_key_id: alias/team-state\n"
+    ));
+    bootstrap(&stack);
+    expect_ok(&stack, &["deploy", "--yes"]);
+    let client = s3().await;
+    let head = client
+        .head_object()
+        .bucket(&bucket)
+        .key(state_key(&stack))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.server_side_encryption().map(|s| s.as_str()),
+        Some("aws:kms")
+    );
+    assert_eq!(head.ssekms_key_id(), Some("alias/team-state"));
+    let encryption = client
+        .get_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let default = encryption
+        .server_side_encryption_configuration()
+        .unwrap()
+        .rules()[0]
+        .apply_server_side_encryption_by_default()
+        .unwrap()
+        .clone();
+    assert_eq!(default.sse_algorithm().as_str(), "aws:kms");
+    assert_eq!(default.kms_master_key_id(), Some("alias/team-state"));
+}
