@@ -635,3 +635,64 @@ async fn a_kms_key_encrypts_the_state_and_is_the_buckets_default() {
     assert_eq!(default.sse_algorithm().as_str(), "aws:kms");
     assert_eq!(default.kms_master_key_id(), Some("alias/team-state"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_holder_that_loses_its_lock_stops_before_its_next_state_write() {
+    let stack = s3_stack("s-lost", 3);
+    bootstrap(&stack);
+    expect_ok(&stack, &["deploy", "--yes"]);
+    let versions_before = state_history(&stack).await.len();
+    stack.write_spec(&format!(
+        "state:\n  backend: s3\n  bucket: {}\n  lock_lease_seconds: 3\nuploads:\n  expires_seconds: 120\n",
+        state_bucket(&stack)
+    ));
+    let go = stack.dir.path().join("go");
+    let mut held = spawn(&stack, &["deploy", "--yes"], &go);
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let (mut pipe, stderr) = (held.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut pipe, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                stderr
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    wait_for_lock(&stack);
+    let (bucket, key) = (state_bucket(&stack), format!("{}.lock", state_key(&stack)));
+    let thief = r#"{"user": "thief", "host": "elsewhere", "pid": 7, "since": "2026-01-01T00:00:00Z", "command": "deploy", "lease_seconds": 3600}"#;
+    s3().await
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(thief.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    support::wait_until(
+        Duration::from_secs(30),
+        "the holder's heartbeat to notice",
+        || stderr.lock().unwrap().contains("Lost the lock"),
+    );
+    std::fs::write(&go, "").unwrap();
+    let status = held.wait().unwrap();
+    reader.join().unwrap();
+    let stderr = stderr.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("lost its lock"), "{stderr}");
+    assert_eq!(
+        state_history(&stack).await.len(),
+        versions_before,
+        "no state written after the lock was lost"
+    );
+    assert_eq!(
+        object(&bucket, &key).await.as_deref(),
+        Some(thief.as_bytes())
+    );
+}

@@ -116,6 +116,8 @@ pub enum StateError {
     },
     #[error("the state {location} was changed by another run since this run read it (the condition on its ETag failed), so this run stopped without overwriting it\n  hint: another run took over this stack's lock (was this run paused longer than the lock's lease?); what this run applied before stopping is not recorded: run `presign-stack diff` to see it, then deploy again")]
     Conflict { location: String },
+    #[error("this run lost its lock {lock} (another run replaced it), so it stopped before writing the state {location}\n  hint: what this run applied before stopping is not recorded: run `presign-stack diff` to see it once the other run is done, then deploy again")]
+    LockLost { location: String, lock: String },
     #[error("the state {location} moved to {to} on {at}\n  hint: {hint}")]
     Moved {
         location: String,

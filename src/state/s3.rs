@@ -14,10 +14,12 @@
 //! Lease expiry compares the lock object's `Last-Modified` (S3's clock) with this machine's
 //! clock: clocks must agree to well within a lease.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use aws_sdk_s3::Client;
@@ -29,14 +31,54 @@ use crate::aws::errors::{code_of, AwsError};
 /// Error codes of a failed `If-Match` / `If-None-Match` (409: a concurrent conditional write).
 const CONDITION_FAILED: &[&str] = &["PreconditionFailed", "ConditionalRequestConflict"];
 
+/// Where one stack's state and lock objects are, and how they are written.
+#[derive(Debug, Clone)]
+struct Objects {
+    client: Client,
+    bucket: String,
+    /// The state object's key; the lock is `<key>.lock`.
+    key: String,
+    kms_key_id: Option<String>,
+}
+
+impl Objects {
+    fn lock_key(&self) -> String {
+        format!("{}.lock", self.key)
+    }
+
+    fn lock_location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.lock_key())
+    }
+
+    /// A JSON object write to `key` (with the KMS key, when there is one).
+    fn put(&self, key: String, bytes: Vec<u8>) -> PutObjectFluentBuilder {
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(bytes));
+        if let Some(k) = &self.kms_key_id {
+            req = req
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(k);
+        }
+        req
+    }
+
+    fn put_lock(&self, holder: &Holder) -> PutObjectFluentBuilder {
+        self.put(self.lock_key(), super::to_bytes(holder))
+    }
+}
+
 /// The state object of one stack in a bucket.
 #[derive(Debug)]
 pub struct S3Store {
-    client: Client,
-    bucket: String,
-    key: String,
-    kms_key_id: Option<String>,
+    at: Objects,
     lease: Duration,
+    /// Set by the lock's heartbeat when another run replaced the lock: no more state writes.
+    lock_lost: Arc<AtomicBool>,
     /// The S3 endpoint is plain HTTP (an emulator): `state bootstrap` does not refuse HTTP.
     pub plain_http: bool,
     /// The state object's ETag as this run last read or wrote it (`None`: there is none).
@@ -89,22 +131,21 @@ impl S3Store {
         lease: Duration,
     ) -> S3Store {
         S3Store {
-            client,
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-            kms_key_id,
+            at: Objects {
+                client,
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                kms_key_id,
+            },
             lease,
+            lock_lost: Arc::default(),
             plain_http: false,
             etag: Mutex::new(None),
         }
     }
 
     pub fn location(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
-    }
-
-    fn lock_key(&self) -> String {
-        format!("{}.lock", self.key)
+        format!("s3://{}/{}", self.at.bucket, self.at.key)
     }
 
     /// What to do about a failed call on the state bucket.
@@ -112,11 +153,11 @@ impl S3Store {
         match err.code.as_deref() {
             Some("NoSuchBucket") => format!(
                 "the state bucket {} does not exist: create it with `presign-stack state bootstrap`",
-                self.bucket
+                self.at.bucket
             ),
             Some("AccessDenied" | "Forbidden") => format!(
                 "your credentials need s3:GetObject, s3:PutObject and s3:DeleteObject on {}/{}* (docs/permissions.md, state bucket), and the bucket's policy must allow them",
-                self.bucket, self.key
+                self.at.bucket, self.at.key
             ),
             _ => "check state: in stack.yaml and your AWS credentials; the state was left as it was".into(),
         }
@@ -140,7 +181,7 @@ impl S3Store {
     /// An error of a call on the lock object, with the next step.
     fn lock_error(&self, err: AwsError) -> LockError {
         LockError::Io {
-            location: self.lock_location(),
+            location: self.at.lock_location(),
             detail: format!(
                 "{} failed: {}: {}\n  hint: {}",
                 err.operation,
@@ -154,10 +195,11 @@ impl S3Store {
     /// The state object's bytes (remembering its ETag for the next write); `None` when absent.
     pub async fn read_bytes(&self) -> Result<Option<Vec<u8>>, StateError> {
         let got = self
+            .at
             .client
             .get_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
+            .bucket(&self.at.bucket)
+            .key(&self.at.key)
             .send()
             .await;
         let (etag, bytes) = match got {
@@ -183,7 +225,7 @@ impl S3Store {
     pub async fn load_stored(&self, stack: &str) -> Result<Option<Stored>, StateError> {
         let recovery = format!(
             "earlier versions are in the bucket's version history (aws s3api list-object-versions --bucket {} --prefix {})",
-            self.bucket, self.key
+            self.at.bucket, self.at.key
         );
         match self.read_bytes().await? {
             None => Ok(None),
@@ -194,18 +236,13 @@ impl S3Store {
     /// Writes the state object only if it is still the one this run last read or wrote.
     pub async fn write_bytes(&self, bytes: &[u8]) -> Result<(), StateError> {
         let expected = self.etag.lock().ok().and_then(|e| e.clone());
-        let mut req = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .content_type("application/json")
-            .body(ByteStream::from(bytes.to_vec()));
-        if let Some(k) = &self.kms_key_id {
-            req = req
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(k);
+        if self.lock_lost.load(Ordering::SeqCst) {
+            return Err(StateError::LockLost {
+                location: self.location(),
+                lock: self.at.lock_location(),
+            });
         }
+        let mut req = self.at.put(self.at.key.clone(), bytes.to_vec());
         req = match expected {
             Some(etag) => req.if_match(etag),
             None => req.if_none_match("*"),
@@ -224,25 +261,6 @@ impl S3Store {
         }
     }
 
-    fn lock_put(
-        &self,
-        holder: &Holder,
-    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
-        let mut req = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(self.lock_key())
-            .content_type("application/json")
-            .body(ByteStream::from(super::to_bytes(holder)));
-        if let Some(k) = &self.kms_key_id {
-            req = req
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(k);
-        }
-        req
-    }
-
     /// Takes the stack's lock, waiting up to `wait` while another run holds it; a lock whose
     /// lease ran out is taken over (the returned lock's `took_over` names its holder).
     pub async fn lock(
@@ -254,12 +272,12 @@ impl S3Store {
     ) -> Result<S3Lock, LockError> {
         let deadline = std::time::Instant::now() + wait;
         let lease_seconds = self.lease.as_secs();
-        let location = format!("s3://{}/{}", self.bucket, self.lock_key());
+        let location = self.at.lock_location();
         loop {
             let mut holder = Holder::current(command);
             holder.lease_seconds = Some(lease_seconds);
             holder.renewed = Some(holder.since.clone());
-            match self.lock_put(&holder).if_none_match("*").send().await {
+            match self.at.put_lock(&holder).if_none_match("*").send().await {
                 Ok(out) => return Ok(self.held(out.e_tag(), holder, None, notify)),
                 Err(e) if condition_failed(&e) => {}
                 Err(e) => return Err(self.lock_error(aws_error("PutObject", &location, e))),
@@ -272,7 +290,7 @@ impl S3Store {
             if now >= expires {
                 // Stale: replace exactly the lock we looked at; if another waiting run got
                 // there first, the condition fails and we look again.
-                match self.lock_put(&holder).if_match(&their_etag).send().await {
+                match self.at.put_lock(&holder).if_match(&their_etag).send().await {
                     Ok(out) => return Ok(self.held(out.e_tag(), holder, Some(theirs), notify)),
                     Err(e) if condition_failed(&e) || not_found(&e) => continue,
                     Err(e) => return Err(self.lock_error(aws_error("PutObject", &location, e))),
@@ -305,13 +323,8 @@ impl S3Store {
             etag.unwrap_or_default().to_string(),
         ));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let store = S3Store::new(
-            self.client.clone(),
-            &self.bucket,
-            &self.key,
-            self.kms_key_id.clone(),
-            self.lease,
-        );
+        let at = self.at.clone();
+        let lost = self.lock_lost.clone();
         let period = self.lease / 3;
         let current = etag.clone();
         let heartbeat = tokio::spawn(async move {
@@ -325,28 +338,27 @@ impl S3Store {
                 // deletes with an ETag that is about to change.
                 let mut etag = current.lock().await;
                 holder.renewed = Some(crate::clock::now_rfc3339());
-                match store.lock_put(&holder).if_match(etag.as_str()).send().await {
+                match at.put_lock(&holder).if_match(etag.as_str()).send().await {
                     Ok(out) => *etag = out.e_tag().unwrap_or_default().to_string(),
                     Err(e) if condition_failed(&e) || not_found(&e) => {
+                        lost.store(true, Ordering::SeqCst);
                         notify(&format!(
-                            "Lost the lock {}: another run replaced it. This run's state writes are refused if that run changed the state.",
-                            store.lock_location()
+                            "Lost the lock {}: another run replaced it. This run writes no more state and starts no more changes.",
+                            at.lock_location()
                         ));
                         return;
                     }
                     // A transient failure: the lease allows two more tries.
                     Err(e) => notify(&format!(
                         "could not renew the lock {}: {}",
-                        store.lock_location(),
-                        aws_error("PutObject", &store.lock_location(), e)
+                        at.lock_location(),
+                        aws_error("PutObject", &at.lock_location(), e)
                     )),
                 }
             }
         });
         S3Lock {
-            client: self.client.clone(),
-            bucket: self.bucket.clone(),
-            key: self.lock_key(),
+            at: self.at.clone(),
             etag,
             stop,
             heartbeat: Some(heartbeat),
@@ -354,18 +366,15 @@ impl S3Store {
         }
     }
 
-    fn lock_location(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.lock_key())
-    }
-
     /// Reads the lock: its holder, ETag and when its lease ends (`None` when unlocked).
     pub async fn lock_holder(&self) -> Result<Option<(Holder, String, u64)>, LockError> {
-        let location = self.lock_location();
+        let location = self.at.lock_location();
         let out = match self
+            .at
             .client
             .get_object()
-            .bucket(&self.bucket)
-            .key(self.lock_key())
+            .bucket(&self.at.bucket)
+            .key(self.at.lock_key())
             .send()
             .await
         {
@@ -394,12 +403,13 @@ impl S3Store {
 
     /// Deletes the lock if it is still the one with `etag` (`state unlock`).
     pub async fn remove_lock(&self, etag: &str) -> Result<bool, LockError> {
-        let location = self.lock_location();
+        let location = self.at.lock_location();
         match self
+            .at
             .client
             .delete_object()
-            .bucket(&self.bucket)
-            .key(self.lock_key())
+            .bucket(&self.at.bucket)
+            .key(self.at.lock_key())
             .if_match(etag)
             .send()
             .await
@@ -414,9 +424,7 @@ impl S3Store {
 /// A lock on S3 this run holds, renewed in the background until released.
 #[derive(Debug)]
 pub struct S3Lock {
-    client: Client,
-    bucket: String,
-    key: String,
+    at: Objects,
     etag: Arc<tokio::sync::Mutex<String>>,
     stop: tokio::sync::watch::Sender<bool>,
     heartbeat: Option<tokio::task::JoinHandle<()>>,
@@ -433,10 +441,11 @@ impl S3Lock {
         }
         let etag = self.etag.lock().await.clone();
         let _ = self
+            .at
             .client
             .delete_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
+            .bucket(&self.at.bucket)
+            .key(self.at.lock_key())
             .if_match(etag)
             .send()
             .await;
@@ -473,8 +482,8 @@ impl S3Store {
             PublicAccessBlockConfiguration, ServerSideEncryptionByDefault,
             ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
         };
-        let s3 = &self.client;
-        let bucket = self.bucket.as_str();
+        let s3 = &self.at.client;
+        let bucket = self.at.bucket.as_str();
         let what = format!("state bucket {bucket}");
         let region = s3
             .config()
@@ -565,7 +574,7 @@ impl S3Store {
             .await
             .map_err(|e| AwsError::from_sdk("PutBucketVersioning", &what, e))?;
         settings.push("versioning enabled".to_string());
-        let by_default = match &self.kms_key_id {
+        let by_default = match &self.at.kms_key_id {
             Some(key) => ServerSideEncryptionByDefault::builder()
                 .sse_algorithm(ServerSideEncryption::AwsKms)
                 .kms_master_key_id(key),
@@ -582,7 +591,7 @@ impl S3Store {
                             .apply_server_side_encryption_by_default(
                                 by_default.build().map_err(build)?,
                             )
-                            .bucket_key_enabled(self.kms_key_id.is_some())
+                            .bucket_key_enabled(self.at.kms_key_id.is_some())
                             .build(),
                     )
                     .build()
@@ -591,7 +600,7 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("PutBucketEncryption", &what, e))?;
-        settings.push(match &self.kms_key_id {
+        settings.push(match &self.at.kms_key_id {
             Some(k) => format!("encrypted with KMS key {k}"),
             None => "encrypted (SSE-S3)".to_string(),
         });
@@ -629,8 +638,8 @@ impl S3Store {
         settings: Vec<String>,
     ) -> Result<BootstrapReport, AwsError> {
         use aws_sdk_s3::types::{Tag, Tagging};
-        let s3 = &self.client;
-        let bucket = self.bucket.as_str();
+        let s3 = &self.at.client;
+        let bucket = self.at.bucket.as_str();
         let what = format!("state bucket {bucket}");
         let build = |e: aws_sdk_s3::error::BuildError| {
             crate::aws::build_error("PutBucketTagging", what.clone(), e)
