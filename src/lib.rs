@@ -59,7 +59,11 @@ pub async fn run(cli: Cli, printer: &Printer, clients: Option<aws::Clients>) -> 
         Err(e) => {
             printer.info(&format!("error: {e:#}"));
             printer.json_result(serde_json::json!({"error": format!("{e:#}")}));
-            ExitStatus::Failure
+            if e.is::<commands::Interrupted>() {
+                ExitStatus::Interrupted
+            } else {
+                ExitStatus::Failure
+            }
         }
     }
 }

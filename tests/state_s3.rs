@@ -696,3 +696,34 @@ async fn a_holder_that_loses_its_lock_stops_before_its_next_state_write() {
         Some(thief.as_bytes())
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_run_releases_its_lock_and_exits_130() {
+    let stack = s3_stack("s-int", 60);
+    bootstrap(&stack);
+    let go = stack.dir.path().join("never");
+    let held = spawn(&stack, &["deploy", "--yes"], &go);
+    wait_for_lock(&stack);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &held.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = held.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing was changed"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        object(
+            &state_bucket(&stack),
+            &format!("{}.lock", state_key(&stack))
+        )
+        .await,
+        None,
+        "the lock was released: the team is not locked out for a lease"
+    );
+    expect_ok(&stack, &["deploy", "--yes"]);
+}

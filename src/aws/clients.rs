@@ -1,7 +1,7 @@
 //! Building SDK clients from the standard AWS settings, and counting the calls they make.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,6 +40,35 @@ pub struct Clients {
     pub s3_endpoint: Option<String>,
     /// The credential chain the clients sign with (for `dev` and `url sign`, which presign).
     pub credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
+    /// Whether the user asked the run to stop (Ctrl-C), and whether changes are under way.
+    pub interrupt: Arc<Interrupt>,
+}
+
+/// A request to stop (SIGINT, SIGTERM), shared by the command and the executor: while changes
+/// are being applied, the executor starts no more of them and lets those under way finish.
+#[derive(Debug, Default)]
+pub struct Interrupt {
+    requested: AtomicBool,
+    applying: AtomicBool,
+}
+
+impl Interrupt {
+    pub fn requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+
+    /// Records a request; `true` when one was already made.
+    pub fn request(&self) -> bool {
+        self.requested.swap(true, Ordering::SeqCst)
+    }
+
+    pub fn applying(&self) -> bool {
+        self.applying.load(Ordering::SeqCst)
+    }
+
+    pub fn set_applying(&self, on: bool) {
+        self.applying.store(on, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for Clients {
@@ -139,6 +168,7 @@ impl Clients {
             api_ids: Arc::default(),
             s3_endpoint,
             credentials: config.credentials_provider(),
+            interrupt: Arc::default(),
         }
     }
 }

@@ -17,10 +17,11 @@ pub async fn run(
     clients: Option<crate::aws::Clients>,
 ) -> anyhow::Result<ExitStatus> {
     let mut session = Session::open(global, printer, clients).await?;
-    let lock = super::lock(&session, global, printer, "deploy").await?;
-    let result = locked(&mut session, global, args, printer).await;
-    lock.release().await;
-    result
+    let mut signals = super::Signals::install();
+    let lock = super::lock_or_interrupt(&session, global, printer, "deploy", &mut signals).await?;
+    let interrupt = session.clients.interrupt.clone();
+    let body = locked(&mut session, global, args, printer);
+    super::with_lock(lock, signals, interrupt, printer, "deploy", body).await
 }
 
 /// The deploy itself, under the stack's lock.

@@ -20,10 +20,11 @@ pub async fn run(
     clients: Option<crate::aws::Clients>,
 ) -> anyhow::Result<ExitStatus> {
     let session = Session::open(global, printer, clients).await?;
-    let lock = super::lock(&session, global, printer, "destroy").await?;
-    let result = locked(&session, global, args, printer).await;
-    lock.release().await;
-    result
+    let mut signals = super::Signals::install();
+    let lock = super::lock_or_interrupt(&session, global, printer, "destroy", &mut signals).await?;
+    let interrupt = session.clients.interrupt.clone();
+    let body = locked(&session, global, args, printer);
+    super::with_lock(lock, signals, interrupt, printer, "destroy", body).await
 }
 
 /// The destroy itself, under the stack's lock.

@@ -37,6 +37,8 @@ pub enum ExitStatus {
     Failure,
     /// 2: diff found differences.
     Differences,
+    /// 130: stopped by SIGINT / SIGTERM.
+    Interrupted,
 }
 
 impl ExitStatus {
@@ -45,8 +47,99 @@ impl ExitStatus {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
             ExitStatus::Differences => 2,
+            ExitStatus::Interrupted => 130,
         }
     }
+}
+
+/// A run stopped by SIGINT / SIGTERM (exit status 130); the message says what was done.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
+
+/// SIGINT and SIGTERM, caught from before a changing command takes its lock until it exits.
+pub struct Signals {
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    pub fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            streams: signal(SignalKind::interrupt())
+                .ok()
+                .zip(signal(SignalKind::terminate()).ok()),
+        }
+    }
+
+    /// The next signal (never, if they could not be caught).
+    async fn recv(&mut self) {
+        match &mut self.streams {
+            Some((int, term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Resolves when the run should stop where it is: a signal while no change is being
+    /// applied. During changes the first signal asks the executor to finish those under way and
+    /// start no more (the command then ends with [`Interrupted`]); a second one exits at once.
+    async fn until_stop(&mut self, interrupt: &crate::aws::clients::Interrupt, printer: &Printer) {
+        loop {
+            self.recv().await;
+            if !interrupt.applying() {
+                return;
+            }
+            if interrupt.request() {
+                printer.info("Stopping at once: changes under way may be unrecorded; the next run finds and finishes them.");
+                std::process::exit(ExitStatus::Interrupted.code());
+            }
+            printer.info("Interrupted: finishing the changes under way, then stopping (the state records them and the lock is released). Interrupt again to stop at once.");
+        }
+    }
+}
+
+/// Takes the stack's lock for a changing command, unless a signal comes first.
+pub async fn lock_or_interrupt(
+    session: &Session,
+    global: &Global,
+    printer: &Printer,
+    command: &str,
+    signals: &mut Signals,
+) -> anyhow::Result<crate::state::lock::Lock> {
+    tokio::select! {
+        lock = lock(session, global, printer, command) => lock,
+        _ = signals.recv() => Err(Interrupted(format!(
+            "{command} interrupted while waiting for the stack's lock; nothing was changed"
+        )).into()),
+    }
+}
+
+/// Runs a changing command's locked body until it ends or is interrupted, then releases the
+/// lock either way.
+pub async fn with_lock<F>(
+    lock: crate::state::lock::Lock,
+    mut signals: Signals,
+    interrupt: Arc<crate::aws::clients::Interrupt>,
+    printer: &Printer,
+    command: &str,
+    body: F,
+) -> anyhow::Result<ExitStatus>
+where
+    F: std::future::Future<Output = anyhow::Result<ExitStatus>>,
+{
+    let result = tokio::select! {
+        r = body => r,
+        _ = signals.until_stop(&interrupt, printer) => Err(Interrupted(format!(
+            "{command} interrupted before any change was applied; nothing was changed"
+        )).into()),
+    };
+    lock.release().await;
+    result
 }
 
 /// `presign-stack validate`: the spec's problems, offline.
@@ -473,6 +566,8 @@ pub async fn apply(
     printer: &Printer,
     parallelism: u16,
 ) -> anyhow::Result<usize> {
+    let interrupt = &session.clients.interrupt;
+    interrupt.set_applying(true);
     let outcome = crate::exec::execute(
         plan,
         &session.clients,
@@ -481,8 +576,19 @@ pub async fn apply(
         printer,
         usize::from(parallelism),
     )
-    .await?;
+    .await;
+    interrupt.set_applying(false);
+    let outcome = outcome?;
     report_calls(printer, &session.clients);
+    if interrupt.requested() {
+        return Err(Interrupted(format!(
+            "{command} interrupted: {} done, {} failed, {} not started (the state records what was done; run {command} again to finish)",
+            outcome.done.len(),
+            outcome.failed.len(),
+            outcome.skipped.len()
+        ))
+        .into());
+    }
     if outcome.succeeded() {
         return Ok(outcome.done.len());
     }

@@ -63,12 +63,19 @@ pub trait Driver {
     fn skip(&mut self, i: usize);
     /// Node `i`'s work panicked (a bug): it counts as failed.
     fn lost(&mut self, i: usize);
+    /// Whether to stop starting work (an interrupt): running work still finishes, and the
+    /// nodes not started are skipped.
+    fn stopping(&self) -> bool {
+        false
+    }
 }
 
 /// Runs a dependency graph (`after[i]`: the nodes node `i` waits for) with at most `parallelism`
 /// nodes at once. A node starts the moment the nodes it waits for have succeeded, not when a
 /// whole "level" is done; a failure skips its dependents and lets independent work finish. An
-/// error from the driver stops starting work and is returned once running work has ended.
+/// error from the driver, or the driver [stopping](Driver::stopping), stops starting work: it
+/// ends once running work has ended (an error is then returned; when stopping, the nodes not
+/// started are skipped).
 pub async fn run_graph<D: Driver>(
     after: &[Vec<usize>],
     parallelism: usize,
@@ -83,7 +90,7 @@ pub async fn run_graph<D: Driver>(
     let mut tasks: std::collections::HashMap<tokio::task::Id, usize> = Default::default();
     let mut error = None;
     loop {
-        if error.is_none() {
+        if error.is_none() && !driver.stopping() {
             // Skip whatever waits on a failed or skipped node (transitively, in one pass each
             // round: a skipped node blocks its own dependents next round).
             let mut changed = true;
@@ -139,6 +146,11 @@ pub async fn run_graph<D: Driver>(
                 blocked[i] = true;
                 error.get_or_insert(e);
             }
+        }
+    }
+    if error.is_none() {
+        for (i, _) in started.iter().enumerate().filter(|(_, s)| !**s) {
+            driver.skip(i);
         }
     }
     match error {
@@ -244,10 +256,17 @@ impl Driver for PlanDriver<'_> {
     fn skip(&mut self, i: usize) {
         let step = &self.plan.steps[i];
         self.outcome.skipped.push(step.id.clone());
-        self.printer.progress(&format!(
-            "skipped {}: a step it depends on failed",
-            label(step)
-        ));
+        let why = if self.stopping() {
+            "interrupted"
+        } else {
+            "a step it depends on failed"
+        };
+        self.printer
+            .progress(&format!("skipped {}: {why}", label(step)));
+    }
+
+    fn stopping(&self) -> bool {
+        self.clients.interrupt.requested()
     }
 }
 

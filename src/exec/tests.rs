@@ -26,6 +26,8 @@ struct Recorder {
     log: Arc<Mutex<Vec<Event>>>,
     running: Arc<Mutex<(usize, usize)>>, // (now, most at once)
     work: Box<dyn FnMut(usize) -> Work + Send>,
+    /// Stop (as on an interrupt) once this node has ended.
+    stop_after: Option<usize>,
 }
 
 impl Recorder {
@@ -34,6 +36,7 @@ impl Recorder {
             log: Arc::default(),
             running: Arc::default(),
             work: Box::new(work),
+            stop_after: None,
         }
     }
     fn events(&self) -> Vec<Event> {
@@ -78,6 +81,11 @@ impl Driver for Recorder {
 
     fn lost(&mut self, i: usize) {
         self.log.lock().unwrap().push(Event::End(i));
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop_after
+            .is_some_and(|n| self.log.lock().unwrap().contains(&Event::End(n)))
     }
 }
 
@@ -204,4 +212,36 @@ async fn a_failure_skips_its_dependents_and_only_them() {
         events.contains(&Event::End(4)),
         "independent work finished: {events:?}"
     );
+}
+
+#[tokio::test]
+async fn stopping_starts_nothing_more_but_lets_running_work_finish() {
+    // 0 quick; 1 independent and still running when 0 ends; 2 after 0; 3 after 2.
+    let log: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let seen = log.clone();
+    let mut d = Recorder::new(move |i| {
+        let seen = seen.clone();
+        Box::pin(async move {
+            if i == 1 {
+                // Still running when the stop comes: it ends only after node 0 has.
+                while !seen.lock().unwrap().contains(&Event::End(0)) {
+                    tokio::task::yield_now().await;
+                }
+            }
+            true
+        })
+    });
+    d.log = log;
+    d.stop_after = Some(0);
+    run(&[vec![], vec![], vec![0], vec![2]], 16, &mut d).await;
+    let events = d.events();
+    assert!(
+        events.contains(&Event::End(1)),
+        "running work finished: {events:?}"
+    );
+    assert!(
+        !events.contains(&Event::Start(2)) && !events.contains(&Event::Start(3)),
+        "nothing started after the stop: {events:?}"
+    );
+    assert!(events.contains(&Event::Skip(2)) && events.contains(&Event::Skip(3)));
 }
