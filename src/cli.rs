@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 /// AWS_REGION / --region, and AWS_ENDPOINT_URL for an emulator (see scripts/emulator).
 ///
 /// Exit status: 0 success (for diff: in sync), 1 error, 2 differences found (diff) or problems
-/// found (url explain).
+/// found (url explain), 130 interrupted (Ctrl-C / SIGTERM; the state records what was done).
 #[derive(Debug, Parser)]
 #[command(
     name = "presign-stack",
