@@ -727,3 +727,56 @@ async fn an_interrupted_run_releases_its_lock_and_exits_130() {
     );
     expect_ok(&stack, &["deploy", "--yes"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leases_are_judged_on_s3s_clock_not_this_machines() {
+    let stack = s3_stack("s-clock", 60);
+    bootstrap(&stack);
+    let (bucket, key) = (state_bucket(&stack), format!("{}.lock", state_key(&stack)));
+    let put_lock = |lease: u64| {
+        let (bucket, key) = (bucket.clone(), key.clone());
+        async move {
+            let body = format!(
+                r#"{{"user": "ci", "host": "runner-9", "pid": 4242, "since": "2026-01-01T00:00:00Z", "command": "deploy", "lease_seconds": {lease}}}"#
+            );
+            s3().await
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body.into_bytes().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    let skewed = |skew: &str, args: &[&str]| {
+        support::command(args)
+            .arg("-f")
+            .arg(stack.spec())
+            .current_dir(stack.dir.path())
+            .env("PRESIGN_STACK_TEST_CLOCK_SKEW_SECONDS", skew)
+            .output()
+            .unwrap()
+    };
+
+    // A live lock (an hour's lease, just written) stays live for a machine two hours ahead.
+    put_lock(3600).await;
+    let ahead = skewed("7200", &["deploy", "--yes"]);
+    assert_eq!(ahead.status.code(), Some(1), "{}", text(&ahead));
+    assert!(
+        String::from_utf8_lossy(&ahead.stderr).contains("pid 4242"),
+        "{}",
+        text(&ahead)
+    );
+    assert!(object(&bucket, &key).await.is_some(), "not taken over");
+
+    // A lock whose 3 s lease ran out is taken over by a machine two hours behind.
+    put_lock(3).await;
+    let behind = skewed("-7200", &["deploy", "--yes", "--lock-timeout", "60"]);
+    assert_eq!(behind.status.code(), Some(0), "{}", text(&behind));
+    assert!(
+        String::from_utf8_lossy(&behind.stderr).contains("Took over a stale lock"),
+        "{}",
+        text(&behind)
+    );
+}

@@ -109,11 +109,12 @@ async fn unlock(
             }
         }
         Store::S3(s3) => {
-            let Some((holder, etag, expires)) = s3.lock_holder().await? else {
+            let Some(seen) = s3.lock_holder().await? else {
                 not_locked();
                 return Ok(());
             };
-            let live = crate::clock::now_unix() < expires;
+            let (holder, etag, expires) = (seen.holder, seen.etag, seen.expires);
+            let live = seen.now < expires;
             if live && !force {
                 bail!(
                     "the lock is held by {}, whose lease runs until {} unless it renews it: it may still be running\n  hint: make sure it is not, then run `presign-stack state unlock --force` (or wait for the lease to run out: the next run takes it over)",

@@ -11,18 +11,21 @@
 //!   `If-None-Match: *` for the first), so a run that lost its lock can never overwrite a newer
 //!   state: the write fails with 412 and the run stops ([`StateError::Conflict`]).
 //!
-//! Lease expiry compares the lock object's `Last-Modified` (S3's clock) with this machine's
-//! clock: clocks must agree to well within a lease.
+//! Lease expiry compares the lock object's `Last-Modified` with the `Date` of the answer that
+//! read it: both S3's clock, so a machine whose clock is off cannot take a live lock.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::primitives::{ByteStream, DateTime, DateTimeFormat};
 use aws_sdk_s3::types::ServerSideEncryption;
 use aws_sdk_s3::Client;
+use aws_smithy_runtime_api::box_error::BoxError;
 
 use super::lock::{Holder, LockError};
 use super::{parse, StateError, Stored};
@@ -70,6 +73,62 @@ impl Objects {
     fn put_lock(&self, holder: &Holder) -> PutObjectFluentBuilder {
         self.put(self.lock_key(), super::to_bytes(holder))
     }
+}
+
+/// A lock as read from S3.
+#[derive(Debug)]
+pub struct LockSeen {
+    pub holder: Holder,
+    pub etag: String,
+    /// When its lease ends unless renewed (Unix seconds, S3's clock: `Last-Modified` + lease).
+    pub expires: u64,
+    /// When it was read (S3's clock: the answer's `Date`).
+    pub now: u64,
+}
+
+/// Remembers the `Date` of S3's answer, so a lease is judged on S3's clock alone: this
+/// machine's clock may be wrong by more than a lease.
+#[derive(Debug, Clone, Default)]
+struct ServerDate(Arc<Mutex<Option<u64>>>);
+
+impl ServerDate {
+    fn get(&self) -> Option<u64> {
+        self.0.lock().ok().and_then(|d| *d)
+    }
+}
+
+impl Intercept for ServerDate {
+    fn name(&self) -> &'static str {
+        "presign-stack server date"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let date = context
+            .response()
+            .headers()
+            .get("date")
+            .and_then(|d| DateTime::from_str(d, DateTimeFormat::HttpDate).ok())
+            .and_then(|d| u64::try_from(d.secs()).ok());
+        if let (Some(d), Ok(mut slot)) = (date, self.0.lock()) {
+            *slot = Some(d);
+        }
+        Ok(())
+    }
+}
+
+/// This machine's clock, only when S3 sent no `Date`. Tests may skew it
+/// (`PRESIGN_STACK_TEST_CLOCK_SKEW_SECONDS`) to show that leases do not depend on it.
+fn local_now() -> u64 {
+    let skew: i64 = std::env::var("PRESIGN_STACK_TEST_CLOCK_SKEW_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    crate::clock::now_unix().saturating_add_signed(skew)
 }
 
 /// The state object of one stack in a bucket.
@@ -283,10 +342,15 @@ impl S3Store {
                 Err(e) => return Err(self.lock_error(aws_error("PutObject", &location, e))),
             }
             // Someone holds it: who, and is their lease still running?
-            let Some((theirs, their_etag, expires)) = self.lock_holder().await? else {
+            let Some(LockSeen {
+                holder: theirs,
+                etag: their_etag,
+                expires,
+                now,
+            }) = self.lock_holder().await?
+            else {
                 continue; // released in between
             };
-            let now = crate::clock::now_unix();
             if now >= expires {
                 // Stale: replace exactly the lock we looked at; if another waiting run got
                 // there first, the condition fails and we look again.
@@ -306,7 +370,7 @@ impl S3Store {
                     expires: Some(crate::clock::rfc3339(expires)),
                 });
             }
-            let until_expiry = Duration::from_secs(expires - now);
+            let until_expiry = Duration::from_secs(expires.saturating_sub(now));
             tokio::time::sleep(left.min(until_expiry).min(Duration::from_millis(500))).await;
         }
     }
@@ -366,15 +430,19 @@ impl S3Store {
         }
     }
 
-    /// Reads the lock: its holder, ETag and when its lease ends (`None` when unlocked).
-    pub async fn lock_holder(&self) -> Result<Option<(Holder, String, u64)>, LockError> {
+    /// Reads the lock (`None` when unlocked): its holder, its ETag, and when its lease ends,
+    /// with the time of reading, both on S3's clock.
+    pub async fn lock_holder(&self) -> Result<Option<LockSeen>, LockError> {
         let location = self.at.lock_location();
+        let date = ServerDate::default();
         let out = match self
             .at
             .client
             .get_object()
             .bucket(&self.at.bucket)
             .key(self.at.lock_key())
+            .customize()
+            .interceptor(date.clone())
             .send()
             .await
         {
@@ -398,7 +466,12 @@ impl S3Store {
             + holder
                 .lease_seconds
                 .unwrap_or(crate::spec::DEFAULT_LOCK_LEASE_SECONDS);
-        Ok(Some((holder, etag, expires)))
+        Ok(Some(LockSeen {
+            holder,
+            etag,
+            expires,
+            now: date.get().unwrap_or_else(local_now),
+        }))
     }
 
     /// Deletes the lock if it is still the one with `etag` (`state unlock`).
