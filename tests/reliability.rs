@@ -122,7 +122,12 @@ fn flaky_proxy(upstream: &str) -> (String, Arc<AtomicU64>) {
             let Ok(client) = client else { continue };
             let n = counter.fetch_add(1, Ordering::SeqCst);
             let (upstream, failed) = (upstream.clone(), failed.clone());
-            std::thread::spawn(move || serve(client, &upstream, n, &failed));
+            // Every fifth request fails: 20%, alternating throttling and an unavailable service.
+            let fail = (n % 5 == 3).then(|| {
+                failed.fetch_add(1, Ordering::SeqCst);
+                n % 2 == 0
+            });
+            std::thread::spawn(move || serve(client, &upstream, fail, Duration::ZERO));
         }
     });
     (format!("http://{addr}"), failed_out)
@@ -149,19 +154,35 @@ fn read_http_request(s: &mut TcpStream) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-fn serve(mut client: TcpStream, upstream: &str, n: u64, failed: &AtomicU64) {
+/// A proxy in front of the emulator that holds every request for `delay` before forwarding it:
+/// a deploy through it takes seconds, long enough to interrupt it mid-way.
+fn slow_proxy(upstream: &str, delay: Duration) -> String {
+    let upstream = upstream.trim_start_matches("http://").to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let upstream = upstream.clone();
+            std::thread::spawn(move || serve(client, &upstream, None, delay));
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Answers one request: with a throttling error (`Some(true)`), an unavailable service
+/// (`Some(false)`), or by forwarding it after `delay`.
+fn serve(mut client: TcpStream, upstream: &str, fail: Option<bool>, delay: Duration) {
     let Some(request) = read_http_request(&mut client) else {
         return;
     };
-    // Every fifth request fails: 20%, alternating throttling and an unavailable service.
-    if n % 5 == 3 {
-        failed.fetch_add(1, Ordering::SeqCst);
-        let body = if n % 2 == 0 {
+    if let Some(throttle) = fail {
+        let body = if throttle {
             "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
         } else {
             "<Error><Code>ServiceUnavailable</Code><Message>try again</Message></Error>"
         };
-        let status = if n % 2 == 0 {
+        let status = if throttle {
             "503 Slow Down"
         } else {
             "503 Service Unavailable"
@@ -185,6 +206,7 @@ fn serve(mut client: TcpStream, upstream: &str, n: u64, failed: &AtomicU64) {
         .lines()
         .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
         .collect();
+    std::thread::sleep(delay); // the proxy's latency, not a synchronisation
     let Ok(mut up) = TcpStream::connect(upstream) else {
         return;
     };
@@ -299,4 +321,74 @@ async fn state_list_show_and_unlock() {
     std::mem::forget(held); // its file is gone already
     let free = stack.expect(&["state", "unlock"], Success).await;
     assert!(free.stdout.contains("was not locked"), "{}", free.stdout);
+}
+
+#[tokio::test]
+async fn an_interrupt_during_changes_finishes_those_under_way_records_them_and_stops() {
+    let stack = TestStack::new("r-int", "");
+    let proxy = slow_proxy(support::endpoint(), Duration::from_millis(150));
+    let mut run = binary(&stack, &["deploy", "--yes"], &proxy)
+        .spawn()
+        .unwrap();
+    let stderr = Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let (mut pipe, stderr) = (run.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                stderr
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    support::wait_until(
+        Duration::from_secs(60),
+        "the deploy to complete its first change",
+        || stderr.lock().unwrap().contains("created"),
+    );
+    let sent = Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = run.wait().unwrap();
+    reader.join().unwrap();
+    let stderr = stderr.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("Interrupted: finishing"), "{stderr}");
+    assert!(stderr.contains("deploy interrupted:"), "{stderr}");
+    assert!(
+        stderr.contains("skipped"),
+        "what was not started is listed: {stderr}"
+    );
+    let state = stack.state().expect("the state records what was done");
+    assert!(
+        state.pending.is_empty(),
+        "every change under way finished and was recorded: {:?}",
+        state.pending
+    );
+    assert!(
+        !state.resources.is_empty() && !state.resources.contains_key("api"),
+        "stopped part-way: {:?}",
+        state.resources.keys().collect::<Vec<_>>()
+    );
+    assert!(
+        !stack
+            .dir
+            .path()
+            .join(".presign-stack")
+            .join(format!("{}.lock", stack.name))
+            .exists(),
+        "the lock was released"
+    );
+    // The next run finishes the rest, and then there is nothing left to do.
+    let rest = stack.expect(&["deploy", "--yes"], Success).await;
+    assert!(!rest.mutations().is_empty(), "{}", rest.output());
+    let again = stack.expect(&["deploy", "--yes"], Success).await;
+    assert_eq!(again.mutations(), Vec::<String>::new());
 }
