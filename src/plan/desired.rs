@@ -135,20 +135,26 @@ pub fn desired(stack: &Stack, region: &str) -> Vec<Resource> {
     out
 }
 
+/// The statement refusing every request to `bucket` made without TLS.
+pub fn deny_insecure_transport(bucket: &str) -> Value {
+    let arn = format!("arn:aws:s3:::{bucket}");
+    json!({
+        "Sid": "PresignStackDenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn.clone(), format!("{arn}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+    })
+}
+
 /// The bucket policy the stack wants, before normalisation; `None` when it has no statement.
 pub fn policy(stack: &Stack, bucket: &str) -> Option<Value> {
     let b = &stack.bucket;
     let arn = format!("arn:aws:s3:::{bucket}");
     let mut statements = Vec::new();
     if b.enforce_tls {
-        statements.push(json!({
-            "Sid": "PresignStackDenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [arn.clone(), format!("{arn}/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-        }));
+        statements.push(deny_insecure_transport(bucket));
     }
     if let Some(prefix) = &b.public_read_prefix {
         statements.push(json!({

@@ -547,132 +547,91 @@ pub struct BootstrapReport {
 impl S3Store {
     /// Creates the state bucket (or, when it is already there and ours, brings it to these
     /// settings): public access blocked, ACLs disabled, versioning, default encryption, and a
-    /// policy refusing plain HTTP. Every call may be repeated.
+    /// policy refusing plain HTTP (unless the endpoint itself is plain HTTP). It uses the same
+    /// resource operations as the stack's own bucket, so every call may be repeated.
     pub async fn bootstrap(&self, notify: &dyn Fn(&str)) -> Result<BootstrapReport, AwsError> {
-        use aws_sdk_s3::types::{
-            BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
-            ObjectOwnership, OwnershipControls, OwnershipControlsRule,
-            PublicAccessBlockConfiguration, ServerSideEncryptionByDefault,
-            ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
+        use crate::aws::{
+            s3_bucket, s3_encryption, s3_ownership_controls, s3_policy, s3_public_access_block,
+            s3_versioning,
+        };
+        use crate::plan::resources::{
+            BucketProps, EncryptionProps, OwnershipProps, PolicyProps, PublicAccessBlockProps,
+            VersioningProps,
         };
         let s3 = &self.at.client;
-        let bucket = self.at.bucket.as_str();
-        let what = format!("state bucket {bucket}");
+        let bucket = self.at.bucket.clone();
         let region = s3
             .config()
             .region()
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".into());
-        let created = match s3.head_bucket().bucket(bucket).send().await {
-            Ok(head) => {
-                if let Some(found) = head.bucket_region().filter(|r| *r != region) {
-                    return Err(AwsError::new(
-                        "HeadBucket",
-                        what,
-                        format!("the bucket is in {found}, not {region}"),
-                        format!("set state.region: {found} in stack.yaml"),
-                    ));
-                }
-                false
-            }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
-                notify(&format!("creating state bucket {bucket} in {region}..."));
-                let mut req = s3.create_bucket().bucket(bucket);
-                if region != "us-east-1" {
-                    req = req.create_bucket_configuration(
-                        CreateBucketConfiguration::builder()
-                            .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                            .build(),
-                    );
-                }
-                match req.send().await {
-                    Ok(_) => true,
-                    Err(e) if code_of(&e) == Some("BucketAlreadyOwnedByYou") => false,
-                    Err(e) => return Err(AwsError::from_sdk("CreateBucket", what, e)),
-                }
-            }
-            Err(e) if status(&e) == Some(403) => {
+        // The resource modules' hints speak of the stack's bucket.
+        let ours = |mut e: AwsError| {
+            e.resource = format!("state {}", e.resource);
+            e.hint = e.hint.map(|h| h.replace("bucket.name", "state.bucket"));
+            e
+        };
+        let created = match s3_bucket::find(s3, &bucket).await.map_err(ours)? {
+            Some(found) if found.region != region => {
                 return Err(AwsError::new(
                     "HeadBucket",
-                    what,
-                    "the bucket exists but is not yours (403 Forbidden)",
-                    "bucket names are global: set state.bucket in stack.yaml to a name of your own",
+                    format!("state bucket {bucket}"),
+                    format!("the bucket is in {}, not {region}", found.region),
+                    format!("set state.region: {} in stack.yaml", found.region),
                 ))
             }
-            Err(e) => return Err(AwsError::from_sdk("HeadBucket", what, e)),
-        };
-        let mut settings = Vec::new();
-        let build = |e: aws_sdk_s3::error::BuildError| {
-            crate::aws::build_error("PutBucket*", format!("state bucket {bucket}"), e)
-        };
-        s3.put_public_access_block()
-            .bucket(bucket)
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .ignore_public_acls(true)
-                    .block_public_policy(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("PutPublicAccessBlock", &what, e))?;
-        settings.push("public access blocked".to_string());
-        s3.put_bucket_ownership_controls()
-            .bucket(bucket)
-            .ownership_controls(
-                OwnershipControls::builder()
-                    .rules(
-                        OwnershipControlsRule::builder()
-                            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
-                            .build()
-                            .map_err(build)?,
-                    )
-                    .build()
-                    .map_err(build)?,
-            )
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("PutBucketOwnershipControls", &what, e))?;
-        settings.push("ACLs disabled".to_string());
-        s3.put_bucket_versioning()
-            .bucket(bucket)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("PutBucketVersioning", &what, e))?;
-        settings.push("versioning enabled".to_string());
-        let by_default = match &self.at.kms_key_id {
-            Some(key) => ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(ServerSideEncryption::AwsKms)
-                .kms_master_key_id(key),
+            Some(_) => false,
             None => {
-                ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256)
+                notify(&format!("creating state bucket {bucket} in {region}..."));
+                // Tagged only here: an existing bucket's tags are its owner's.
+                let tags = [("presign-stack:purpose".to_string(), "state".to_string())];
+                let props = BucketProps {
+                    name: bucket.clone(),
+                    region: region.clone(),
+                    tags: tags.into_iter().collect(),
+                };
+                s3_bucket::create(s3, &props).await.map_err(ours)?;
+                true
             }
         };
-        s3.put_bucket_encryption()
-            .bucket(bucket)
-            .server_side_encryption_configuration(
-                ServerSideEncryptionConfiguration::builder()
-                    .rules(
-                        ServerSideEncryptionRule::builder()
-                            .apply_server_side_encryption_by_default(
-                                by_default.build().map_err(build)?,
-                            )
-                            .bucket_key_enabled(self.at.kms_key_id.is_some())
-                            .build(),
-                    )
-                    .build()
-                    .map_err(build)?,
-            )
-            .send()
+        let mut settings = Vec::new();
+        let block = PublicAccessBlockProps {
+            bucket: bucket.clone(),
+            block_public_acls: true,
+            ignore_public_acls: true,
+            block_public_policy: true,
+            restrict_public_buckets: true,
+        };
+        s3_public_access_block::put(s3, &block)
             .await
-            .map_err(|e| AwsError::from_sdk("PutBucketEncryption", &what, e))?;
+            .map_err(ours)?;
+        settings.push("public access blocked".to_string());
+        let ownership = OwnershipProps {
+            bucket: bucket.clone(),
+            object_ownership: "BucketOwnerEnforced".into(),
+        };
+        s3_ownership_controls::put(s3, &ownership)
+            .await
+            .map_err(ours)?;
+        settings.push("ACLs disabled".to_string());
+        let versioning = VersioningProps {
+            bucket: bucket.clone(),
+            enabled: true,
+        };
+        s3_versioning::put(s3, &versioning).await.map_err(ours)?;
+        settings.push("versioning enabled".to_string());
+        let encryption = EncryptionProps {
+            bucket: bucket.clone(),
+            sse_algorithm: if self.at.kms_key_id.is_some() {
+                "aws:kms"
+            } else {
+                "AES256"
+            }
+            .into(),
+            kms_master_key_id: self.at.kms_key_id.clone(),
+            bucket_key_enabled: self.at.kms_key_id.is_some(),
+        };
+        s3_encryption::put(s3, &encryption).await.map_err(ours)?;
         settings.push(match &self.at.kms_key_id {
             Some(k) => format!("encrypted with KMS key {k}"),
             None => "encrypted (SSE-S3)".to_string(),
@@ -680,62 +639,16 @@ impl S3Store {
         if self.plain_http {
             // The policy would refuse every call made through this endpoint.
             settings.push("HTTPS not enforced (the S3 endpoint is plain HTTP)".to_string());
-            return self.finish_bootstrap(region, created, settings).await;
-        }
-        let arn = format!("arn:aws:s3:::{bucket}");
-        let policy = serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "PresignStackStateDenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [arn.clone(), format!("{arn}/*")],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-            }]
-        });
-        s3.put_bucket_policy()
-            .bucket(bucket)
-            .policy(policy.to_string())
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("PutBucketPolicy", &what, e))?;
-        settings.push("HTTPS only".to_string());
-        self.finish_bootstrap(region, created, settings).await
-    }
-
-    async fn finish_bootstrap(
-        &self,
-        region: String,
-        created: bool,
-        settings: Vec<String>,
-    ) -> Result<BootstrapReport, AwsError> {
-        use aws_sdk_s3::types::{Tag, Tagging};
-        let s3 = &self.at.client;
-        let bucket = self.at.bucket.as_str();
-        let what = format!("state bucket {bucket}");
-        let build = |e: aws_sdk_s3::error::BuildError| {
-            crate::aws::build_error("PutBucketTagging", what.clone(), e)
-        };
-        if created {
-            // Only a bucket made here is tagged: an existing bucket's tags are its owner's.
-            s3.put_bucket_tagging()
-                .bucket(bucket)
-                .tagging(
-                    Tagging::builder()
-                        .tag_set(
-                            Tag::builder()
-                                .key("presign-stack:purpose")
-                                .value("state")
-                                .build()
-                                .map_err(build)?,
-                        )
-                        .build()
-                        .map_err(build)?,
-                )
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("PutBucketTagging", &what, e))?;
+        } else {
+            let policy = PolicyProps {
+                bucket: bucket.clone(),
+                document: serde_json::json!({
+                    "Version": "2012-10-17",
+                    "Statement": [crate::plan::desired::deny_insecure_transport(&bucket)],
+                }),
+            };
+            s3_policy::put(s3, &policy).await.map_err(ours)?;
+            settings.push("HTTPS only".to_string());
         }
         Ok(BootstrapReport {
             region,
