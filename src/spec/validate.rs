@@ -159,46 +159,30 @@ impl Validator<'_> {
             return None;
         };
         // A name set for the stack would be shared by every environment.
-        let overlay_value = overlay.value;
-        if let Some(n) = raw.bucket.as_ref().and_then(|b| b.name.as_ref()) {
-            if overlay_value
-                .bucket
-                .as_ref()
-                .and_then(|b| b.name.as_ref())
-                .is_none()
-            {
+        let o = overlay.value;
+        let shared = [
+            (
+                "bucket.name",
+                raw.bucket.as_ref().and_then(|b| b.name.as_ref()),
+                o.bucket.as_ref().is_some_and(|b| b.name.is_some()),
+            ),
+            (
+                "function.name",
+                raw.function.as_ref().and_then(|f| f.name.as_ref()),
+                o.function.as_ref().is_some_and(|f| f.name.is_some()),
+            ),
+            (
+                "state.key",
+                raw.state.as_ref().and_then(|s| s.key.as_ref()),
+                o.state.as_ref().is_some_and(|s| s.key.is_some()),
+            ),
+        ];
+        for (field, value, overridden) in shared {
+            if let (Some(v), false) = (value, overridden) {
                 self.err(
-                    &n.referenced,
-                    format!("bucket.name {:?} would be shared by every environment", n.value),
-                    format!("set environments.{name}.bucket.name too, or leave bucket.name out (the default includes the environment)"),
-                );
-            }
-        }
-        if let Some(n) = raw.function.as_ref().and_then(|f| f.name.as_ref()) {
-            if overlay_value
-                .function
-                .as_ref()
-                .and_then(|f| f.name.as_ref())
-                .is_none()
-            {
-                self.err(
-                    &n.referenced,
-                    format!("function.name {:?} would be shared by every environment", n.value),
-                    format!("set environments.{name}.function.name too, or leave function.name out (the default includes the environment)"),
-                );
-            }
-        }
-        if let Some(k) = raw.state.as_ref().and_then(|s| s.key.as_ref()) {
-            if overlay_value
-                .state
-                .as_ref()
-                .and_then(|s| s.key.as_ref())
-                .is_none()
-            {
-                self.err(
-                    &k.referenced,
-                    format!("state.key {:?} would be shared by every environment", k.value),
-                    format!("set environments.{name}.state.key too, or leave state.key out (the default includes the environment)"),
+                    &v.referenced,
+                    format!("{field} {:?} would be shared by every environment", v.value),
+                    format!("set environments.{name}.{field} too, or leave {field} out (the default includes the environment)"),
                 );
             }
         }
@@ -206,7 +190,7 @@ impl Validator<'_> {
             return None;
         }
         raw.stack.value = format!("{}-{name}", raw.stack.value);
-        Some(raw.with_environment(overlay_value))
+        Some(raw.with_environment(o))
     }
 
     fn stack(&mut self, raw: RawStack) -> Stack {
