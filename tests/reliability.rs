@@ -330,26 +330,11 @@ async fn an_interrupt_during_changes_finishes_those_under_way_records_them_and_s
     let mut run = binary(&stack, &["deploy", "--yes"], &proxy)
         .spawn()
         .unwrap();
-    let stderr = Arc::new(std::sync::Mutex::new(String::new()));
-    let reader = {
-        let (mut pipe, stderr) = (run.stderr.take().unwrap(), stderr.clone());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                stderr
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
+    let stderr = support::StderrLog::of(&mut run);
     support::wait_until(
         Duration::from_secs(60),
         "the deploy to complete its first change",
-        || stderr.lock().unwrap().contains("created"),
+        || stderr.contains("created"),
     );
     let sent = Command::new("kill")
         .args(["-INT", &run.id().to_string()])
@@ -357,8 +342,7 @@ async fn an_interrupt_during_changes_finishes_those_under_way_records_them_and_s
         .unwrap();
     assert!(sent.success());
     let status = run.wait().unwrap();
-    reader.join().unwrap();
-    let stderr = stderr.lock().unwrap().clone();
+    let stderr = stderr.all();
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("Interrupted: finishing"), "{stderr}");
     assert!(stderr.contains("deploy interrupted:"), "{stderr}");

@@ -62,6 +62,34 @@ fn bootstrap(stack: &TestStack) {
     expect_ok(stack, &["state", "bootstrap"]);
 }
 
+fn lock_key(stack: &TestStack) -> String {
+    format!("{}.lock", state_key(stack))
+}
+
+/// The lock object's bytes; `None` when unlocked.
+async fn lock_object(stack: &TestStack) -> Option<Vec<u8>> {
+    object(&state_bucket(stack), &lock_key(stack)).await
+}
+
+/// Writes an object out of band, as another run or a person would.
+async fn put(bucket: &str, key: &str, bytes: impl Into<Vec<u8>>) {
+    s3().await
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(bytes.into().into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A lock as another holder writes it.
+fn foreign_lock(user: &str, host: &str, pid: u32, lease_seconds: u64) -> String {
+    format!(
+        r#"{{"user": "{user}", "host": "{host}", "pid": {pid}, "since": "2026-01-01T00:00:00Z", "command": "deploy", "lease_seconds": {lease_seconds}}}"#
+    )
+}
+
 async fn object(bucket: &str, key: &str) -> Option<Vec<u8>> {
     match s3().await.get_object().bucket(bucket).key(key).send().await {
         Ok(o) => Some(o.body.collect().await.unwrap().into_bytes().to_vec()),
@@ -117,7 +145,7 @@ fn assert_no_lost_update(history: &[State]) {
 }
 
 fn wait_for_lock(stack: &TestStack) {
-    let (bucket, key) = (state_bucket(stack), format!("{}.lock", state_key(stack)));
+    let (bucket, key) = (state_bucket(stack), lock_key(stack));
     let rt = tokio::runtime::Handle::current();
     support::wait_until(Duration::from_secs(60), "the run to take the lock", || {
         tokio::task::block_in_place(|| rt.block_on(object(&bucket, &key))).is_some()
@@ -219,11 +247,7 @@ async fn of_two_deploys_racing_on_s3_one_takes_the_lock_and_the_other_fails_fast
     let first = first.wait_with_output().unwrap();
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
     assert_eq!(
-        object(
-            &state_bucket(&stack),
-            &format!("{}.lock", state_key(&stack))
-        )
-        .await,
+        lock_object(&stack).await,
         None,
         "the winner released the lock"
     );
@@ -270,31 +294,16 @@ async fn a_state_write_after_the_lock_was_stolen_is_refused_and_nothing_is_lost(
 
     // Out of band, while the run holds the lock and has read the state: another holder
     // replaces the lock, and writes a newer state.
-    let client = s3().await;
     let (bucket, key) = (state_bucket(&stack), state_key(&stack));
-    let thief = r#"{"user": "thief", "host": "elsewhere", "pid": 7, "since": "2026-01-01T00:00:00Z", "command": "deploy", "lease_seconds": 60}"#;
-    client
-        .put_object()
-        .bucket(&bucket)
-        .key(format!("{key}.lock"))
-        .body(thief.as_bytes().to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    let thief = foreign_lock("thief", "elsewhere", 7, 60);
+    put(&bucket, &lock_key(&stack), thief.clone()).await;
     let mut newer: State = serde_json::from_slice(&object(&bucket, &key).await.unwrap()).unwrap();
     newer.serial += 1;
     newer
         .outputs
         .insert("written_by".into(), "the other run".into());
     let newer_bytes = serde_json::to_vec_pretty(&newer).unwrap();
-    client
-        .put_object()
-        .bucket(&bucket)
-        .key(&key)
-        .body(newer_bytes.clone().into())
-        .send()
-        .await
-        .unwrap();
+    put(&bucket, &key, newer_bytes.clone()).await;
 
     std::fs::write(&go, "").unwrap();
     let out = held.wait_with_output().unwrap();
@@ -310,7 +319,7 @@ async fn a_state_write_after_the_lock_was_stolen_is_refused_and_nothing_is_lost(
         "the newer state is intact"
     );
     assert_eq!(
-        object(&bucket, &format!("{key}.lock")).await.as_deref(),
+        lock_object(&stack).await.as_deref(),
         Some(thief.as_bytes()),
         "the other holder's lock was not released by the refused run"
     );
@@ -355,14 +364,7 @@ async fn a_killed_holders_lease_expires_and_the_next_run_takes_over_saying_so() 
     assert!(stderr.contains("Took over a stale lock"), "{stderr}");
     assert!(stderr.contains(&format!("pid {pid}")), "{stderr}");
     assert!(stderr.contains("6 s lease"), "{stderr}");
-    assert_eq!(
-        object(
-            &state_bucket(&stack),
-            &format!("{}.lock", state_key(&stack))
-        )
-        .await,
-        None
-    );
+    assert_eq!(lock_object(&stack).await, None);
     // And the stack is whole: a further deploy has nothing to do.
     let again = expect_ok(&stack, &["deploy", "--yes"]);
     assert!(
@@ -376,18 +378,11 @@ async fn a_killed_holders_lease_expires_and_the_next_run_takes_over_saying_so() 
 async fn unlock_removes_an_expired_lock_and_needs_force_for_a_live_one() {
     let stack = s3_stack("s-unlock", 60);
     bootstrap(&stack);
-    let (bucket, key) = (state_bucket(&stack), format!("{}.lock", state_key(&stack)));
+    let (bucket, key) = (state_bucket(&stack), lock_key(&stack));
     let out = expect_ok(&stack, &["state", "unlock"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("was not locked"));
-    let live = r#"{"user": "ci", "host": "runner-1", "pid": 99, "since": "2026-01-01T00:00:00Z", "command": "deploy", "lease_seconds": 3600}"#;
-    s3().await
-        .put_object()
-        .bucket(&bucket)
-        .key(&key)
-        .body(live.as_bytes().to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    let live = foreign_lock("ci", "runner-1", 99, 3600);
+    put(&bucket, &key, live).await;
     let refused = run(&stack, &["state", "unlock"]);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
@@ -463,14 +458,7 @@ async fn migrate_local_to_s3_and_back_keeps_the_state_byte_for_byte() {
     let mut other = State::new(&stack.name, support::REGION);
     other.serial = 1;
     let other_bytes = presign_stack::state::to_bytes(&other);
-    s3().await
-        .put_object()
-        .bucket(&bucket)
-        .key(state_key(&stack))
-        .body(other_bytes.clone().into())
-        .send()
-        .await
-        .unwrap();
+    put(&bucket, &state_key(&stack), other_bytes.clone()).await;
     let refused = run(&stack, &["state", "migrate", "--to", "s3"]);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     assert!(
@@ -534,7 +522,7 @@ async fn a_running_holder_renews_its_lease_so_it_outlives_it() {
     let holder = spawn(&stack, &["deploy", "--yes"], &go);
     wait_for_lock(&stack);
     // Wait until the lock has been renewed past its first lease (every 1 s for a 3 s lease).
-    let (bucket, key) = (state_bucket(&stack), format!("{}.lock", state_key(&stack)));
+    let (bucket, key) = (state_bucket(&stack), lock_key(&stack));
     let rt = tokio::runtime::Handle::current();
     let lock_age = || -> u64 {
         let bytes = tokio::task::block_in_place(|| rt.block_on(object(&bucket, &key)));
@@ -648,42 +636,19 @@ async fn a_holder_that_loses_its_lock_stops_before_its_next_state_write() {
     ));
     let go = stack.dir.path().join("go");
     let mut held = spawn(&stack, &["deploy", "--yes"], &go);
-    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let reader = {
-        let (mut pipe, stderr) = (held.stderr.take().unwrap(), stderr.clone());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = std::io::Read::read(&mut pipe, &mut buf) {
-                if n == 0 {
-                    break;
-                }
-                stderr
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
+    let stderr = support::StderrLog::of(&mut held);
     wait_for_lock(&stack);
-    let (bucket, key) = (state_bucket(&stack), format!("{}.lock", state_key(&stack)));
-    let thief = r#"{"user": "thief", "host": "elsewhere", "pid": 7, "since": "2026-01-01T00:00:00Z", "command": "deploy", "lease_seconds": 3600}"#;
-    s3().await
-        .put_object()
-        .bucket(&bucket)
-        .key(&key)
-        .body(thief.as_bytes().to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    let (bucket, key) = (state_bucket(&stack), lock_key(&stack));
+    let thief = foreign_lock("thief", "elsewhere", 7, 3600);
+    put(&bucket, &key, thief.clone()).await;
     support::wait_until(
         Duration::from_secs(30),
         "the holder's heartbeat to notice",
-        || stderr.lock().unwrap().contains("Lost the lock"),
+        || stderr.contains("Lost the lock"),
     );
     std::fs::write(&go, "").unwrap();
     let status = held.wait().unwrap();
-    reader.join().unwrap();
-    let stderr = stderr.lock().unwrap().clone();
+    let stderr = stderr.all();
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("lost its lock"), "{stderr}");
     assert_eq!(
@@ -717,11 +682,7 @@ async fn an_interrupted_run_releases_its_lock_and_exits_130() {
         text(&out)
     );
     assert_eq!(
-        object(
-            &state_bucket(&stack),
-            &format!("{}.lock", state_key(&stack))
-        )
-        .await,
+        lock_object(&stack).await,
         None,
         "the lock was released: the team is not locked out for a lease"
     );
@@ -732,21 +693,11 @@ async fn an_interrupted_run_releases_its_lock_and_exits_130() {
 async fn leases_are_judged_on_s3s_clock_not_this_machines() {
     let stack = s3_stack("s-clock", 60);
     bootstrap(&stack);
-    let (bucket, key) = (state_bucket(&stack), format!("{}.lock", state_key(&stack)));
+    let (bucket, key) = (state_bucket(&stack), lock_key(&stack));
     let put_lock = |lease: u64| {
         let (bucket, key) = (bucket.clone(), key.clone());
         async move {
-            let body = format!(
-                r#"{{"user": "ci", "host": "runner-9", "pid": 4242, "since": "2026-01-01T00:00:00Z", "command": "deploy", "lease_seconds": {lease}}}"#
-            );
-            s3().await
-                .put_object()
-                .bucket(bucket)
-                .key(key)
-                .body(body.into_bytes().into())
-                .send()
-                .await
-                .unwrap();
+            put(&bucket, &key, foreign_lock("ci", "runner-9", 4242, lease)).await;
         }
     };
     let skewed = |skew: &str, args: &[&str]| {

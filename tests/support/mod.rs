@@ -328,6 +328,43 @@ pub fn bin_in(dir: &Path, args: &[&str], spec: &Path) -> std::process::Output {
         .expect("run presign-stack")
 }
 
+/// What a running child writes to stderr, collected as it comes, so a test can wait for a line.
+pub struct StderrLog {
+    pub text: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl StderrLog {
+    /// Takes `child`'s stderr (it must be piped, as [`command`] does).
+    pub fn of(child: &mut std::process::Child) -> StderrLog {
+        let mut pipe = child.stderr.take().expect("a piped stderr");
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = text.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut s) = sink.lock() {
+                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+        StderrLog { text, reader }
+    }
+
+    pub fn contains(&self, needle: &str) -> bool {
+        self.text.lock().is_ok_and(|s| s.contains(needle))
+    }
+
+    /// Everything, once the child has closed its stderr (call after it exited).
+    pub fn all(self) -> String {
+        let _ = self.reader.join();
+        self.text.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
 /// `presign-stack dev` running on a free port against the emulator; stopped when dropped.
 pub struct DevServer {
     child: std::process::Child,
@@ -346,21 +383,7 @@ impl DevServer {
             .spawn()
             .expect("start presign-stack dev");
         let stdout = child.stdout.take().expect("stdout");
-        let stderr_pipe = child.stderr.take().expect("stderr");
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr_pipe)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if let Ok(mut s) = sink.lock() {
-                    s.push_str(&line);
-                    s.push('\n');
-                }
-            }
-        });
+        let stderr = StderrLog::of(&mut child).text;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             use std::io::BufRead;
