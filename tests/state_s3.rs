@@ -14,11 +14,17 @@ use support::{s3, TestStack};
 /// A stack whose state lives in the bucket `<name>-state`, with a lock lease of `lease` seconds.
 fn s3_stack(label: &str, lease: u64) -> TestStack {
     let stack = TestStack::new(label, "");
-    stack.write_spec(&format!(
-        "state:\n  backend: s3\n  bucket: {}\n  lock_lease_seconds: {lease}\n",
-        state_bucket(&stack)
-    ));
+    write_state_spec(&stack, "s3", &format!("  lock_lease_seconds: {lease}\n"));
     stack
+}
+
+/// Writes the spec with `state:` on `backend` in the stack's state bucket; `more` follows
+/// (further `state:` fields indented by two, then other sections).
+fn write_state_spec(stack: &TestStack, backend: &str, more: &str) {
+    stack.write_spec(&format!(
+        "state:\n  backend: {backend}\n  bucket: {}\n{more}",
+        state_bucket(stack)
+    ));
 }
 
 fn state_bucket(stack: &TestStack) -> String {
@@ -284,10 +290,11 @@ async fn a_state_write_after_the_lock_was_stolen_is_refused_and_nothing_is_lost(
     bootstrap(&stack);
     expect_ok(&stack, &["deploy", "--yes"]);
     // A change to apply, so the held run has a state write to make.
-    stack.write_spec(&format!(
-        "state:\n  backend: s3\n  bucket: {}\n  lock_lease_seconds: 60\nuploads:\n  expires_seconds: 120\n",
-        state_bucket(&stack)
-    ));
+    write_state_spec(
+        &stack,
+        "s3",
+        "  lock_lease_seconds: 60\nuploads:\n  expires_seconds: 120\n",
+    );
     let go = stack.dir.path().join("go");
     let held = spawn(&stack, &["deploy", "--yes"], &go);
     wait_for_lock(&stack);
@@ -401,10 +408,8 @@ async fn migrate_local_to_s3_and_back_keeps_the_state_byte_for_byte() {
     let stack = TestStack::new("s-migrate", "");
     let bucket = state_bucket(&stack);
     // The S3 settings are there from the start; the backend is still local.
-    let spec = |backend: &str| {
-        format!("state:\n  backend: {backend}\n  bucket: {bucket}\n  lock_lease_seconds: 60\n")
-    };
-    stack.write_spec(&spec("local"));
+    let spec = |backend: &str| write_state_spec(&stack, backend, "  lock_lease_seconds: 60\n");
+    spec("local");
     expect_ok(&stack, &["deploy", "--yes"]);
     bootstrap(&stack);
     let original = std::fs::read(stack.state_path()).unwrap();
@@ -430,7 +435,7 @@ async fn migrate_local_to_s3_and_back_keeps_the_state_byte_for_byte() {
         "{}",
         text(&stale)
     );
-    stack.write_spec(&spec("s3"));
+    spec("s3");
     expect_ok(&stack, &["diff"]);
     let listed = expect_ok(&stack, &["state", "list"]);
     assert!(String::from_utf8_lossy(&listed.stdout).contains(&format!("s3://{bucket}/")));
@@ -451,7 +456,7 @@ async fn migrate_local_to_s3_and_back_keeps_the_state_byte_for_byte() {
         "S3 now points back: {}",
         text(&stale)
     );
-    stack.write_spec(&spec("local"));
+    spec("local");
     expect_ok(&stack, &["diff"]);
 
     // A destination with another history is refused, and nothing changes.
@@ -475,7 +480,7 @@ async fn a_local_state_is_not_forked_by_switching_to_s3_without_migrating() {
     let stack = TestStack::new("s-fork", "");
     let bucket = state_bucket(&stack);
     expect_ok(&stack, &["deploy", "--yes"]);
-    stack.write_spec(&format!("state:\n  backend: s3\n  bucket: {bucket}\n"));
+    write_state_spec(&stack, "s3", "");
     bootstrap(&stack);
     let out = run(&stack, &["deploy", "--yes"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -491,9 +496,7 @@ async fn a_local_state_is_not_forked_by_switching_to_s3_without_migrating() {
 async fn environments_on_s3_have_their_own_state_objects() {
     let stack = TestStack::new("s-envs", "");
     let bucket = state_bucket(&stack);
-    stack.write_spec(&format!(
-        "state:\n  backend: s3\n  bucket: {bucket}\nenvironments:\n  dev: {{}}\n  prod: {{}}\n"
-    ));
+    write_state_spec(&stack, "s3", "environments:\n  dev: {}\n  prod: {}\n");
     bootstrap(&stack);
     expect_ok(&stack, &["deploy", "--yes", "--env", "dev"]);
     expect_ok(&stack, &["deploy", "--yes", "--env", "prod"]);
@@ -589,9 +592,7 @@ async fn a_deploy_killed_mid_way_on_s3_is_completed_by_the_next_run() {
 async fn a_kms_key_encrypts_the_state_and_is_the_buckets_default() {
     let stack = TestStack::new("s-kms", "");
     let bucket = state_bucket(&stack);
-    stack.write_spec(&format!(
-        "state:\n  backend: s3\n  bucket: {bucket}\n  kms_key_id: alias/team-state\n"
-    ));
+    write_state_spec(&stack, "s3", "  kms_key_id: alias/team-state\n");
     bootstrap(&stack);
     expect_ok(&stack, &["deploy", "--yes"]);
     let client = s3().await;
@@ -630,10 +631,11 @@ async fn a_holder_that_loses_its_lock_stops_before_its_next_state_write() {
     bootstrap(&stack);
     expect_ok(&stack, &["deploy", "--yes"]);
     let versions_before = state_history(&stack).await.len();
-    stack.write_spec(&format!(
-        "state:\n  backend: s3\n  bucket: {}\n  lock_lease_seconds: 3\nuploads:\n  expires_seconds: 120\n",
-        state_bucket(&stack)
-    ));
+    write_state_spec(
+        &stack,
+        "s3",
+        "  lock_lease_seconds: 3\nuploads:\n  expires_seconds: 120\n",
+    );
     let go = stack.dir.path().join("go");
     let mut held = spawn(&stack, &["deploy", "--yes"], &go);
     let stderr = support::StderrLog::of(&mut held);

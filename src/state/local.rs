@@ -73,7 +73,9 @@ impl LocalStore {
 
     /// Reads the state; `Ok(None)` when the stack has never been deployed.
     pub fn load(&self, stack: &str) -> Result<Option<State>, StateError> {
-        self.load_stored(stack)?.map(Stored::into_state).transpose()
+        self.load_stored(stack)?
+            .map(|s| s.into_state(&self.location()))
+            .transpose()
     }
 
     fn recovery(&self) -> String {

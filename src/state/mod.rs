@@ -148,11 +148,12 @@ pub struct Moved {
 }
 
 impl Stored {
-    pub fn into_state(self) -> Result<State, StateError> {
+    /// The state; a moved note is an error naming `location` and where the state went.
+    pub fn into_state(self, location: &str) -> Result<State, StateError> {
         match self {
             Stored::State(s) => Ok(*s),
             Stored::Moved(m) => Err(StateError::Moved {
-                location: String::new(),
+                location: location.to_string(),
                 hint: "set state.backend in stack.yaml to where it is now (`presign-stack state migrate` moves it back)".into(),
                 to: m.moved_to,
                 at: m.moved_at,
@@ -250,15 +251,7 @@ impl Store {
     pub async fn load(&self, stack: &str) -> Result<Option<State>, StateError> {
         match self.load_stored(stack).await? {
             None => Ok(None),
-            Some(stored) => stored.into_state().map(Some).map_err(|e| match e {
-                StateError::Moved { to, at, hint, .. } => StateError::Moved {
-                    location: self.location(),
-                    to,
-                    at,
-                    hint,
-                },
-                e => e,
-            }),
+            Some(stored) => stored.into_state(&self.location()).map(Some),
         }
     }
 

@@ -73,6 +73,24 @@ impl Objects {
     fn put_lock(&self, holder: &Holder) -> PutObjectFluentBuilder {
         self.put(self.lock_key(), super::to_bytes(holder))
     }
+
+    /// Deletes the lock only if it still has `etag`: `Ok(false)` when it does not (someone
+    /// else's now) or is gone.
+    async fn delete_lock(&self, etag: &str) -> Result<bool, AwsError> {
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.lock_key())
+            .if_match(etag)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) || not_found(&e) => Ok(false),
+            Err(e) => Err(aws_error("DeleteObject", &self.lock_location(), e)),
+        }
+    }
 }
 
 /// A lock as read from S3.
@@ -476,21 +494,10 @@ impl S3Store {
 
     /// Deletes the lock if it is still the one with `etag` (`state unlock`).
     pub async fn remove_lock(&self, etag: &str) -> Result<bool, LockError> {
-        let location = self.at.lock_location();
-        match self
-            .at
-            .client
-            .delete_object()
-            .bucket(&self.at.bucket)
-            .key(self.at.lock_key())
-            .if_match(etag)
-            .send()
+        self.at
+            .delete_lock(etag)
             .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) || not_found(&e) => Ok(false),
-            Err(e) => Err(self.lock_error(aws_error("DeleteObject", &location, e))),
-        }
+            .map_err(|e| self.lock_error(e))
     }
 }
 
@@ -513,15 +520,7 @@ impl S3Lock {
             let _ = h.await;
         }
         let etag = self.etag.lock().await.clone();
-        let _ = self
-            .at
-            .client
-            .delete_object()
-            .bucket(&self.at.bucket)
-            .key(self.at.lock_key())
-            .if_match(etag)
-            .send()
-            .await;
+        let _ = self.at.delete_lock(&etag).await;
     }
 }
 
