@@ -150,6 +150,15 @@ fn assert_no_lost_update(history: &[State]) {
     }
 }
 
+/// A deploy of `stack` that has taken the lock and read the state, and waits there until the
+/// file `go` exists (the test hook), or until it is killed.
+fn held_deploy(stack: &TestStack) -> (Child, std::path::PathBuf) {
+    let go = stack.dir.path().join("go");
+    let child = spawn(stack, &["deploy", "--yes"], &go);
+    wait_for_lock(stack);
+    (child, go)
+}
+
 fn wait_for_lock(stack: &TestStack) {
     let (bucket, key) = (state_bucket(stack), lock_key(stack));
     let rt = tokio::runtime::Handle::current();
@@ -234,9 +243,7 @@ async fn bootstrap_makes_a_versioned_encrypted_private_bucket_and_can_run_again(
 async fn of_two_deploys_racing_on_s3_one_takes_the_lock_and_the_other_fails_fast_naming_it() {
     let stack = s3_stack("s-race", 60);
     bootstrap(&stack);
-    let go = stack.dir.path().join("go");
-    let first = spawn(&stack, &["deploy", "--yes"], &go);
-    wait_for_lock(&stack);
+    let (first, go) = held_deploy(&stack);
 
     let second = run(&stack, &["deploy", "--yes"]);
     let stderr = String::from_utf8_lossy(&second.stderr);
@@ -295,9 +302,7 @@ async fn a_state_write_after_the_lock_was_stolen_is_refused_and_nothing_is_lost(
         "s3",
         "  lock_lease_seconds: 60\nuploads:\n  expires_seconds: 120\n",
     );
-    let go = stack.dir.path().join("go");
-    let held = spawn(&stack, &["deploy", "--yes"], &go);
-    wait_for_lock(&stack);
+    let (held, go) = held_deploy(&stack);
 
     // Out of band, while the run holds the lock and has read the state: another holder
     // replaces the lock, and writes a newer state.
@@ -521,9 +526,7 @@ async fn environments_on_s3_have_their_own_state_objects() {
 async fn a_running_holder_renews_its_lease_so_it_outlives_it() {
     let stack = s3_stack("s-renew", 3);
     bootstrap(&stack);
-    let go = stack.dir.path().join("go");
-    let holder = spawn(&stack, &["deploy", "--yes"], &go);
-    wait_for_lock(&stack);
+    let (holder, go) = held_deploy(&stack);
     // Wait until the lock has been renewed past its first lease (every 1 s for a 3 s lease).
     let (bucket, key) = (state_bucket(&stack), lock_key(&stack));
     let rt = tokio::runtime::Handle::current();
@@ -636,10 +639,8 @@ async fn a_holder_that_loses_its_lock_stops_before_its_next_state_write() {
         "s3",
         "  lock_lease_seconds: 3\nuploads:\n  expires_seconds: 120\n",
     );
-    let go = stack.dir.path().join("go");
-    let mut held = spawn(&stack, &["deploy", "--yes"], &go);
+    let (mut held, go) = held_deploy(&stack);
     let stderr = support::StderrLog::of(&mut held);
-    wait_for_lock(&stack);
     let (bucket, key) = (state_bucket(&stack), lock_key(&stack));
     let thief = foreign_lock("thief", "elsewhere", 7, 3600);
     put(&bucket, &key, thief.clone()).await;
@@ -668,9 +669,7 @@ async fn a_holder_that_loses_its_lock_stops_before_its_next_state_write() {
 async fn an_interrupted_run_releases_its_lock_and_exits_130() {
     let stack = s3_stack("s-int", 60);
     bootstrap(&stack);
-    let go = stack.dir.path().join("never");
-    let held = spawn(&stack, &["deploy", "--yes"], &go);
-    wait_for_lock(&stack);
+    let (held, _never_released) = held_deploy(&stack);
     let sent = std::process::Command::new("kill")
         .args(["-INT", &held.id().to_string()])
         .status()
