@@ -112,7 +112,7 @@ fn retry_config() -> aws_config::retry::RetryConfig {
 
 /// The S3 endpoint when one is configured (`AWS_ENDPOINT_URL[_S3]`, or the profile's
 /// `endpoint_url`).
-fn s3_endpoint(config: &aws_config::SdkConfig) -> Option<String> {
+pub fn s3_endpoint(config: &aws_config::SdkConfig) -> Option<String> {
     std::env::var("AWS_ENDPOINT_URL_S3")
         .ok()
         .filter(|e| !e.is_empty())

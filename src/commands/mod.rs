@@ -228,14 +228,24 @@ impl Session {
             (None, Some(config)) => Clients::new(config, &region, &stack.name),
             (None, None) => unreachable!("the SDK config is loaded whenever no clients are given"),
         };
-        let store = open_store(
-            global,
-            &stack,
-            stack.state.backend,
-            &region,
-            sdk.as_ref(),
-            &clients,
-        )?;
+        // The state bucket may be in another region, so it gets its own client: from the SDK
+        // settings (its calls are not counted with the stack's), or from the clients tests gave.
+        let state_client = |r: &str| match &sdk {
+            Some(config) => clients::state_s3_client(config, r),
+            None => aws_sdk_s3::Client::from_conf(
+                clients
+                    .s3
+                    .config()
+                    .to_builder()
+                    .region(aws_config::Region::new(r.to_string()))
+                    .build(),
+            ),
+        };
+        let access = StateAccess {
+            client_for: &state_client,
+            plain_http: (clients.s3_endpoint.as_deref()).is_some_and(|e| e.starts_with("http://")),
+        };
+        let store = open_store(global, &stack, stack.state.backend, &region, access)?;
         let state = load_checked(&store, global, &stack).await?;
         if let Some(s) = &state {
             if s.region != region && !s.resources.is_empty() {
@@ -361,16 +371,21 @@ pub fn local_store(global: &Global, stack: &Stack) -> LocalStore {
     LocalStore::new(&state_dir(global), &stack.name)
 }
 
+/// How runs reach the state bucket: an S3 client for a region, and whether the endpoint is
+/// plain HTTP (an emulator).
+pub struct StateAccess<'a> {
+    pub client_for: &'a dyn Fn(&str) -> aws_sdk_s3::Client,
+    pub plain_http: bool,
+}
+
 /// The store of `backend` for `stack`: a local file, or the S3 object the spec's `state:` names
-/// (in `state.region`, default the stack's `region`), through the same endpoint and
-/// credentials as the stack's clients.
+/// (in `state.region`, default `region`).
 pub fn open_store(
     global: &Global,
     stack: &Stack,
     backend: Backend,
     region: &str,
-    sdk: Option<&aws_config::SdkConfig>,
-    clients: &Clients,
+    access: StateAccess<'_>,
 ) -> anyhow::Result<Store> {
     match backend {
         Backend::Local => Ok(Store::Local(local_store(global, stack))),
@@ -381,18 +396,7 @@ pub fn open_store(
                     global.file.display()
                 );
             };
-            let state_region = s3.region.as_deref().unwrap_or(region);
-            let client = match sdk {
-                Some(config) => clients::state_s3_client(config, state_region),
-                None => aws_sdk_s3::Client::from_conf(
-                    clients
-                        .s3
-                        .config()
-                        .to_builder()
-                        .region(aws_config::Region::new(state_region.to_string()))
-                        .build(),
-                ),
-            };
+            let client = (access.client_for)(s3.region.as_deref().unwrap_or(region));
             let mut store = S3Store::new(
                 client,
                 &s3.bucket,
@@ -400,10 +404,7 @@ pub fn open_store(
                 s3.kms_key_id.clone(),
                 Duration::from_secs(stack.state.lock_lease_seconds),
             );
-            store.plain_http = clients
-                .s3_endpoint
-                .as_deref()
-                .is_some_and(|e| e.starts_with("http://"));
+            store.plain_http = access.plain_http;
             Ok(Store::S3(store))
         }
     }
@@ -457,8 +458,11 @@ pub async fn spec_store(global: &Global, stack: &Stack, backend: Backend) -> any
         Some(r) => r,
         None => resolve_region(global, stack, Some(&sdk))?,
     };
-    let clients = Clients::new(&sdk, &region, &stack.name);
-    open_store(global, stack, backend, &region, Some(&sdk), &clients)
+    let access = StateAccess {
+        client_for: &|r: &str| clients::state_s3_client(&sdk, r),
+        plain_http: clients::s3_endpoint(&sdk).is_some_and(|e| e.starts_with("http://")),
+    };
+    open_store(global, stack, backend, &region, access)
 }
 
 /// Takes the stack's lock for a changing command (waiting `--lock-timeout`), saying so when
