@@ -21,6 +21,74 @@ fn reject(code: &'static str, message: impl Into<String>) -> Rejection {
     }
 }
 
+/// Characters that look like `/` or `\\` but are not folded to them by NFKC (the fullwidth
+/// forms are, and are caught by the NFKC check below; they are listed too, to say why).
+const SLASH_LOOKALIKES: [char; 14] = [
+    '\u{2044}', // FRACTION SLASH
+    '\u{2215}', // DIVISION SLASH
+    '\u{2216}', // SET MINUS
+    '\u{2571}', // BOX DRAWINGS LIGHT DIAGONAL UPPER RIGHT TO LOWER LEFT
+    '\u{2572}', // BOX DRAWINGS LIGHT DIAGONAL UPPER LEFT TO LOWER RIGHT
+    '\u{27CB}', // MATHEMATICAL RISING DIAGONAL
+    '\u{27CD}', // MATHEMATICAL FALLING DIAGONAL
+    '\u{29F5}', // REVERSE SOLIDUS OPERATOR
+    '\u{29F8}', // BIG SOLIDUS
+    '\u{29F9}', // BIG REVERSE SOLIDUS
+    '\u{FE68}', // SMALL REVERSE SOLIDUS
+    '\u{FF0F}', // FULLWIDTH SOLIDUS
+    '\u{FF3C}', // FULLWIDTH REVERSE SOLIDUS
+    '\u{0338}', // COMBINING LONG SOLIDUS OVERLAY
+];
+
+/// Unicode's format characters (general category Cf, Unicode 15.1): bidirectional controls,
+/// zero-width joiners and spaces, the byte order mark, invisible operators and tags. Written out
+/// by hand rather than pulling in a Unicode tables crate for one category: the list is short and
+/// changes rarely, and the signer's size matters (cold start).
+pub fn is_format_character(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
+}
+
+/// Types a browser may run as a page or script when served from the bucket: admitted only when
+/// the spec lists them by name, never through a family such as `image/*` or `text/*`.
+pub const ACTIVE_CONTENT_TYPES: [&str; 13] = [
+    "image/svg+xml",
+    "text/html",
+    "application/xhtml+xml",
+    "text/xml",
+    "application/xml",
+    "text/xsl",
+    "text/javascript",
+    "application/javascript",
+    "application/x-javascript",
+    "text/ecmascript",
+    "application/ecmascript",
+    "application/x-shockwave-flash",
+    "multipart/x-mixed-replace",
+];
+
 /// The final object key for the caller's `filekey`: the configured prefix plus the key.
 pub fn key(cfg: &Config, filekey: &str) -> Result<String, Rejection> {
     if filekey.is_empty() {
@@ -37,6 +105,35 @@ pub fn key(cfg: &Config, filekey: &str) -> Result<String, Rejection> {
             "invalid_filekey",
             format!("filekey contains the control character U+{:04X}", c as u32),
         ));
+    }
+    if !filekey.is_ascii() {
+        if let Some(c) = filekey.chars().find(|&c| c == char::REPLACEMENT_CHARACTER) {
+            return Err(reject(
+                "invalid_filekey",
+                format!(
+                    "filekey is not valid UTF-8 (U+{:04X} stands for bytes that were not text)",
+                    c as u32
+                ),
+            ));
+        }
+        if let Some(c) = filekey.chars().find(|&c| is_format_character(c)) {
+            return Err(reject(
+                "invalid_filekey",
+                format!(
+                    "filekey contains the invisible format character U+{:04X} (bidirectional or zero-width text hides the real name)",
+                    c as u32
+                ),
+            ));
+        }
+        if let Some(c) = filekey.chars().find(|&c| SLASH_LOOKALIKES.contains(&c)) {
+            return Err(reject(
+                "invalid_filekey",
+                format!(
+                    "filekey contains U+{:04X}, which looks like a slash or backslash",
+                    c as u32
+                ),
+            ));
+        }
     }
     let encoded_escape = filekey.as_bytes().windows(3).any(|w| {
         w[0] == b'%'
@@ -114,10 +211,10 @@ pub fn content_type(cfg: &Config, raw: &str) -> Result<String, Rejection> {
         ));
     }
     let family = t.split('/').next().unwrap_or_default();
-    let allowed = cfg
-        .allowed_content_types
-        .iter()
-        .any(|a| a == &t || a.strip_suffix("/*").is_some_and(|f| f == family));
+    let active = ACTIVE_CONTENT_TYPES.contains(&t.as_str());
+    let allowed = cfg.allowed_content_types.iter().any(|a| {
+        a == &t || (!active && a.strip_suffix("/*").is_some_and(|f| f == family))
+    });
     if !allowed {
         return Err(reject(
             "content_type_not_allowed",
@@ -130,10 +227,18 @@ pub fn content_type(cfg: &Config, raw: &str) -> Result<String, Rejection> {
     Ok(t)
 }
 
-/// The declared size, if the caller sent one, checked against the limit.
+/// The declared size, checked against the limit. With a limit configured the size is required:
+/// it is signed as `Content-Length`, so S3 refuses a body of any other length; a URL that does
+/// not sign the length is never issued.
 pub fn size(cfg: &Config, raw: Option<&str>) -> Result<Option<u64>, Rejection> {
-    let Some(raw) = raw else {
-        return Ok(None);
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return match cfg.max_size_bytes {
+            Some(max) => Err(reject(
+                "missing_size",
+                format!("uploads are limited to {max} bytes: add &size=<the file's size in bytes>, and send exactly that many"),
+            )),
+            None => Ok(None),
+        };
     };
     let n: u64 = raw.parse().map_err(|_| {
         reject(

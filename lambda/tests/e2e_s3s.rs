@@ -261,3 +261,38 @@ fn a_tampered_signature_is_refused() {
     let (status, _) = http("PUT", &tampered, &[("Content-Type", "image/png")], b"x");
     assert_eq!(status, 403);
 }
+
+/// Regression (issue 14, finding 6): with `max_size_bytes` set, a URL signed without `size`
+/// accepted any length (it signed only `content-type;host`; a 5 MB PUT went through). Now no
+/// such URL is issued, and a URL for a declared size refuses a body of another length.
+#[test]
+fn regression_a_size_limit_is_enforced_by_s3_on_every_url() {
+    let limited = Config {
+        max_size_bytes: Some(1000),
+        ..cfg(false)
+    };
+    let query = handler::Query {
+        filekey: Some("big.png".into()),
+        content_type: Some("image/png".into()),
+        ..Default::default()
+    };
+    let event = handler::Event { query: Some(query) };
+    let (response, outcome) = handler::handle(&limited, &signer(&limited), &event, now());
+    assert_eq!(
+        (response.status_code, outcome),
+        (400, "missing_size"),
+        "{}",
+        response.body
+    );
+
+    let body = sign(&limited, "filekey=small.png&contentType=image/png&size=10", now());
+    let url = body["signed_url"].as_str().unwrap();
+    assert!(url.contains("content-length%3Bcontent-type%3Bhost"), "{url}");
+    let headers = [("Content-Type", "image/png")];
+    let (status, text) = http("PUT", url, &headers, &[b'x'; 2000]);
+    assert_eq!(status, 403, "a body over the declared size is refused: {text}");
+    assert!(text.contains("SignatureDoesNotMatch"), "{text}");
+    assert!(!s3().1.join(BUCKET).join("uploads/small.png").exists());
+    let (status, text) = http("PUT", url, &headers, b"0123456789");
+    assert_eq!(status, 200, "the declared size uploads: {text}");
+}

@@ -10,7 +10,7 @@ fn cfg(downloads: bool) -> Config {
         prefix: "uploads/".into(),
         allowed_content_types: vec!["image/jpeg".into()],
         expires_seconds: 300,
-        max_size_bytes: Some(5_000_000),
+        max_size_bytes: None,
         allow_downloads: downloads,
         region: "eu-west-1".into(),
         endpoint: None,
@@ -77,10 +77,18 @@ fn a_valid_request_gets_a_url_the_headers_to_send_and_the_expiry() {
     assert_eq!(r.body["expires_at"], "2026-11-28T14:35:39Z");
 }
 
+/// A signer configured with `max_size_bytes: 5000000`.
+fn limited() -> Config {
+    Config {
+        max_size_bytes: Some(5_000_000),
+        ..cfg(false)
+    }
+}
+
 #[test]
 fn a_declared_size_is_signed_as_content_length() {
     let r = run(
-        &cfg(false),
+        &limited(),
         &[
             ("filekey", "a.jpg"),
             ("contentType", "image/jpeg"),
@@ -93,7 +101,7 @@ fn a_declared_size_is_signed_as_content_length() {
         .unwrap()
         .contains("content-length%3Bcontent-type%3Bhost"));
     let r = run(
-        &cfg(false),
+        &limited(),
         &[
             ("filekey", "a.jpg"),
             ("contentType", "image/jpeg"),
@@ -104,6 +112,28 @@ fn a_declared_size_is_signed_as_content_length() {
         (r.status, r.body["error"].as_str()),
         (400, Some("too_large"))
     );
+}
+
+/// Regression (issue 14, finding 6): with `max_size_bytes` set, leaving out `size` gave a URL
+/// that signed only `content-type;host`, so any length could be uploaded through it.
+#[test]
+fn regression_a_size_limit_cannot_be_skipped_by_leaving_out_the_size() {
+    for query in [
+        &[("filekey", "a.jpg"), ("contentType", "image/jpeg")][..],
+        &[("filekey", "a.jpg"), ("contentType", "image/jpeg"), ("size", "")][..],
+    ] {
+        let r = run(&limited(), query);
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (400, Some("missing_size")),
+            "{query:?}: {}",
+            r.body
+        );
+        assert!(r.body["message"].as_str().unwrap().contains("5000000"));
+    }
+    // Without a limit the size stays optional (the original client contract).
+    let r = run(&cfg(false), &[("filekey", "a.jpg"), ("contentType", "image/jpeg")]);
+    assert_eq!(r.status, 200, "{}", r.body);
 }
 
 #[test]

@@ -107,13 +107,22 @@ fn content_types_come_from_the_allow_list() {
 
 #[test]
 fn sizes_are_numbers_within_the_limit() {
-    assert_eq!(validate::size(&cfg(), None).unwrap(), None);
+    // With a limit the size is required: it is what gets signed as Content-Length.
+    assert_eq!(
+        validate::size(&cfg(), None).unwrap_err().code,
+        "missing_size"
+    );
+    let unlimited = Config {
+        max_size_bytes: None,
+        ..cfg()
+    };
+    assert_eq!(validate::size(&unlimited, None).unwrap(), None);
     assert_eq!(validate::size(&cfg(), Some("1000")).unwrap(), Some(1000));
     assert_eq!(
         validate::size(&cfg(), Some("1001")).unwrap_err().code,
         "too_large"
     );
-    for raw in ["-1", "1e3", "", "ten"] {
+    for raw in ["-1", "1e3", "ten"] {
         assert_eq!(
             validate::size(&cfg(), Some(raw)).unwrap_err().code,
             "invalid_size",
@@ -164,4 +173,54 @@ fn configuration_is_checked_when_the_function_starts() {
             Box::leak(bad.to_vec().into_boxed_slice());
         assert!(Config::from_env(env(pairs)).is_err(), "{bad:?}");
     }
+}
+
+/// Regression (issue 14, finding 9): bidi and zero-width characters, slash look-alikes that NFKC
+/// does not fold, and bytes that were not UTF-8 (decoded as U+FFFD) were signed into keys.
+#[test]
+fn regression_invisible_and_look_alike_characters_are_refused_in_keys() {
+    for key in [
+        "invoice\u{202E}gpj.exe", // RIGHT-TO-LEFT OVERRIDE: shows as invoiceexe.jpg
+        "cat\u{200B}.jpg",        // ZERO WIDTH SPACE
+        "a\u{2066}b",             // LEFT-TO-RIGHT ISOLATE
+        "\u{FEFF}cat.jpg",        // BYTE ORDER MARK
+        "a\u{E0041}b",            // TAG LATIN CAPITAL LETTER A
+        "a\u{2215}..\u{2215}b",   // DIVISION SLASH
+        "a\u{2044}b",             // FRACTION SLASH
+        "a\u{29F8}b",             // BIG SOLIDUS
+        "a\u{FF3C}b",             // FULLWIDTH REVERSE SOLIDUS
+        "bad\u{FFFD}bytes.jpg",   // what a lossy decoder makes of invalid UTF-8
+    ] {
+        let r = validate::key(&cfg(), key).unwrap_err();
+        assert_eq!(r.code, "invalid_filekey", "{key:?}");
+        assert!(r.message.contains("U+"), "{key:?}: {}", r.message);
+    }
+    // Letters of any script stay welcome.
+    for key in ["猫.png", "ünïcødé/ß.jpg", "файл.png", "صورة.jpg"] {
+        assert!(validate::key(&cfg(), key).is_ok(), "{key:?}");
+    }
+}
+
+/// Regression (issue 14, finding 8): `image/*` admitted `image/svg+xml`, which a browser runs as
+/// a document with script. Such types pass only when listed by name.
+#[test]
+fn regression_a_family_never_admits_types_that_carry_script() {
+    let families = Config {
+        allowed_content_types: vec!["image/*".into(), "text/*".into(), "application/*".into()],
+        ..cfg()
+    };
+    for t in validate::ACTIVE_CONTENT_TYPES {
+        let r = validate::content_type(&families, t).unwrap_err();
+        assert_eq!(r.code, "content_type_not_allowed", "{t}");
+    }
+    assert!(validate::content_type(&families, "image/png").is_ok());
+    assert!(validate::content_type(&families, "text/plain").is_ok());
+    let by_name = Config {
+        allowed_content_types: vec!["image/svg+xml".into()],
+        ..cfg()
+    };
+    assert_eq!(
+        validate::content_type(&by_name, "image/svg+xml").unwrap(),
+        "image/svg+xml"
+    );
 }

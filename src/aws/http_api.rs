@@ -14,15 +14,20 @@ use aws_sdk_apigatewayv2::types::{
 };
 
 use super::clients::Clients;
-use super::errors::{absent_as_none, has_code, AwsError};
+use super::errors::{absent_as_none, AwsError};
 use crate::plan::resources::{ApiCors, ApiRoute, ApiStage, HttpApiProps, JwtAuthorizer};
 use crate::spec::OWNERSHIP_TAG;
 
 const NOT_FOUND: &[&str] = &["NotFoundException"];
 const STAGE: &str = "$default";
 const AUTHORIZER_NAME: &str = "presign-stack-jwt";
-/// The fixed statement id of the function permission, so adding it is idempotent.
-pub const PERMISSION_SID: &str = "presign-stack-apigw";
+/// The statement id of the stack's invoke permission on its function: fixed per stack, so
+/// adding it is idempotent, and unique per stack, so one stack's repair can never remove
+/// another stack's statement (they may share a function only by misconfiguration, but a route
+/// pointed at another stack's integration must not make us touch that stack's permission).
+pub fn permission_sid(stack: &str) -> String {
+    format!("presign-stack-{stack}-apigw")
+}
 
 fn what(name: &str) -> String {
     format!("HTTP API {name}")
@@ -148,13 +153,11 @@ async fn find_by_id(
     let Some(api) = absent_as_none(api, NOT_FOUND, "GetApi", &what(name))? else {
         return Ok(None);
     };
-    let ours = api.name() == Some(name)
-        && api
-            .tags()
-            .and_then(|t| t.get(OWNERSHIP_TAG))
-            .map(String::as_str)
-            == Some(clients.stack.as_str());
-    if !ours {
+    // Another API under this id (ids are not reused, but a hint may be stale): not this
+    // resource. An API of this name whose tag was removed or changed is still returned, with
+    // the tags it has: the caller's ownership check refuses it by name, and destroy reports it
+    // as left in place instead of dropping it from the state.
+    if api.name() != Some(name) {
         return Ok(None);
     }
     let Some(routes) = absent_as_none(routes, NOT_FOUND, "GetRoutes", &what(name))? else {
@@ -167,16 +170,19 @@ async fn find_by_id(
     };
     let stage = absent_as_none(stage, NOT_FOUND, "GetStage", &what(name))?;
     let route = routes.items().first();
-    // The integration the route targets (or the only one, when there is no route).
+    // What the route reaches, as a chain: route → its target integration → that integration's
+    // function. A route without a target, or a target that does not exist, reaches nothing.
     let target = route
         .and_then(|r| r.target())
         .and_then(|t| t.strip_prefix("integrations/"));
-    let integration = integrations
-        .items()
-        .iter()
-        .find(|i| target.is_none_or(|t| i.integration_id() == Some(t)))
-        .and_then(|i| i.integration_uri())
-        .map(str::to_string);
+    let integration = target.and_then(|t| {
+        integrations
+            .items()
+            .iter()
+            .find(|i| i.integration_id() == Some(t))
+            .and_then(|i| i.integration_uri())
+            .map(str::to_string)
+    });
     let authorizer_id = route.and_then(|r| {
         r.authorizer_id()
             .filter(|_| r.authorization_type() == Some(&AuthorizationType::Jwt))
@@ -264,11 +270,12 @@ async fn find_permission(
     let doc: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
     // AWS keeps one statement per id; moto appends another on a repeated AddPermission, so
     // the last one is the one in force.
+    let sid = permission_sid(&clients.stack);
     let statement = doc["Statement"]
         .as_array()
         .into_iter()
         .flatten()
-        .rfind(|s| s["Sid"] == PERMISSION_SID);
+        .rfind(|s| s["Sid"] == sid.as_str());
     Ok(statement.map(|s| {
         let source = s["Condition"]["ArnLike"]["AWS:SourceArn"]
             .as_str()
@@ -335,7 +342,6 @@ async fn converge(
 ) -> Result<(), AwsError> {
     let gw = &clients.apigw;
     let w = what(&p.name);
-    let differs = |f: &dyn Fn(&HttpApiProps) -> String| live.is_none_or(|l| f(l) != f(p));
     if live.is_none_or(|l| l.cors != p.cors) {
         match &p.cors {
             Some(c) => {
@@ -378,67 +384,78 @@ async fn converge(
     // Three independent branches, in parallel: integration → authorizer → route; the stage;
     // the function's invoke permission.
     let integration_and_route = async {
-        // The integration, then the authorizer, then the route that uses both.
+        // The chain route → integration → function, repaired as a chain. The stack's own
+        // integration is the one in this (tag-proven) API that invokes the stack's function;
+        // an integration pointing anywhere else is never updated, only no longer targeted.
         // A fresh API has none: no need to ask.
-        let mut integration_id = if fresh {
-            None
+        let (integrations, routes) = if fresh {
+            (Vec::new(), Vec::new())
         } else {
-            gw.get_integrations()
-                .api_id(id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("GetIntegrations", w.clone(), e))?
-                .items()
-                .first()
-                .and_then(|i| i.integration_id())
-                .map(str::to_string)
+            let (integrations, routes) = tokio::join!(
+                gw.get_integrations().api_id(id).send(),
+                gw.get_routes().api_id(id).send()
+            );
+            (
+                integrations
+                    .map_err(|e| AwsError::from_sdk("GetIntegrations", w.clone(), e))?
+                    .items()
+                    .to_vec(),
+                routes
+                    .map_err(|e| AwsError::from_sdk("GetRoutes", w.clone(), e))?
+                    .items()
+                    .to_vec(),
+            )
         };
+        let mut integration_id = None;
         if let Some(uri) = &p.integration {
-            match &integration_id {
-                Some(iid) if differs(&|x| format!("{:?}", x.integration)) => {
-                    gw.update_integration()
-                        .api_id(id)
-                        .integration_id(iid)
-                        .integration_uri(uri)
-                        .payload_format_version("2.0")
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("UpdateIntegration", w.clone(), e))?;
+            let own = integrations
+                .iter()
+                .find(|i| i.integration_uri() == Some(uri.as_str()))
+                .and_then(|i| i.integration_id())
+                .map(str::to_string);
+            integration_id = Some(match own {
+                Some(iid) => {
+                    if live.is_none_or(|l| l.integration != p.integration) {
+                        // Ours (it invokes our function): make sure of its type and format.
+                        gw.update_integration()
+                            .api_id(id)
+                            .integration_id(&iid)
+                            .integration_type(IntegrationType::AwsProxy)
+                            .integration_uri(uri)
+                            .payload_format_version("2.0")
+                            .send()
+                            .await
+                            .map_err(|e| AwsError::from_sdk("UpdateIntegration", w.clone(), e))?;
+                    }
+                    iid
                 }
-                Some(_) => {}
-                None => {
-                    let out = gw
-                        .create_integration()
-                        .api_id(id)
-                        .integration_type(IntegrationType::AwsProxy)
-                        .integration_uri(uri)
-                        .payload_format_version("2.0")
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("CreateIntegration", w.clone(), e))?;
-                    integration_id = out.integration_id().map(str::to_string);
-                }
-            }
+                None => gw
+                    .create_integration()
+                    .api_id(id)
+                    .integration_type(IntegrationType::AwsProxy)
+                    .integration_uri(uri)
+                    .payload_format_version("2.0")
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("CreateIntegration", w.clone(), e))?
+                    .integration_id()
+                    .map(str::to_string)
+                    .unwrap_or_default(),
+            });
         }
-        if differs(&|x| format!("{:?}", x.route)) {
+        let reaches_differs = live.is_none_or(|l| l.integration != p.integration);
+        if live.is_none_or(|l| l.route != p.route) || reaches_differs {
             let authorizer_id = match p.route.as_ref().and_then(|r| r.authorizer.as_ref()) {
                 Some(jwt) => Some(put_authorizer(clients, id, jwt, &w).await?),
                 None => None,
             };
             if let Some(route) = &p.route {
-                let existing = if fresh {
-                    None
-                } else {
-                    gw.get_routes()
-                        .api_id(id)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("GetRoutes", w.clone(), e))?
-                        .items()
-                        .first()
-                        .and_then(|r| r.route_id())
-                        .map(str::to_string)
-                };
+                let existing = routes
+                    .iter()
+                    .find(|r| r.route_key() == Some(route.route_key.as_str()))
+                    .or_else(|| routes.first())
+                    .and_then(|r| r.route_id())
+                    .map(str::to_string);
                 let target = integration_id.as_ref().map(|i| format!("integrations/{i}"));
                 let auth_type = if authorizer_id.is_some() {
                     AuthorizationType::Jwt
@@ -512,17 +529,20 @@ async fn converge(
     };
     let permission = async {
         if live.is_none_or(|l| l.invoke_permission != p.invoke_permission) {
+            // The live statement was read under this stack's own statement id: removing it
+            // never touches another stack's permission.
             if let Some(old) = live.and_then(|l| l.invoke_permission.as_deref()) {
                 remove_permission(clients, old.split(' ').next().unwrap_or_default()).await?;
             }
             if let Some(permission) = &p.invoke_permission {
                 let (function, source) = permission.split_once(' ').unwrap_or((permission, ""));
+                let sid = permission_sid(&clients.stack);
                 let add = || {
                     clients
                         .lambda
                         .add_permission()
                         .function_name(function)
-                        .statement_id(PERMISSION_SID)
+                        .statement_id(&sid)
                         .action("lambda:InvokeFunction")
                         .principal("apigateway.amazonaws.com")
                         .source_arn(source.replace("{api}", id))
@@ -530,8 +550,11 @@ async fn converge(
                 };
                 let added = match add().await {
                     // A statement of ours for an API that is gone (deleted out of band, then this
-                    // deploy made a new one): replace it.
-                    Err(e) if has_code(&e, &["ResourceConflictException"]) => {
+                    // deploy made a new one), or one the route no longer reached: replace it.
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_resource_conflict_exception()) =>
+                    {
                         remove_permission(clients, function).await?;
                         add().await
                     }
@@ -630,17 +653,21 @@ async fn delete_authorizers(clients: &Clients, id: &str, w: &str) -> Result<(), 
     Ok(())
 }
 
+/// Removes this stack's statement (and only it) from `function`'s policy; a missing one is
+/// success.
 async fn remove_permission(clients: &Clients, function: &str) -> Result<(), AwsError> {
     match clients
         .lambda
         .remove_permission()
         .function_name(function)
-        .statement_id(PERMISSION_SID)
+        .statement_id(permission_sid(&clients.stack))
         .send()
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if has_code(&e, &["ResourceNotFoundException"]) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+            Ok(())
+        }
         Err(e) => Err(AwsError::from_sdk(
             "RemovePermission",
             format!("invoke permission of {function}"),

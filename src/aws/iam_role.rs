@@ -63,11 +63,99 @@ pub async fn find(iam: &Client, name: &str) -> Result<Option<RoleProps>, AwsErro
         .iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect();
+    // GetRole shows neither kind of policy: read both lists, every page, in parallel.
+    let (attached, inline) = tokio::join!(attached_policies(iam, name), inline_policies(iam, name));
+    let (Some(attached_policies), Some(inline)) = (attached?, inline?) else {
+        return Ok(None); // deleted while it was being read
+    };
     Ok(Some(RoleProps {
         name: name.to_string(),
         assume_role_policy,
         tags,
+        attached_policies,
+        other_inline_policies: inline.into_iter().filter(|p| p != name).collect(),
     }))
+}
+
+/// The managed policies attached to the role (ARNs, sorted); `None` when the role is gone.
+async fn attached_policies(iam: &Client, name: &str) -> Result<Option<Vec<String>>, AwsError> {
+    let mut out = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = absent_as_none(
+            iam.list_attached_role_policies()
+                .role_name(name)
+                .set_marker(marker.take())
+                .send()
+                .await,
+            NOT_FOUND,
+            "ListAttachedRolePolicies",
+            &what(name),
+        )?;
+        let Some(page) = page else { return Ok(None) };
+        out.extend(
+            page.attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_string)),
+        );
+        match page.marker().filter(|_| page.is_truncated()) {
+            Some(m) => marker = Some(m.to_string()),
+            None => break,
+        }
+    }
+    out.sort();
+    Ok(Some(out))
+}
+
+/// The names of the role's inline policies (sorted); `None` when the role is gone.
+async fn inline_policies(iam: &Client, name: &str) -> Result<Option<Vec<String>>, AwsError> {
+    let mut out = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = absent_as_none(
+            iam.list_role_policies()
+                .role_name(name)
+                .set_marker(marker.take())
+                .send()
+                .await,
+            NOT_FOUND,
+            "ListRolePolicies",
+            &what(name),
+        )?;
+        let Some(page) = page else { return Ok(None) };
+        out.extend(page.policy_names().iter().cloned());
+        match page.marker().filter(|_| page.is_truncated()) {
+            Some(m) => marker = Some(m.to_string()),
+            None => break,
+        }
+    }
+    out.sort();
+    Ok(Some(out))
+}
+
+/// What `destroy` must leave alone: policies on the role that the stack did not put there, and
+/// the commands that remove them. `None` when the role holds only the stack's own.
+pub fn foreign_policies(live: &RoleProps) -> Option<(String, Vec<String>)> {
+    if live.attached_policies.is_empty() && live.other_inline_policies.is_empty() {
+        return None;
+    }
+    let mut names = Vec::new();
+    let mut steps = Vec::new();
+    for arn in &live.attached_policies {
+        names.push(format!("managed policy {arn}"));
+        steps.push(format!(
+            "aws iam detach-role-policy --role-name {} --policy-arn {arn}",
+            live.name
+        ));
+    }
+    for policy in &live.other_inline_policies {
+        names.push(format!("inline policy {policy}"));
+        steps.push(format!(
+            "aws iam delete-role-policy --role-name {} --policy-name {policy}",
+            live.name
+        ));
+    }
+    Some((names.join(", "), steps))
 }
 
 fn tags(tags: &BTreeMap<String, String>, name: &str) -> Result<Vec<Tag>, AwsError> {
@@ -103,12 +191,52 @@ pub async fn create(iam: &Client, p: &RoleProps) -> Result<(), AwsError> {
     }
 }
 
-/// Brings the trust policy and tags to `p` (`before`: what is live, if known).
+/// Brings the trust policy, tags and policies to `p` (`before`: what is live, if known):
+/// managed policies and inline policies the spec does not declare are detached and deleted.
 pub async fn update(
     iam: &Client,
     before: Option<&RoleProps>,
     p: &RoleProps,
 ) -> Result<(), AwsError> {
+    let live = match before {
+        Some(b) => Some(b.clone()),
+        None => find(iam, &p.name).await?,
+    };
+    if let Some(live) = &live {
+        for arn in live
+            .attached_policies
+            .iter()
+            .filter(|a| !p.attached_policies.contains(a))
+        {
+            absent_as_none(
+                iam.detach_role_policy()
+                    .role_name(&p.name)
+                    .policy_arn(arn)
+                    .send()
+                    .await,
+                NOT_FOUND,
+                "DetachRolePolicy",
+                &format!("managed policy {arn} on IAM role {}", p.name),
+            )?;
+        }
+        for policy in live
+            .other_inline_policies
+            .iter()
+            .filter(|n| !p.other_inline_policies.contains(n))
+        {
+            absent_as_none(
+                iam.delete_role_policy()
+                    .role_name(&p.name)
+                    .policy_name(policy)
+                    .send()
+                    .await,
+                NOT_FOUND,
+                "DeleteRolePolicy",
+                &format!("inline policy {policy} of IAM role {}", p.name),
+            )?;
+        }
+    }
+    let before = live.as_ref().or(before);
     if before.is_none_or(|b| b.assume_role_policy != p.assume_role_policy) {
         iam.update_assume_role_policy()
             .role_name(&p.name)
@@ -137,34 +265,33 @@ pub async fn update(
     Ok(())
 }
 
-/// Deletes the role (its inline policies first: IAM refuses a role that still has any).
+/// Deletes the role and its own inline policy (named like the role; IAM refuses to delete a
+/// role that still has policies). Policies someone else put on the role are never removed here:
+/// `destroy` leaves such a role in place ([`foreign_policies`]), and if one appears in between,
+/// IAM's `DeleteConflict` is reported with the step that resolves it.
 pub async fn delete(iam: &Client, name: &str) -> Result<(), AwsError> {
-    let listed = absent_as_none(
-        iam.list_role_policies().role_name(name).send().await,
-        NOT_FOUND,
-        "ListRolePolicies",
-        &what(name),
-    )?;
-    let Some(listed) = listed else { return Ok(()) };
-    for policy in listed.policy_names() {
-        absent_as_none(
-            iam.delete_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .send()
-                .await,
-            NOT_FOUND,
-            "DeleteRolePolicy",
-            &what(name),
-        )?;
-    }
     absent_as_none(
-        iam.delete_role().role_name(name).send().await,
+        iam.delete_role_policy()
+            .role_name(name)
+            .policy_name(name)
+            .send()
+            .await,
         NOT_FOUND,
-        "DeleteRole",
+        "DeleteRolePolicy",
         &what(name),
     )?;
-    Ok(())
+    match iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_delete_conflict_exception()) => {
+            let mut err = AwsError::from_sdk("DeleteRole", what(name), e);
+            err.hint = Some(format!(
+                "the role has policies presign-stack did not put there; list them with `aws iam list-attached-role-policies --role-name {name}` and `aws iam list-role-policies --role-name {name}`, detach or delete them (or run `presign-stack deploy`, which removes them), then destroy again"
+            ));
+            Err(err)
+        }
+        Err(e) => Err(AwsError::from_sdk("DeleteRole", what(name), e)),
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,11 @@
 //! The function's CloudWatch log group, created before the function so the stack owns it (and
 //! destroy removes it) instead of Lambda creating it on first log.
+//!
+//! Ownership is proven like every other kind: the group is tagged with the stack's name when it
+//! is created, and its tags are read with it, so a group someone else made (with years of
+//! retention and events) is refused by name, never adopted, re-configured or deleted.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_cloudwatchlogs::Client;
 
@@ -15,7 +19,15 @@ fn what(name: &str) -> String {
     format!("log group {name}")
 }
 
+/// The group's retention and tags, with its ARN (for the tagging calls).
 pub async fn find(logs: &Client, name: &str) -> Result<Option<LogGroupProps>, AwsError> {
+    Ok(find_with_arn(logs, name).await?.map(|(props, _)| props))
+}
+
+async fn find_with_arn(
+    logs: &Client,
+    name: &str,
+) -> Result<Option<(LogGroupProps, String)>, AwsError> {
     let mut token = None;
     loop {
         let page = logs
@@ -30,10 +42,21 @@ pub async fn find(logs: &Client, name: &str) -> Result<Option<LogGroupProps>, Aw
             .iter()
             .find(|g| g.log_group_name() == Some(name))
         {
-            return Ok(Some(LogGroupProps {
+            // `logGroupArn` is the ARN without the `:*` suffix of `arn`: the one tagging takes.
+            let arn = g
+                .log_group_arn()
+                .map(str::to_string)
+                .or_else(|| g.arn().map(|a| a.trim_end_matches(":*").to_string()))
+                .unwrap_or_default();
+            let Some(tags) = tags_of(logs, name, &arn).await? else {
+                return Ok(None); // deleted while it was being read
+            };
+            let props = LogGroupProps {
                 name: name.to_string(),
                 retention_days: g.retention_in_days().unwrap_or(0),
-            }));
+                tags,
+            };
+            return Ok(Some((props, arn)));
         }
         match page.next_token() {
             Some(t) => token = Some(t.to_string()),
@@ -42,8 +65,51 @@ pub async fn find(logs: &Client, name: &str) -> Result<Option<LogGroupProps>, Aw
     }
 }
 
+async fn tags_of(
+    logs: &Client,
+    name: &str,
+    arn: &str,
+) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    let out = absent_as_none(
+        logs.list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await,
+        NOT_FOUND,
+        "ListTagsForResource",
+        &what(name),
+    )?;
+    Ok(out.map(|o| {
+        o.tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }))
+}
+
+/// An error unless the group carries `stack`'s ownership tag.
+fn check_ours(p: &LogGroupProps, stack: &str, operation: &'static str) -> Result<(), AwsError> {
+    match p.tags.get(OWNERSHIP_TAG) {
+        Some(owner) if owner == stack => Ok(()),
+        Some(owner) => Err(AwsError::new(
+            operation,
+            what(&p.name),
+            format!("it belongs to stack {owner:?}, not {stack:?}"),
+            "presign-stack never changes or deletes another stack's resources; rename the stack or the function",
+        )),
+        None => Err(AwsError::new(
+            operation,
+            what(&p.name),
+            format!("it exists and was not created by presign-stack (it has no {OWNERSHIP_TAG} tag)"),
+            "presign-stack never adopts, changes or deletes a log group it did not create: set function.name to another name, or delete the group yourself if it is unused",
+        )),
+    }
+}
+
+/// Creates the group with the stack's tags, then sets its retention. A group that already
+/// exists is taken only when it carries this stack's ownership tag (a run that crashed after
+/// creating it); anyone else's is refused.
 pub async fn create(logs: &Client, p: &LogGroupProps, stack: &str) -> Result<(), AwsError> {
-    let tags = HashMap::from([(OWNERSHIP_TAG.to_string(), stack.to_string())]);
+    let tags: HashMap<String, String> = p.tags.clone().into_iter().collect();
     match logs
         .create_log_group()
         .log_group_name(&p.name)
@@ -52,13 +118,55 @@ pub async fn create(logs: &Client, p: &LogGroupProps, stack: &str) -> Result<(),
         .await
     {
         Ok(_) => {}
-        Err(e) if super::errors::has_code(&e, &["ResourceAlreadyExistsException"]) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_already_exists_exception()) =>
+        {
+            match find(logs, &p.name).await? {
+                Some(live) => check_ours(&live, stack, "CreateLogGroup")?,
+                None => return Err(AwsError::from_sdk("CreateLogGroup", what(&p.name), e)),
+            }
+        }
         Err(e) => return Err(AwsError::from_sdk("CreateLogGroup", what(&p.name), e)),
     }
     put_retention(logs, p).await
 }
 
-pub async fn put_retention(logs: &Client, p: &LogGroupProps) -> Result<(), AwsError> {
+/// Brings retention and tags to `p`; refused unless the live group is this stack's.
+pub async fn update(
+    logs: &Client,
+    live: &LogGroupProps,
+    p: &LogGroupProps,
+    stack: &str,
+) -> Result<(), AwsError> {
+    check_ours(live, stack, "PutRetentionPolicy")?;
+    if live.retention_days != p.retention_days {
+        put_retention(logs, p).await?;
+    }
+    if live.tags != p.tags {
+        let Some((_, arn)) = find_with_arn(logs, &p.name).await? else {
+            return Ok(());
+        };
+        let stale = super::stale_tag_keys(Some(&live.tags), &p.tags);
+        if !stale.is_empty() {
+            logs.untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(stale))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("UntagResource", what(&p.name), e))?;
+        }
+        logs.tag_resource()
+            .resource_arn(&arn)
+            .set_tags(Some(p.tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("TagResource", what(&p.name), e))?;
+    }
+    Ok(())
+}
+
+async fn put_retention(logs: &Client, p: &LogGroupProps) -> Result<(), AwsError> {
     logs.put_retention_policy()
         .log_group_name(&p.name)
         .retention_in_days(p.retention_days)
@@ -68,7 +176,13 @@ pub async fn put_retention(logs: &Client, p: &LogGroupProps) -> Result<(), AwsEr
     Ok(())
 }
 
-pub async fn delete(logs: &Client, name: &str) -> Result<(), AwsError> {
+/// Deletes the group, with its events, only if it carries this stack's ownership tag (read
+/// just before); a missing group is success.
+pub async fn delete(logs: &Client, name: &str, stack: &str) -> Result<(), AwsError> {
+    let Some(live) = find(logs, name).await? else {
+        return Ok(());
+    };
+    check_ours(&live, stack, "DeleteLogGroup")?;
     absent_as_none(
         logs.delete_log_group().log_group_name(name).send().await,
         NOT_FOUND,

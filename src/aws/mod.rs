@@ -139,8 +139,10 @@ pub async fn apply(clients: &Clients, step: &Step) -> Result<(), AwsError> {
         },
         Props::IamRolePolicy(p) => iam_role_policy::put(&clients.iam, p).await,
         Props::LogGroup(p) => match live {
-            Some(_) => log_group::put_retention(&clients.logs, p).await,
-            None => log_group::create(&clients.logs, p, &clients.stack).await,
+            Some(Props::LogGroup(before)) => {
+                log_group::update(&clients.logs, before, p, &clients.stack).await
+            }
+            _ => log_group::create(&clients.logs, p, &clients.stack).await,
         },
         Props::LambdaFunction(p) => match live {
             Some(Props::LambdaFunction(before)) => {
@@ -176,7 +178,7 @@ pub async fn delete(
         Kind::IamRolePolicy => {
             iam_role_policy::delete(&clients.iam, physical_id, physical_id).await
         }
-        Kind::LogGroup => log_group::delete(&clients.logs, physical_id).await,
+        Kind::LogGroup => log_group::delete(&clients.logs, physical_id, &clients.stack).await,
         Kind::LambdaFunction => lambda_function::delete(&clients.lambda, physical_id).await,
         Kind::HttpApi => {
             let recorded = match recorded {

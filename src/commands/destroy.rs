@@ -7,10 +7,10 @@ use anyhow::bail;
 use super::{
     apply, check_owner, confirm, read_live, read_recorded, report_calls, ExitStatus, Session,
 };
-use crate::aws::s3_bucket;
+use crate::aws::{iam_role, s3_bucket};
 use crate::cli::{DestroyArgs, Global};
 use crate::output::{render, Printer};
-use crate::plan::{self, Action, Kind};
+use crate::plan::{self, Action, Kind, Props};
 use crate::state::RecordedResource;
 
 pub async fn run(
@@ -132,6 +132,24 @@ async fn locked(
             )
         }));
     }
+    // A role with policies the stack did not put there is left too (IAM would refuse to delete
+    // it, and removing them is not destroy's to do); what depends on it goes as usual.
+    for (id, found) in &live {
+        if let Some(Props::IamRole(role)) = found {
+            if refused.iter().any(|(r, _)| r == id) {
+                continue;
+            }
+            if let Some((names, steps)) = iam_role::foreign_policies(role) {
+                refused.push((
+                    id.clone(),
+                    format!(
+                        "it has policies presign-stack did not attach ({names})\n    next: run `presign-stack deploy` (it removes them), or remove them yourself:\n      {}\n    then run destroy again",
+                        steps.join("\n      ")
+                    ),
+                ));
+            }
+        }
+    }
     for (id, why) in &refused {
         printer.info(&format!("Not destroying {id}: {why}"));
     }
@@ -204,14 +222,14 @@ async fn locked(
     session.store.save(&state).await?;
     if !refused.is_empty() {
         let mut msg = format!(
-            "destroy left {} resource(s) in place: {} deleted, but these are not provably the stack's",
+            "destroy left {} resource(s) in place ({} deleted):",
             refused.len(),
             done
         );
         for (id, why) in &refused {
             msg.push_str(&format!("\n- {id}: {why}"));
         }
-        msg.push_str("\n  hint: if they are yours, run deploy to restore the ownership tags, then destroy again");
+        msg.push_str("\n  hint: the state still records them; for one without the stack's tag: if it is yours, run deploy to restore the ownership tags, then destroy again");
         bail!(msg);
     }
     printer.result(&format!(

@@ -166,28 +166,12 @@ pub fn policy(stack: &Stack, bucket: &str) -> Option<Value> {
         }));
     }
     for s in &b.policy_statements {
-        statements.push(substitute_bucket(s, bucket));
+        statements.push(crate::spec::validate::substitute_bucket(s, bucket));
     }
     if statements.is_empty() {
         return None;
     }
     Some(json!({"Version": "2012-10-17", "Statement": statements}))
-}
-
-/// Replaces `${bucket}` in every string of a user statement.
-fn substitute_bucket(v: &Value, bucket: &str) -> Value {
-    match v {
-        Value::String(s) => Value::String(s.replace("${bucket}", bucket)),
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|i| substitute_bucket(i, bucket)).collect())
-        }
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), substitute_bucket(v, bucket)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
 }
 
 /// Facts about the target that the spec cannot know, read before planning.
@@ -268,6 +252,9 @@ pub fn signer_policy(stack: &Stack, t: &Target) -> Value {
             "Resource": objects
         }));
     }
+    if let Some(key) = upload_key_grant(stack, t) {
+        statements.push(key);
+    }
     statements.push(json!({
         "Sid": "WriteOwnLogs",
         "Effect": "Allow",
@@ -280,6 +267,52 @@ pub fn signer_policy(stack: &Stack, t: &Target) -> Value {
         )
     }));
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// With SSE-KMS under a customer key, S3 encrypts each upload with a data key made under the
+/// signer's identity (`kms:GenerateDataKey`), and decrypts it for a download (`kms:Decrypt`):
+/// without them every pre-signed request fails with AccessDenied. An alias is matched through
+/// `kms:ResourceAliases`, since IAM resources name keys, not aliases. `None` for SSE-S3 and for
+/// the AWS managed key `aws/s3`, whose key policy already admits the account's principals.
+fn upload_key_grant(stack: &Stack, t: &Target) -> Option<Value> {
+    let Encryption::SseKms {
+        key_id: Some(key), ..
+    } = &stack.bucket.encryption
+    else {
+        return None;
+    };
+    let mut actions = vec!["kms:GenerateDataKey"];
+    if stack.uploads.allow_downloads {
+        actions.push("kms:Decrypt");
+    }
+    let alias = key
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":alias/"))
+        .map(|(_, name)| format!("alias/{name}"))
+        .or_else(|| key.starts_with("alias/").then(|| key.clone()));
+    if alias.as_deref() == Some("alias/aws/s3") {
+        return None;
+    }
+    let statement = match alias {
+        Some(alias) => json!({
+            "Sid": "UseUploadKey",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": format!("arn:aws:kms:{}:{}:key/*", t.region, t.account_id),
+            "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}}
+        }),
+        None => json!({
+            "Sid": "UseUploadKey",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": if key.starts_with("arn:") {
+                key.clone()
+            } else {
+                format!("arn:aws:kms:{}:{}:key/{key}", t.region, t.account_id)
+            }
+        }),
+    };
+    Some(statement)
 }
 
 /// The environment the signer reads its configuration from.
@@ -317,13 +350,10 @@ fn route_source(route_key: &str) -> String {
     format!("{{api}}/*/{method}{path}")
 }
 
-/// The signer's resources: role, inline policy, log group, function, HTTP API.
-pub fn signer(stack: &Stack, t: &Target) -> Vec<Resource> {
-    let mut tags = stack.tags.clone();
-    tags.insert(OWNERSHIP_TAG.to_string(), stack.name.clone());
-    let f = &stack.function;
-    let route_key = format!("GET {}", stack.api.route);
-    let cors = (!stack.api.cors_origins.is_empty()).then(|| {
+/// The HTTP API's CORS configuration (`None` without `api.cors_origins`): what API Gateway
+/// answers preflights with, and what `dev` answers them with too.
+pub fn api_cors(stack: &Stack) -> Option<ApiCors> {
+    (!stack.api.cors_origins.is_empty()).then(|| {
         let mut origins = stack.api.cors_origins.clone();
         origins.sort();
         origins.dedup();
@@ -333,7 +363,16 @@ pub fn signer(stack: &Stack, t: &Target) -> Vec<Resource> {
             allow_headers: vec!["authorization".into(), "content-type".into()],
             max_age: 300,
         }
-    });
+    })
+}
+
+/// The signer's resources: role, inline policy, log group, function, HTTP API.
+pub fn signer(stack: &Stack, t: &Target) -> Vec<Resource> {
+    let mut tags = stack.tags.clone();
+    tags.insert(OWNERSHIP_TAG.to_string(), stack.name.clone());
+    let f = &stack.function;
+    let route_key = format!("GET {}", stack.api.route);
+    let cors = api_cors(stack);
     vec![
         Resource {
             id: ids::ROLE.into(),
@@ -341,6 +380,8 @@ pub fn signer(stack: &Stack, t: &Target) -> Vec<Resource> {
                 name: role_name(stack),
                 assume_role_policy: normalize::policy_document(&trust_policy(t)),
                 tags: tags.clone(),
+                attached_policies: Vec::new(),
+                other_inline_policies: Vec::new(),
             }),
             depends_on: vec![],
         },
@@ -358,6 +399,7 @@ pub fn signer(stack: &Stack, t: &Target) -> Vec<Resource> {
             props: Props::LogGroup(LogGroupProps {
                 name: log_group_name(stack),
                 retention_days: f.log_retention_days as i32,
+                tags: tags.clone(),
             }),
             depends_on: vec![],
         },

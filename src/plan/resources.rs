@@ -147,6 +147,14 @@ pub struct RoleProps {
     /// The trust policy, canonical.
     pub assume_role_policy: serde_json::Value,
     pub tags: BTreeMap<String, String>,
+    /// ARNs of the managed policies attached to the role, sorted. The stack attaches none: any
+    /// here is drift (an `AdministratorAccess` attached by hand, say).
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+    /// Names of the role's inline policies other than the stack's own (which is the
+    /// `iam_role_policy` resource), sorted. The stack wants none.
+    #[serde(default)]
+    pub other_inline_policies: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +169,10 @@ pub struct RolePolicyProps {
 pub struct LogGroupProps {
     pub name: String,
     pub retention_days: i32,
+    /// The group's tags, the ownership tag among them (state written before tags were read has
+    /// none recorded).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,6 +302,7 @@ impl Props {
         match self {
             Props::S3Bucket(p) => Some(&p.tags),
             Props::IamRole(p) => Some(&p.tags),
+            Props::LogGroup(p) => Some(&p.tags),
             Props::LambdaFunction(p) => Some(&p.tags),
             Props::HttpApi(p) => Some(&p.tags),
             _ => None,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use validate::{parse, parse_env};
+pub use validate::{parse, parse_env, parse_with_environments, MAX_ENVIRONMENTS};
 
 /// The tag key that marks a resource as created by a stack; its value is the stack name.
 pub const OWNERSHIP_TAG: &str = "presign-stack:stack";
@@ -28,6 +28,9 @@ pub struct Stack {
     pub function: Function,
     pub api: Api,
     pub state: StateSpec,
+    /// What is allowed but worth a second look (a type that can carry script, say): shown by
+    /// `validate` and before a deploy, never an error.
+    pub warnings: Vec<SpecError>,
 }
 
 /// Where the stack's state lives (`state:` in the spec).
@@ -180,52 +183,50 @@ pub fn load(path: &Path) -> Result<Stack, LoadError> {
     load_env(path, None)
 }
 
-/// The names under `environments:` in a spec's text (empty when it has none or does not parse).
-pub fn environment_names(text: &str) -> Vec<String> {
-    #[derive(serde::Deserialize)]
-    struct Names {
-        #[serde(default)]
-        environments: Option<BTreeMap<String, serde::de::IgnoredAny>>,
-    }
-    serde_saphyr::from_str::<Names>(text)
-        .ok()
-        .and_then(|n| n.environments)
-        .map(|e| e.into_keys().collect())
-        .unwrap_or_default()
-}
-
 /// [`load`] for one environment of the stack (`--env NAME`; see `environments:`).
 pub fn load_env(path: &Path, env: Option<&str>) -> Result<Stack, LoadError> {
+    let text = read_spec(path)?;
+    parse_env(path, &text, env).map_err(LoadError::Invalid)
+}
+
+/// Reads a spec file's text: at most [`MAX_SPEC_BYTES`], whatever kind of file it is. The size
+/// the file system reports is not trusted (it is 0 for `/dev/zero`, a FIFO or `<(...)`): the read
+/// itself stops one byte past the cap.
+pub fn read_spec(path: &Path) -> Result<String, LoadError> {
+    use std::io::Read;
     let read_error = |source| LoadError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let size = std::fs::metadata(path).map_err(read_error)?.len();
-    if size > MAX_SPEC_BYTES {
-        return Err(LoadError::Invalid(SpecErrors(vec![SpecError {
-            file: path.to_path_buf(),
-            line: 1,
-            column: 1,
-            message: format!(
-                "the spec is {size} bytes; a stack.yaml may be at most {MAX_SPEC_BYTES}"
-            ),
-            hint: Some("is -f pointing at the right file?".into()),
-        }])));
-    }
-    let bytes = std::fs::read(path).map_err(read_error)?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SPEC_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    let at_start = |message: String, hint: &str| {
         LoadError::Invalid(SpecErrors(vec![SpecError {
             file: path.to_path_buf(),
             line: 1,
             column: 1,
-            message: format!(
+            message,
+            hint: Some(hint.into()),
+        }]))
+    };
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(at_start(
+            format!("the spec is over {MAX_SPEC_BYTES} bytes, the most a stack.yaml may have"),
+            "is -f pointing at the right file?",
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        at_start(
+            format!(
                 "the spec is not UTF-8 text (invalid byte at offset {})",
                 e.utf8_error().valid_up_to()
             ),
-            hint: Some("save stack.yaml as UTF-8".into()),
-        }]))
-    })?;
-    parse_env(path, &text, env).map_err(LoadError::Invalid)
+            "save stack.yaml as UTF-8",
+        )
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

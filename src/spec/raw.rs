@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 /// The whole file.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStack {
     /// Stack name: used in resource names and in the ownership tag.
@@ -45,7 +45,7 @@ pub struct RawStack {
 
 /// One environment's settings, merged over the stack's. It repeats `RawStack`'s fields rather
 /// than flattening them: serde's `flatten` does not work with `deny_unknown_fields`.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEnvironment {
     #[serde(default)]
@@ -124,6 +124,7 @@ impl RawBucket {
             enforce_tls: pick(self.enforce_tls, o.enforce_tls),
             cors: pick(self.cors, o.cors),
             policy_statements: pick(self.policy_statements, o.policy_statements),
+            public_statements: pick(self.public_statements, o.public_statements),
             tags: tags(self.tags, o.tags),
         }
     }
@@ -179,7 +180,7 @@ impl RawState {
 
 /// Where the state lives. `backend: s3` keeps it in a bucket a team shares, locked with
 /// conditional writes; the S3 settings are also what `state bootstrap` and `state migrate` use.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawState {
     /// `local` (default: `.presign-stack/<stack>.json` next to the spec, or --state-dir) or `s3`.
@@ -210,7 +211,7 @@ pub struct RawState {
     pub lock_lease_seconds: Option<Spanned<u64>>,
 }
 
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBucket {
     #[serde(default)]
@@ -236,12 +237,17 @@ pub struct RawBucket {
     #[serde(default)]
     #[schemars(with = "Option<Vec<serde_json::Value>>")]
     pub policy_statements: Option<Vec<Spanned<serde_json::Value>>>,
+    /// The Sids of `policy_statements` that may grant to everyone (`Principal: "*"`): a
+    /// deliberate, named opt-in; any other public Allow is refused.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub public_statements: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     #[schemars(with = "Option<BTreeMap<String, String>>")]
     pub tags: Option<Spanned<BTreeMap<String, String>>>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEncryption {
     /// `sse-s3` (default) or `sse-kms`.
@@ -255,14 +261,14 @@ pub struct RawEncryption {
     pub bucket_key: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPublicRead {
     #[schemars(with = "String")]
     pub prefix: Spanned<String>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCorsRule {
     #[serde(default)]
@@ -281,7 +287,7 @@ pub struct RawCorsRule {
 }
 
 /// What the signer accepts and signs (the signer and whole-stack issues use this).
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUploads {
     #[serde(default)]
@@ -289,7 +295,7 @@ pub struct RawUploads {
     pub prefix: Option<Spanned<String>>,
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
-    pub allowed_content_types: Option<Vec<Spanned<String>>>,
+    pub allowed_content_types: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     #[schemars(with = "Option<u64>")]
     pub expires_seconds: Option<Spanned<u64>>,
@@ -299,7 +305,7 @@ pub struct RawUploads {
     pub allow_downloads: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFunction {
     #[serde(default)]
@@ -318,7 +324,7 @@ pub struct RawFunction {
     pub artifact: Option<String>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawApi {
     #[serde(default)]
@@ -334,14 +340,14 @@ pub struct RawApi {
     pub jwt: Option<RawJwt>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawThrottle {
     pub rate_limit: f64,
     pub burst_limit: u32,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwt {
     #[schemars(with = "String")]

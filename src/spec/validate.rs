@@ -33,9 +33,42 @@ pub fn parse(file: &Path, text: &str) -> Result<Stack, SpecErrors> {
     parse_env(file, text, None)
 }
 
+/// The most environments one spec may define: far above any real use, and a bound on the work
+/// `validate` does (every environment is validated).
+pub const MAX_ENVIRONMENTS: usize = 100;
+
 /// Like [`parse`], for one environment of the stack (`--env NAME`): its settings merged over
 /// the stack's, deployed as the stack `<stack>-<NAME>`.
 pub fn parse_env(file: &Path, text: &str, env: Option<&str>) -> Result<Stack, SpecErrors> {
+    let raw = parse_raw(file, text)?;
+    validate_raw(file, raw, env)
+}
+
+/// The stack and each of its environments, from one parse of the text (the work is linear in
+/// the number of environments): `Err` when the stack itself is invalid; otherwise every
+/// environment by name with its own result.
+#[allow(clippy::type_complexity)]
+pub fn parse_with_environments(
+    file: &Path,
+    text: &str,
+) -> Result<(Stack, Vec<(String, Result<Stack, SpecErrors>)>), SpecErrors> {
+    let mut raw = parse_raw(file, text)?;
+    let environments = raw.environments.take().unwrap_or_default();
+    let stack = validate_raw(file, raw.clone(), None)?;
+    let each = environments
+        .into_iter()
+        .map(|(name, overlay)| {
+            let mut one = raw.clone();
+            one.environments = Some(BTreeMap::from([(name.clone(), overlay)]));
+            let result = validate_raw(file, one, Some(&name));
+            (name, result)
+        })
+        .collect();
+    Ok((stack, each))
+}
+
+/// The text parsed into the raw shape, with syntax errors placed.
+fn parse_raw(file: &Path, text: &str) -> Result<RawStack, SpecErrors> {
     let has_content = text
         .lines()
         .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
@@ -69,9 +102,30 @@ pub fn parse_env(file: &Path, text: &str, env: Option<&str>) -> Result<Stack, Sp
             ),
         }])
     })?;
+    if let Some((_, over)) = raw
+        .environments
+        .as_ref()
+        .and_then(|e| e.iter().nth(MAX_ENVIRONMENTS))
+    {
+        let count = raw.environments.as_ref().map_or(0, |e| e.len());
+        return Err(SpecErrors(vec![SpecError {
+            file: file.to_path_buf(),
+            line: over.referenced.line(),
+            column: over.referenced.column(),
+            message: format!(
+                "the spec defines {count} environments; at most {MAX_ENVIRONMENTS} are allowed"
+            ),
+            hint: Some("split the stacks into several spec files".into()),
+        }]));
+    }
+    Ok(raw)
+}
+
+fn validate_raw(file: &Path, raw: RawStack, env: Option<&str>) -> Result<Stack, SpecErrors> {
     let mut v = Validator {
         file,
         errors: Vec::new(),
+        warnings: Vec::new(),
     };
     let raw = match env {
         None => raw,
@@ -80,8 +134,9 @@ pub fn parse_env(file: &Path, text: &str, env: Option<&str>) -> Result<Stack, Sp
             None => return Err(SpecErrors(v.errors)),
         },
     };
-    let stack = v.stack(raw);
+    let mut stack = v.stack(raw);
     if v.errors.is_empty() {
+        stack.warnings = v.warnings;
         Ok(stack)
     } else {
         Err(SpecErrors(v.errors))
@@ -113,9 +168,20 @@ fn syntax_message(e: &serde_saphyr::Error) -> String {
 struct Validator<'a> {
     file: &'a Path,
     errors: Vec<SpecError>,
+    warnings: Vec<SpecError>,
 }
 
 impl Validator<'_> {
+    fn warn(&mut self, at: &Location, message: impl Into<String>, hint: impl Into<String>) {
+        self.warnings.push(SpecError {
+            file: self.file.to_path_buf(),
+            line: at.line(),
+            column: at.column(),
+            message: message.into(),
+            hint: Some(hint.into()).filter(|h: &String| !h.is_empty()),
+        });
+    }
+
     fn err(&mut self, at: &Location, message: impl Into<String>, hint: impl Into<String>) {
         self.errors.push(SpecError {
             file: self.file.to_path_buf(),
@@ -235,6 +301,7 @@ impl Validator<'_> {
             function,
             api,
             state,
+            warnings: Vec::new(),
         }
     }
 
@@ -449,8 +516,12 @@ impl Validator<'_> {
                 hint: None,
             });
         }
-        let policy_statements =
-            self.statements(raw.policy_statements.unwrap_or_default(), name.as_deref());
+        let public_sids: Vec<Spanned<String>> = raw.public_statements.unwrap_or_default();
+        let policy_statements = self.statements(
+            raw.policy_statements.unwrap_or_default(),
+            name.as_deref(),
+            &public_sids,
+        );
         let tags = self.tags(raw.tags, stack_tags);
         Bucket {
             name,
@@ -537,7 +608,14 @@ impl Validator<'_> {
         &mut self,
         raw: Vec<Spanned<serde_json::Value>>,
         bucket: Option<&str>,
+        public_sids: &[Spanned<String>],
     ) -> Vec<serde_json::Value> {
+        // The policy as S3 receives it: presign-stack's own statements, then these, with
+        // ${bucket} replaced (by the longest name a bucket can have when the name is not set).
+        let longest = "b".repeat(63);
+        let bucket_text = bucket.unwrap_or(&longest);
+        let mut policy_bytes = OWN_STATEMENTS_BYTES;
+        let mut over_limit_reported = false;
         let own_arns: Vec<String> = std::iter::once("arn:aws:s3:::${bucket}".to_string())
             .chain(bucket.map(|b| format!("arn:aws:s3:::{b}")))
             .collect();
@@ -622,6 +700,49 @@ impl Validator<'_> {
                     }
                 }
             }
+            let allow = obj.get("Effect").and_then(|e| e.as_str()) == Some("Allow");
+            if allow {
+                for key in ["NotPrincipal", "NotAction"] {
+                    if obj.contains_key(key) {
+                        self.err(
+                            &at,
+                            format!("an Allow statement with {key} grants everything it does not name"),
+                            format!("name what the statement allows with {} instead", &key[3..]),
+                        );
+                    }
+                }
+                let sid = obj.get("Sid").and_then(|s| s.as_str());
+                let opted_in = sid.is_some_and(|sid| public_sids.iter().any(|p| p.value == sid));
+                if obj.get("Principal").is_some_and(names_everyone) && !opted_in {
+                    self.err(
+                        &at,
+                        "an Allow statement for Principal \"*\" grants these actions to anyone on the internet",
+                        match sid {
+                            Some(sid) => format!("name the accounts or roles that need access; if the bucket must be public for this, list it by name: bucket.public_statements: [{sid}]"),
+                            None => "name the accounts or roles that need access (for public reads of a prefix, use bucket.public_read)".to_string(),
+                        },
+                    );
+                }
+            }
+            if let Some(c) = obj.get("Condition") {
+                if let Err(m) = check_condition(c) {
+                    self.err(
+                        &at,
+                        format!("malformed Condition: {m}"),
+                        "write Condition: {Operator: {key: value}}, e.g. {StringEquals: {\"aws:PrincipalTag/team\": platform}}",
+                    );
+                }
+            }
+            let rendered = substitute_bucket(&s.value, bucket_text).to_string().len();
+            policy_bytes += rendered + 1;
+            if policy_bytes > MAX_POLICY_BYTES && !over_limit_reported {
+                over_limit_reported = true;
+                self.err(
+                    &at,
+                    format!("the bucket policy passes S3's limit of {MAX_POLICY_BYTES} bytes at this statement"),
+                    "merge statements, or list several actions and resources in one statement",
+                );
+            }
             if let Some(sid) = obj.get("Sid") {
                 match sid.as_str() {
                     Some(sid) if sid.starts_with("PresignStack") => self.err(
@@ -648,6 +769,15 @@ impl Validator<'_> {
             }
             out.push(s.value);
         }
+        for p in public_sids {
+            if !sids.contains(&p.value) {
+                self.err(
+                    &p.referenced,
+                    format!("public_statements names Sid {:?}, which no policy statement has", p.value),
+                    "list the Sids of policy_statements entries that may grant to everyone",
+                );
+            }
+        }
         out
     }
 
@@ -666,26 +796,21 @@ impl Validator<'_> {
                     ),
                     "e.g. prefix: uploads/",
                 );
+            } else if p.value.contains(['*', '?']) {
+                // The prefix ends up in the role's policy as `<bucket>/<prefix>*`, where IAM
+                // reads * and ? as wildcards: "*" would grant the whole bucket.
+                self.err(
+                    &p.referenced,
+                    format!("upload prefix {:?} must not contain * or ?", p.value),
+                    "IAM reads them as wildcards in the signer's policy; write a literal prefix such as uploads/",
+                );
             }
             p.value
         });
-        let allowed_content_types = raw.allowed_content_types.map_or(d.allowed_content_types, |v| {
-            v.into_iter()
-                .map(|t| {
-                    let ok = t.value.split_once('/').is_some_and(|(a, b)| {
-                        !a.is_empty() && !b.is_empty() && a != "*" && !t.value.contains(char::is_whitespace)
-                    });
-                    if !ok {
-                        self.err(
-                            &t.referenced,
-                            format!("{:?} is not a content type", t.value),
-                            "use type/subtype, or type/* for a whole family, e.g. image/jpeg or image/*",
-                        );
-                    }
-                    t.value
-                })
-                .collect()
-        });
+        let allowed_content_types = match raw.allowed_content_types {
+            None => d.allowed_content_types,
+            Some(v) => self.content_types(v),
+        };
         let expires_seconds = raw.expires_seconds.map_or(d.expires_seconds, |e| {
             if e.value == 0 || e.value > MAX_PRESIGN_SECONDS {
                 self.err(
@@ -703,6 +828,47 @@ impl Validator<'_> {
             max_size_bytes: raw.max_size_bytes,
             allow_downloads: raw.allow_downloads.unwrap_or(false),
         }
+    }
+
+    /// `uploads.allowed_content_types`: a non-empty list of strict `type/subtype` tokens (or
+    /// `type/*`); the signer receives them comma-joined, so a comma or a parameter would smuggle
+    /// in another type.
+    fn content_types(&mut self, v: Spanned<Vec<Spanned<String>>>) -> Vec<String> {
+        if v.value.is_empty() {
+            self.err(
+                &v.referenced,
+                "allowed_content_types is empty: the signer would refuse every upload",
+                "list the types to accept, e.g. [image/jpeg, image/png]",
+            );
+        }
+        let token = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+        };
+        v.value
+            .into_iter()
+            .map(|t| {
+                let lower = t.value.to_ascii_lowercase();
+                let ok = lower.split_once('/').is_some_and(|(a, b)| {
+                    token(a) && (token(b) || b == "*")
+                });
+                if !ok {
+                    self.err(
+                        &t.referenced,
+                        format!("{:?} is not a content type", t.value),
+                        "write one type/subtype per entry (no commas, spaces or parameters), or type/* for a whole family, e.g. image/jpeg or image/*",
+                    );
+                } else if presign_signer::validate::ACTIVE_CONTENT_TYPES.contains(&lower.as_str()) {
+                    self.warn(
+                        &t.referenced,
+                        format!("{lower} can carry script: a browser opening such an upload from the bucket runs it"),
+                        "accept it only if you serve uploads from another domain or with Content-Disposition: attachment",
+                    );
+                }
+                lower
+            })
+            .collect()
     }
 
     fn function(&mut self, raw: Option<super::raw::RawFunction>) -> Function {
@@ -808,6 +974,104 @@ impl Validator<'_> {
                 audience: j.audience,
             }),
         }
+    }
+}
+
+/// S3's limit on a bucket policy's size.
+const MAX_POLICY_BYTES: usize = 20 * 1024;
+/// Room kept for the statements presign-stack writes itself (TLS only, public read).
+const OWN_STATEMENTS_BYTES: usize = 1024;
+
+/// The operators IAM's condition blocks know (before `IfExists` and the set qualifiers).
+const CONDITION_OPERATORS: [&str; 27] = [
+    "StringEquals",
+    "StringNotEquals",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
+    "StringLike",
+    "StringNotLike",
+    "NumericEquals",
+    "NumericNotEquals",
+    "NumericLessThan",
+    "NumericLessThanEquals",
+    "NumericGreaterThan",
+    "NumericGreaterThanEquals",
+    "DateEquals",
+    "DateNotEquals",
+    "DateLessThan",
+    "DateLessThanEquals",
+    "DateGreaterThan",
+    "DateGreaterThanEquals",
+    "Bool",
+    "BinaryEquals",
+    "IpAddress",
+    "NotIpAddress",
+    "ArnEquals",
+    "ArnLike",
+    "ArnNotEquals",
+    "ArnNotLike",
+    "Null",
+];
+
+/// Whether a statement's `Principal` includes everyone: `"*"`, `{"AWS": "*"}` or a list with it.
+fn names_everyone(principal: &serde_json::Value) -> bool {
+    match principal {
+        serde_json::Value::String(s) => s == "*",
+        serde_json::Value::Array(items) => items.iter().any(names_everyone),
+        serde_json::Value::Object(map) => map.values().any(names_everyone),
+        _ => false,
+    }
+}
+
+/// A `Condition` block's shape: operator → condition key → value or list of values.
+fn check_condition(c: &serde_json::Value) -> Result<(), String> {
+    use serde_json::Value;
+    let Some(ops) = c.as_object().filter(|o| !o.is_empty()) else {
+        return Err("it must be a mapping of operators".into());
+    };
+    for (op, keys) in ops {
+        let base = op
+            .strip_prefix("ForAllValues:")
+            .or_else(|| op.strip_prefix("ForAnyValue:"))
+            .unwrap_or(op);
+        let base = base.strip_suffix("IfExists").unwrap_or(base);
+        if !CONDITION_OPERATORS.contains(&base) {
+            return Err(format!("{op:?} is not a condition operator"));
+        }
+        let Some(keys) = keys.as_object().filter(|k| !k.is_empty()) else {
+            return Err(format!("{op} must map condition keys to values"));
+        };
+        for (key, value) in keys {
+            if key.is_empty() || key.contains(char::is_whitespace) {
+                return Err(format!("{key:?} under {op} is not a condition key"));
+            }
+            let scalar = |v: &Value| matches!(v, Value::String(_) | Value::Bool(_) | Value::Number(_));
+            let ok = match value {
+                Value::Array(items) => !items.is_empty() && items.iter().all(scalar),
+                v => scalar(v),
+            };
+            if !ok {
+                return Err(format!(
+                    "the value of {key} under {op} must be a string, number, boolean or a list of them"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `${bucket}` replaced in every string of a user statement.
+pub fn substitute_bucket(v: &serde_json::Value, bucket: &str) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(s.replace("${bucket}", bucket)),
+        Value::Array(items) => Value::Array(items.iter().map(|i| substitute_bucket(i, bucket)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), substitute_bucket(v, bucket)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
