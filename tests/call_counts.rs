@@ -23,8 +23,13 @@ const READS: &[&str] = &[
     "GetBucketPolicy",
     // signer
     "GetRole",
+    // the role as a whole: managed and other inline policies are drift
+    "ListAttachedRolePolicies",
+    "ListRolePolicies",
     "GetRolePolicy",
     "DescribeLogGroups",
+    // the log group's ownership tag
+    "ListTagsForResource",
     "GetFunction",
     // HTTP API: by the id the last deploy recorded (its name and tag checked), then its parts;
     // no GetApis listing

@@ -119,6 +119,16 @@ async fn dev_answers_as_the_deployed_handler_does_and_applies_cors() {
         &[("filekey", "cat.jpg"), ("method", "GET")],
         &[("filekey", "cat.jpg"), ("method", "DELETE")],
         &[("contentType", "image/jpeg")],
+        &[
+            ("filekey", "a\u{202E}b.jpg"),
+            ("contentType", "image/jpeg"),
+            ("size", "1"),
+        ],
+        &[
+            ("filekey", "a\u{2215}b.jpg"),
+            ("contentType", "image/jpeg"),
+            ("size", "1"),
+        ],
         &[],
     ];
     for params in cases {
@@ -181,7 +191,7 @@ async fn dev_answers_as_the_deployed_handler_does_and_applies_cors() {
     assert!(headers
         .iter()
         .all(|(k, _)| k != "access-control-allow-origin"));
-    let q = "/sign?filekey=cat.jpg&contentType=image%2Fjpeg";
+    let q = "/sign?filekey=cat.jpg&contentType=image%2Fjpeg&size=10";
     let (_, headers, _) = http_request(&dev.base, "GET", q, &[("Origin", ALLOWED)]);
     assert!(headers.contains(&("access-control-allow-origin".into(), ALLOWED.into())));
     let (status, headers, _) =
@@ -211,7 +221,7 @@ fn dev_warns_when_the_bucket_does_not_exist_yet() {
     let (status, _, _) = http_request(
         &dev.base,
         "GET",
-        "/sign?filekey=a.jpg&contentType=image%2Fjpeg",
+        "/sign?filekey=a.jpg&contentType=image%2Fjpeg&size=10",
         &[],
     );
     assert_eq!(status, 200);

@@ -85,6 +85,12 @@ const ACTIONS: &[(&str, &str, &[&str])] = &[
     ("iam", "put_role_policy", &["iam:PutRolePolicy"]),
     ("iam", "delete_role_policy", &["iam:DeleteRolePolicy"]),
     ("iam", "list_role_policies", &["iam:ListRolePolicies"]),
+    (
+        "iam",
+        "list_attached_role_policies",
+        &["iam:ListAttachedRolePolicies"],
+    ),
+    ("iam", "detach_role_policy", &["iam:DetachRolePolicy"]),
     ("logs", "describe_log_groups", &["logs:DescribeLogGroups"]),
     (
         "logs",
@@ -93,6 +99,13 @@ const ACTIONS: &[(&str, &str, &[&str])] = &[
     ),
     ("logs", "put_retention_policy", &["logs:PutRetentionPolicy"]),
     ("logs", "delete_log_group", &["logs:DeleteLogGroup"]),
+    (
+        "logs",
+        "list_tags_for_resource",
+        &["logs:ListTagsForResource"],
+    ),
+    ("logs", "tag_resource", &["logs:TagResource"]),
+    ("logs", "untag_resource", &["logs:UntagResource"]),
     (
         "lambda",
         "get_function",

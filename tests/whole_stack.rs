@@ -423,7 +423,7 @@ async fn invoke_permission_removed_out_of_band() {
                 .await
                 .remove_permission()
                 .function_name(format!("{name}-signer"))
-                .statement_id("presign-stack-apigw")
+                .statement_id(format!("presign-stack-{name}-apigw"))
                 .send()
                 .await
                 .unwrap();

@@ -212,9 +212,10 @@ pub fn content_type(cfg: &Config, raw: &str) -> Result<String, Rejection> {
     }
     let family = t.split('/').next().unwrap_or_default();
     let active = ACTIVE_CONTENT_TYPES.contains(&t.as_str());
-    let allowed = cfg.allowed_content_types.iter().any(|a| {
-        a == &t || (!active && a.strip_suffix("/*").is_some_and(|f| f == family))
-    });
+    let allowed = cfg
+        .allowed_content_types
+        .iter()
+        .any(|a| a == &t || (!active && a.strip_suffix("/*").is_some_and(|f| f == family)));
     if !allowed {
         return Err(reject(
             "content_type_not_allowed",

@@ -285,12 +285,22 @@ fn regression_a_size_limit_is_enforced_by_s3_on_every_url() {
         response.body
     );
 
-    let body = sign(&limited, "filekey=small.png&contentType=image/png&size=10", now());
+    let body = sign(
+        &limited,
+        "filekey=small.png&contentType=image/png&size=10",
+        now(),
+    );
     let url = body["signed_url"].as_str().unwrap();
-    assert!(url.contains("content-length%3Bcontent-type%3Bhost"), "{url}");
+    assert!(
+        url.contains("content-length%3Bcontent-type%3Bhost"),
+        "{url}"
+    );
     let headers = [("Content-Type", "image/png")];
     let (status, text) = http("PUT", url, &headers, &[b'x'; 2000]);
-    assert_eq!(status, 403, "a body over the declared size is refused: {text}");
+    assert_eq!(
+        status, 403,
+        "a body over the declared size is refused: {text}"
+    );
     assert!(text.contains("SignatureDoesNotMatch"), "{text}");
     assert!(!s3().1.join(BUCKET).join("uploads/small.png").exists());
     let (status, text) = http("PUT", url, &headers, b"0123456789");

@@ -120,7 +120,11 @@ fn a_declared_size_is_signed_as_content_length() {
 fn regression_a_size_limit_cannot_be_skipped_by_leaving_out_the_size() {
     for query in [
         &[("filekey", "a.jpg"), ("contentType", "image/jpeg")][..],
-        &[("filekey", "a.jpg"), ("contentType", "image/jpeg"), ("size", "")][..],
+        &[
+            ("filekey", "a.jpg"),
+            ("contentType", "image/jpeg"),
+            ("size", ""),
+        ][..],
     ] {
         let r = run(&limited(), query);
         assert_eq!(
@@ -132,7 +136,10 @@ fn regression_a_size_limit_cannot_be_skipped_by_leaving_out_the_size() {
         assert!(r.body["message"].as_str().unwrap().contains("5000000"));
     }
     // Without a limit the size stays optional (the original client contract).
-    let r = run(&cfg(false), &[("filekey", "a.jpg"), ("contentType", "image/jpeg")]);
+    let r = run(
+        &cfg(false),
+        &[("filekey", "a.jpg"), ("contentType", "image/jpeg")],
+    );
     assert_eq!(r.status, 200, "{}", r.body);
 }
 

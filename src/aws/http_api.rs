@@ -665,7 +665,10 @@ async fn remove_permission(clients: &Clients, function: &str) -> Result<(), AwsE
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
             Ok(())
         }
         Err(e) => Err(AwsError::from_sdk(

@@ -44,13 +44,15 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The role with its trust policy, tags and the policies on it, read in one parallel wave.
 pub async fn find(iam: &Client, name: &str) -> Result<Option<RoleProps>, AwsError> {
-    let found = absent_as_none(
-        iam.get_role().role_name(name).send().await,
-        NOT_FOUND,
-        "GetRole",
-        &what(name),
-    )?;
+    // GetRole shows neither kind of policy: both lists are read too, every page.
+    let (found, attached, inline) = tokio::join!(
+        iam.get_role().role_name(name).send(),
+        attached_policies(iam, name),
+        inline_policies(iam, name)
+    );
+    let found = absent_as_none(found, NOT_FOUND, "GetRole", &what(name))?;
     let Some(out) = found else { return Ok(None) };
     let Some(role) = out.role() else {
         return Ok(None);
@@ -63,8 +65,6 @@ pub async fn find(iam: &Client, name: &str) -> Result<Option<RoleProps>, AwsErro
         .iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect();
-    // GetRole shows neither kind of policy: read both lists, every page, in parallel.
-    let (attached, inline) = tokio::join!(attached_policies(iam, name), inline_policies(iam, name));
     let (Some(attached_policies), Some(inline)) = (attached?, inline?) else {
         return Ok(None); // deleted while it was being read
     };
@@ -77,60 +77,43 @@ pub async fn find(iam: &Client, name: &str) -> Result<Option<RoleProps>, AwsErro
     }))
 }
 
-/// The managed policies attached to the role (ARNs, sorted); `None` when the role is gone.
+/// The managed policies attached to the role (ARNs, sorted), every page; `None` when the role
+/// is gone.
 async fn attached_policies(iam: &Client, name: &str) -> Result<Option<Vec<String>>, AwsError> {
-    let mut out = Vec::new();
-    let mut marker = None;
-    loop {
-        let page = absent_as_none(
-            iam.list_attached_role_policies()
-                .role_name(name)
-                .set_marker(marker.take())
-                .send()
-                .await,
-            NOT_FOUND,
-            "ListAttachedRolePolicies",
-            &what(name),
-        )?;
-        let Some(page) = page else { return Ok(None) };
-        out.extend(
-            page.attached_policies()
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_string)),
-        );
-        match page.marker().filter(|_| page.is_truncated()) {
-            Some(m) => marker = Some(m.to_string()),
-            None => break,
-        }
-    }
-    out.sort();
-    Ok(Some(out))
+    let pages = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await;
+    let found = absent_as_none(pages, NOT_FOUND, "ListAttachedRolePolicies", &what(name))?;
+    Ok(found.map(|policies| {
+        let mut arns: Vec<String> = policies
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_string))
+            .collect();
+        arns.sort();
+        arns
+    }))
 }
 
-/// The names of the role's inline policies (sorted); `None` when the role is gone.
+/// The names of the role's inline policies (sorted), every page; `None` when the role is gone.
 async fn inline_policies(iam: &Client, name: &str) -> Result<Option<Vec<String>>, AwsError> {
-    let mut out = Vec::new();
-    let mut marker = None;
-    loop {
-        let page = absent_as_none(
-            iam.list_role_policies()
-                .role_name(name)
-                .set_marker(marker.take())
-                .send()
-                .await,
-            NOT_FOUND,
-            "ListRolePolicies",
-            &what(name),
-        )?;
-        let Some(page) = page else { return Ok(None) };
-        out.extend(page.policy_names().iter().cloned());
-        match page.marker().filter(|_| page.is_truncated()) {
-            Some(m) => marker = Some(m.to_string()),
-            None => break,
-        }
-    }
-    out.sort();
-    Ok(Some(out))
+    let pages = iam
+        .list_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await;
+    let found = absent_as_none(pages, NOT_FOUND, "ListRolePolicies", &what(name))?;
+    Ok(found.map(|mut names| {
+        names.sort();
+        names
+    }))
 }
 
 /// What `destroy` must leave alone: policies on the role that the stack did not put there, and
@@ -282,8 +265,16 @@ pub async fn delete(iam: &Client, name: &str) -> Result<(), AwsError> {
     )?;
     match iam.delete_role().role_name(name).send().await {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_delete_conflict_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_no_such_entity_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_delete_conflict_exception()) =>
+        {
             let mut err = AwsError::from_sdk("DeleteRole", what(name), e);
             err.hint = Some(format!(
                 "the role has policies presign-stack did not put there; list them with `aws iam list-attached-role-policies --role-name {name}` and `aws iam list-role-policies --role-name {name}`, detach or delete them (or run `presign-stack deploy`, which removes them), then destroy again"

@@ -71,10 +71,7 @@ async fn tags_of(
     arn: &str,
 ) -> Result<Option<BTreeMap<String, String>>, AwsError> {
     let out = absent_as_none(
-        logs.list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await,
+        logs.list_tags_for_resource().resource_arn(arn).send().await,
         NOT_FOUND,
         "ListTagsForResource",
         &what(name),

@@ -130,7 +130,10 @@ impl LocalJwt {
             serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
             _ => claims["client_id"].as_str().into_iter().collect(),
         };
-        if !audiences.iter().any(|a| self.audience.iter().any(|w| w == a)) {
+        if !audiences
+            .iter()
+            .any(|a| self.audience.iter().any(|w| w == a))
+        {
             return Err("wrong audience");
         }
         match claims["exp"].as_u64() {
@@ -389,13 +392,13 @@ pub async fn run(global: &Global, args: &DevArgs, printer: &Printer) -> anyhow::
     };
     let token_note = match &api.jwt {
         Some(jwt) => format!(
-            "  api.jwt is on: requests need a token. A local one (valid 1 h, accepted only by this server):\n    Authorization: Bearer {}\n",
+            "api.jwt is on: requests need a token. A local one (valid 1 h, accepted only by this server):\n  Authorization: Bearer {}\n",
             jwt.mint(crate::clock::now_unix())
         ),
         None => String::new(),
     };
     printer.result(&format!(
-        "Listening on http://{addr}{route}\n{token_note}  bucket {bucket} on {target}, signing with your credentials\n  CORS origins: {origins}\n  try: curl 'http://{addr}{route}?filekey=cat.jpg&contentType=image/jpeg'\nPress Ctrl-C to stop.\n",
+        "{token_note}Listening on http://{addr}{route}\n  bucket {bucket} on {target}, signing with your credentials\n  CORS origins: {origins}\n  try: curl 'http://{addr}{route}?filekey=cat.jpg&contentType=image/jpeg'\nPress Ctrl-C to stop.\n",
         route = api.route,
         bucket = api.cfg.bucket,
         origins = if api.cors_origins.is_empty() { "(none: browsers are refused)".to_string() } else { api.cors_origins.join(", ") },

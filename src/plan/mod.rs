@@ -258,6 +258,21 @@ fn order(steps: &mut [Step], desired: &[Resource], recorded: &BTreeMap<String, R
     steps.clone_from_slice(&sorted);
 }
 
+/// What a state written by an older version could not record, taken from what AWS holds, so
+/// that an upgrade shows no false drift: a log group's tags (read since ownership of log groups
+/// is proven by them).
+fn fill_unrecorded(recorded: &Props, live: &Props) -> Props {
+    match (recorded, live) {
+        (Props::LogGroup(r), Props::LogGroup(l)) if r.tags.is_empty() => {
+            Props::LogGroup(resources::LogGroupProps {
+                tags: l.tags.clone(),
+                ..r.clone()
+            })
+        }
+        _ => recorded.clone(),
+    }
+}
+
 /// Compares the three views for `diff`. `live` maps each *recorded* resource id to what AWS
 /// holds at its recorded physical id.
 pub fn diff(
@@ -276,7 +291,7 @@ pub fn diff(
                 changes: Vec::new(),
             }),
             Some(l) => {
-                let changes = attr_changes(&rec.props, &l);
+                let changes = attr_changes(&fill_unrecorded(&rec.props, &l), &l);
                 (!changes.is_empty()).then(|| Drift {
                     id: id.clone(),
                     kind: rec.kind,

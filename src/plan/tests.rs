@@ -362,3 +362,56 @@ fn memory_is_an_update_and_a_new_function_name_a_replacement() {
     assert_eq!(f.action, Action::Replace);
     assert_eq!(f.delete_physical_id.as_deref(), Some("demo-signer"));
 }
+
+#[test]
+fn a_customer_kms_key_is_granted_by_arn_id_or_alias_and_the_aws_key_needs_nothing() {
+    let with_key = |key: &str| {
+        let s = spec::parse(
+            Path::new("s.yaml"),
+            &format!(
+                "stack: demo\nbucket:\n  encryption:\n    type: sse-kms\n    kms_key_id: {key}\n"
+            ),
+        )
+        .unwrap();
+        desired::signer_policy(&s, &target())["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|st| st["Sid"] == "UseUploadKey")
+            .cloned()
+    };
+    let arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    assert_eq!(with_key(arn).unwrap()["Resource"], arn);
+    assert_eq!(
+        with_key("1234abcd-12ab-34cd-56ef-1234567890ab").unwrap()["Resource"],
+        arn
+    );
+    let alias = with_key("alias/uploads").unwrap();
+    assert_eq!(
+        alias["Resource"],
+        "arn:aws:kms:eu-west-1:111122223333:key/*"
+    );
+    assert_eq!(
+        alias["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
+        "alias/uploads"
+    );
+    assert_eq!(
+        alias["Action"], "kms:GenerateDataKey",
+        "no Decrypt without downloads"
+    );
+    assert!(with_key("alias/aws/s3").is_none());
+}
+
+#[test]
+fn a_state_from_before_log_group_tags_were_read_shows_no_false_drift() {
+    let s = stack("");
+    let signer = desired::signer(&s, &target());
+    let mut recorded = as_recorded(&signer);
+    if let Some(rec) = recorded.get_mut(ids::LOG_GROUP) {
+        if let Props::LogGroup(p) = &mut rec.props {
+            p.tags.clear();
+        }
+    }
+    let report = diff(&signer, &recorded, &as_live(&signer));
+    assert!(report.drift.is_empty(), "{:?}", report.drift);
+}

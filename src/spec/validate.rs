@@ -172,24 +172,24 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn warn(&mut self, at: &Location, message: impl Into<String>, hint: impl Into<String>) {
-        self.warnings.push(SpecError {
+    fn at(&self, at: &Location, message: impl Into<String>, hint: impl Into<String>) -> SpecError {
+        SpecError {
             file: self.file.to_path_buf(),
             line: at.line(),
             column: at.column(),
             message: message.into(),
             hint: Some(hint.into()).filter(|h: &String| !h.is_empty()),
-        });
+        }
+    }
+
+    fn warn(&mut self, at: &Location, message: impl Into<String>, hint: impl Into<String>) {
+        let w = self.at(at, message, hint);
+        self.warnings.push(w);
     }
 
     fn err(&mut self, at: &Location, message: impl Into<String>, hint: impl Into<String>) {
-        self.errors.push(SpecError {
-            file: self.file.to_path_buf(),
-            line: at.line(),
-            column: at.column(),
-            message: message.into(),
-            hint: Some(hint.into()).filter(|h: &String| !h.is_empty()),
-        });
+        let e = self.at(at, message, hint);
+        self.errors.push(e);
     }
 
     /// The stack with environment `name` merged in, or `None` (with errors) when it cannot be.
@@ -706,7 +706,9 @@ impl Validator<'_> {
                     if obj.contains_key(key) {
                         self.err(
                             &at,
-                            format!("an Allow statement with {key} grants everything it does not name"),
+                            format!(
+                                "an Allow statement with {key} grants everything it does not name"
+                            ),
                             format!("name what the statement allows with {} instead", &key[3..]),
                         );
                     }
@@ -773,7 +775,10 @@ impl Validator<'_> {
             if !sids.contains(&p.value) {
                 self.err(
                     &p.referenced,
-                    format!("public_statements names Sid {:?}, which no policy statement has", p.value),
+                    format!(
+                        "public_statements names Sid {:?}, which no policy statement has",
+                        p.value
+                    ),
                     "list the Sids of policy_statements entries that may grant to everyone",
                 );
             }
@@ -1045,7 +1050,8 @@ fn check_condition(c: &serde_json::Value) -> Result<(), String> {
             if key.is_empty() || key.contains(char::is_whitespace) {
                 return Err(format!("{key:?} under {op} is not a condition key"));
             }
-            let scalar = |v: &Value| matches!(v, Value::String(_) | Value::Bool(_) | Value::Number(_));
+            let scalar =
+                |v: &Value| matches!(v, Value::String(_) | Value::Bool(_) | Value::Number(_));
             let ok = match value {
                 Value::Array(items) => !items.is_empty() && items.iter().all(scalar),
                 v => scalar(v),
@@ -1065,7 +1071,9 @@ pub fn substitute_bucket(v: &serde_json::Value, bucket: &str) -> serde_json::Val
     use serde_json::Value;
     match v {
         Value::String(s) => Value::String(s.replace("${bucket}", bucket)),
-        Value::Array(items) => Value::Array(items.iter().map(|i| substitute_bucket(i, bucket)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|i| substitute_bucket(i, bucket)).collect())
+        }
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| (k.clone(), substitute_bucket(v, bucket)))
