@@ -25,6 +25,18 @@ use output::Printer;
 /// Runs a parsed command line. `clients` replaces the clients built from the AWS settings (tests
 /// pass clients with their own interceptors); errors are printed with their whole chain.
 pub async fn run(cli: Cli, printer: &Printer, clients: Option<aws::Clients>) -> ExitStatus {
+    if cli.global.json && matches!(cli.command, Command::Completions { .. } | Command::Dev(_)) {
+        // A usage error, refused before anything runs (exit 1, nothing on stdout).
+        let what = if matches!(cli.command, Command::Dev(_)) {
+            "dev serves HTTP until stopped; its log lines are for people"
+        } else {
+            "completions prints a shell script"
+        };
+        printer.info(&format!(
+            "error: --json does not apply here: {what}\n  hint: run it without --json"
+        ));
+        return ExitStatus::Failure;
+    }
     let result = match &cli.command {
         Command::Deploy(args) => commands::deploy::run(&cli.global, args, printer, clients).await,
         Command::Diff => commands::diff::run(&cli.global, printer, clients).await,
@@ -40,6 +52,7 @@ pub async fn run(cli: Cli, printer: &Printer, clients: Option<aws::Clients>) -> 
                 "{}\n",
                 serde_json::to_string_pretty(&schema).unwrap_or_default()
             ));
+            printer.json_result(serde_json::json!({"schema": schema}));
             Ok(ExitStatus::Success)
         }
         Command::Completions { shell } => {
@@ -50,7 +63,11 @@ pub async fn run(cli: Cli, printer: &Printer, clients: Option<aws::Clients>) -> 
                 "presign-stack",
                 &mut out,
             );
-            printer.result(&String::from_utf8_lossy(&out));
+            let mut script = String::from_utf8_lossy(&out).into_owned();
+            if *shell == clap_complete::Shell::Bash {
+                script = fix_bash_labels(&script, "presign-stack");
+            }
+            printer.result(&script);
             Ok(ExitStatus::Success)
         }
     };
@@ -66,4 +83,18 @@ pub async fn run(cli: Cli, printer: &Printer, clients: Option<aws::Clients>) -> 
             }
         }
     }
+}
+
+/// clap_complete's bash script spells a hyphenated binary's state two ways: the loop that walks
+/// the words arrives at `presign__stack__subcmd__deploy`, the arms that list each subcommand's
+/// flags are labelled `presign__subcmd__stack__subcmd__deploy`, so nothing below the top level
+/// completes (clap-rs/clap#6421, open as of clap_complete 4.6.12). The arms are relabelled the
+/// way the loop spells them.
+fn fix_bash_labels(script: &str, bin: &str) -> String {
+    let escaped = bin.replace('-', "__");
+    let wrong = bin.replace('-', "__subcmd__");
+    if escaped == wrong {
+        return script.to_string();
+    }
+    script.replace(&wrong, &escaped)
 }

@@ -8,6 +8,9 @@ pub mod diff;
 pub mod output;
 pub mod state;
 pub mod url;
+pub mod validate;
+
+pub use validate::validate;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -142,53 +145,11 @@ where
     result
 }
 
-/// `presign-stack validate`: the spec's problems, offline.
-pub fn validate(global: &Global, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    if global.env.is_some() {
-        let stack = spec::load_env(&global.file, global.env.as_deref())?;
-        print_warnings(printer, &stack);
-        printer.result(&valid_line(global, &stack));
-        return Ok(ExitStatus::Success);
-    }
-    // Without --env, every environment is checked too: an error there would otherwise wait
-    // for the first deploy of that environment. One parse serves them all.
-    let text = spec::read_spec(&global.file)?;
-    let (stack, environments) =
-        spec::parse_with_environments(&global.file, &text).map_err(spec::LoadError::Invalid)?;
-    print_warnings(printer, &stack);
-    let mut report = valid_line(global, &stack);
-    let mut errors = Vec::new();
-    for (env, result) in environments {
-        match result {
-            Ok(s) => report.push_str(&format!("  environment {env}: stack {:?}\n", s.name)),
-            Err(e) => errors.push(format!("environment {env}:\n{e}")),
-        }
-    }
-    if !errors.is_empty() {
-        bail!("{}", errors.join("\n"));
-    }
-    printer.result(&report);
-    Ok(ExitStatus::Success)
-}
-
 /// The spec's warnings, one per line, on stderr (they never fail a command).
 pub fn print_warnings(printer: &Printer, stack: &spec::Stack) {
     for w in &stack.warnings {
         printer.info(&format!("warning: {w}"));
     }
-}
-
-fn valid_line(global: &Global, stack: &spec::Stack) -> String {
-    format!(
-        "{} is valid: stack {:?}{}.\n",
-        global.file.display(),
-        stack.name,
-        stack
-            .region
-            .as_deref()
-            .map(|r| format!(" in {r}"))
-            .unwrap_or_default()
-    )
 }
 
 /// The folder of the spec: relative paths in it start here.

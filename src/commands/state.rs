@@ -56,6 +56,22 @@ pub async fn run(
                 ));
             }
             printer.result(&text);
+            let resources: Vec<_> = state
+                .resources
+                .iter()
+                .map(|(id, r)| {
+                    serde_json::json!({"id": id, "kind": r.kind, "physical_id": r.physical_id})
+                })
+                .collect();
+            printer.json_result(serde_json::json!({
+                "stack": stack.name,
+                "location": store.location(),
+                "serial": state.serial,
+                "lineage": state.lineage,
+                "region": state.region,
+                "resources": resources,
+                "pending": state.pending,
+            }));
         }
         StateCommand::Show { resource } => {
             let state = load().await?;
@@ -67,6 +83,11 @@ pub async fn run(
                 );
             };
             printer.result(&format!("{}\n", serde_json::to_string_pretty(r)?));
+            printer.json_result(serde_json::json!({
+                "stack": stack.name,
+                "id": resource,
+                "resource": r,
+            }));
         }
         StateCommand::Unlock { force } => unlock(&stack, &store, *force, printer).await?,
         StateCommand::Bootstrap | StateCommand::Migrate { .. } => unreachable!("handled above"),
@@ -80,7 +101,19 @@ async fn unlock(
     force: bool,
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    let not_locked = || printer.result(&format!("Stack {:?} was not locked.\n", stack.name));
+    let not_locked = || {
+        printer.result(&format!("Stack {:?} was not locked.\n", stack.name));
+        printer.json_result(serde_json::json!({"stack": stack.name, "removed": false}));
+    };
+    let removed = |holder: &str| {
+        printer.result(&format!(
+            "Removed the lock of {} held by {holder}.\n",
+            stack.name
+        ));
+        printer.json_result(
+            serde_json::json!({"stack": stack.name, "removed": true, "holder": holder}),
+        );
+    };
     match store {
         Store::Local(local) => {
             let dir = local.dir();
@@ -99,11 +132,7 @@ async fn unlock(
                     let path = dir.join(format!("{}.lock", stack.name));
                     std::fs::remove_file(&path)
                         .with_context(|| format!("removing the lock {}", path.display()))?;
-                    printer.result(&format!(
-                        "Removed the lock of {} held by {}.\n",
-                        stack.name,
-                        holder.describe()
-                    ));
+                    removed(&holder.describe());
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -127,11 +156,7 @@ async fn unlock(
                     "the lock changed while it was being removed: another run holds it now\n  hint: run `presign-stack state unlock` again to see who"
                 );
             }
-            printer.result(&format!(
-                "Removed the lock of {} held by {}.\n",
-                stack.name,
-                holder.describe()
-            ));
+            removed(&holder.describe());
         }
     }
     Ok(())

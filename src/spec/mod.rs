@@ -3,6 +3,7 @@
 //! Pure: no AWS, no tokio. Every error carries the file, line and column it refers to, and a hint.
 
 pub mod names;
+pub mod path;
 pub mod raw;
 pub mod validate;
 
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use path::path_at;
 pub use validate::{parse, parse_env, parse_with_environments, MAX_ENVIRONMENTS};
 
 /// The tag key that marks a resource as created by a stack; its value is the stack name.

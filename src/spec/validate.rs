@@ -44,17 +44,23 @@ pub fn parse_env(file: &Path, text: &str, env: Option<&str>) -> Result<Stack, Sp
     validate_raw(file, raw, env)
 }
 
-/// The stack and each of its environments, from one parse of the text (the work is linear in
-/// the number of environments): `Err` when the stack itself is invalid; otherwise every
-/// environment by name with its own result.
+/// The stack and each of its environments by name, each with its own result, from one parse
+/// of the text (the work is linear in the number of environments). `Err` only when the text
+/// does not parse.
 #[allow(clippy::type_complexity)]
 pub fn parse_with_environments(
     file: &Path,
     text: &str,
-) -> Result<(Stack, Vec<(String, Result<Stack, SpecErrors>)>), SpecErrors> {
+) -> Result<
+    (
+        Result<Stack, SpecErrors>,
+        Vec<(String, Result<Stack, SpecErrors>)>,
+    ),
+    SpecErrors,
+> {
     let mut raw = parse_raw(file, text)?;
     let environments = raw.environments.take().unwrap_or_default();
-    let stack = validate_raw(file, raw.clone(), None)?;
+    let stack = validate_raw(file, raw.clone(), None);
     let each = environments
         .into_iter()
         .map(|(name, overlay)| {
