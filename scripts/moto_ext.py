@@ -1,4 +1,7 @@
-"""The moto server, plus the API Gateway v2 calls presign-stack makes that moto lacks.
+"""The moto server, plus the API Gateway v2 calls presign-stack makes that moto lacks, and
+`GET /moto-api/version` ({"moto": "<version>"}), so scripts/emulator and the tests can check that
+the emulator on a port is the moto version they know (see scripts/emulator: 5.2.x answers
+GetBucketVersioning in a shape the AWS SDK for Rust rejects).
 
 moto 5.1 answers UpdateStage and GetAuthorizers with 500 ("action has not been implemented").
 presign-stack uses the real AWS calls for AWS; this harness-side patch lets the emulator serve
@@ -12,7 +15,9 @@ import json
 from datetime import datetime
 from urllib.parse import unquote
 
+import moto
 from moto.apigatewayv2.responses import ApiGatewayV2Response
+from moto.moto_api._internal import urls as moto_api_urls
 from moto.server import main
 
 _STAGE_FIELDS = {
@@ -48,6 +53,11 @@ def get_authorizers(self):
     return 200, {}, json.dumps({"items": items})
 
 
+def version(request, full_url, headers):
+    return 200, {"Content-Type": "application/json"}, json.dumps({"moto": moto.__version__})
+
+
+moto_api_urls.url_paths["{0}/moto-api/version$"] = version
 ApiGatewayV2Response.update_stage = update_stage
 ApiGatewayV2Response.get_authorizers = get_authorizers
 

@@ -107,3 +107,42 @@ fn bash_completion_completes_subcommands_and_their_flags() {
         );
     }
 }
+
+/// Point 8: the emulator pin is checked. A server on the port that is not the pinned moto (here,
+/// one that answers every request with 200 and no version) is refused by `scripts/emulator
+/// start`, with the reason; the harness's own moto passes the same check.
+#[test]
+fn the_emulator_script_refuses_a_server_that_is_not_the_pinned_moto() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten().take(16) {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+            );
+        }
+    });
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/emulator");
+    let out = Command::new(&script)
+        .args(["start", &port.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let pin = String::from_utf8(Command::new(&script).arg("pin").output().unwrap().stdout).unwrap();
+    assert!(
+        stderr.contains(&format!("is not moto {}", pin.trim())) && stderr.contains("5.2.x"),
+        "{stderr}"
+    );
+
+    let moto_port = support::endpoint().rsplit(':').next().unwrap().to_string();
+    let out = Command::new(&script)
+        .args(["check", &moto_port])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -25,10 +25,29 @@ pub const REGION: &str = "us-east-1";
 /// The emulator's endpoint, e.g. `http://127.0.0.1:40123`.
 pub fn endpoint() -> &'static str {
     static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT.get_or_init(|| match std::env::var("PRESIGN_STACK_TEST_ENDPOINT") {
-        Ok(e) if !e.is_empty() => e,
-        _ => start_moto(),
+    ENDPOINT.get_or_init(|| {
+        let endpoint = match std::env::var("PRESIGN_STACK_TEST_ENDPOINT") {
+            Ok(e) if !e.is_empty() => e,
+            _ => start_moto(),
+        };
+        check_emulator_version(&endpoint);
+        endpoint
     })
+}
+
+/// Fails the tests at once when the emulator is not the moto version they know (the pin is in
+/// scripts/emulator; 5.2.x breaks every `diff`).
+fn check_emulator_version(endpoint: &str) {
+    let port = endpoint.rsplit(':').next().unwrap_or_default();
+    let out = Command::new(repo().join("scripts/emulator"))
+        .args(["check", port])
+        .output()
+        .expect("run scripts/emulator check");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn repo() -> PathBuf {
