@@ -1,11 +1,13 @@
 //! The signer's deployment artifact: a zip with an executable `bootstrap` at its root.
 //!
 //! Found in this order: `function.artifact` in the spec (relative to the spec's folder); the
-//! signer crate's build output `target/lambda/bootstrap/bootstrap.zip` next to the spec — built
-//! first by `scripts/build-signer` when the spec sits in a presign-stack checkout and the zip is
-//! missing or older than the signer's sources; else a built-in placeholder whose `bootstrap`
-//! answers every request with 503 "not built yet". The placeholder zip is byte-for-byte
-//! deterministic, so deploying it twice changes nothing.
+//! signer crate's build output `<target>/lambda/bootstrap/bootstrap.zip` next to the spec
+//! (`<target>` is `$CARGO_TARGET_DIR` when set, else `target/`) — built first by
+//! `scripts/build-signer` when the spec sits in a presign-stack checkout, the zip is missing or
+//! older than the signer's sources, and the command may build (deploy; `diff` never builds);
+//! else a built-in placeholder whose `bootstrap` answers every request with 503 "not built yet",
+//! which deploy warns about. The placeholder zip is byte-for-byte deterministic, so deploying it
+//! twice changes nothing.
 
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
@@ -21,6 +23,11 @@ pub struct Artifact {
     pub sha256: String,
     /// Where it came from, for messages.
     pub source: String,
+    /// The built-in placeholder (answers 503): deploy says so.
+    pub placeholder: bool,
+    /// A checkout whose signer sources are newer than this zip, when the command did not build
+    /// (`diff`): deploy would build and upload new code.
+    pub stale: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,35 +64,78 @@ impl Artifact {
             bytes,
             sha256,
             source,
+            placeholder: false,
+            stale: false,
         }
     }
 }
 
-/// Finds the artifact for a spec in `spec_dir` (see the module docs for the order); `notify`
-/// hears about a build.
+/// The signer's zip in a checkout at `dir`: under `$CARGO_TARGET_DIR` when set (relative to the
+/// checkout, as cargo reads it there), else `target/`.
+fn built_zip(dir: &Path) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|t| !t.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    dir.join(target).join("lambda/bootstrap/bootstrap.zip")
+}
+
+/// Whether a file of the signer's sources is newer than `zip` (or `zip` is missing).
+fn sources_newer(dir: &Path, zip: &Path) -> bool {
+    fn newest(path: &Path) -> Option<std::time::SystemTime> {
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.is_dir() {
+            return meta.modified().ok();
+        }
+        std::fs::read_dir(path)
+            .ok()?
+            .flatten()
+            .filter_map(|e| newest(&e.path()))
+            .max()
+    }
+    let Some(built) = std::fs::metadata(zip).and_then(|m| m.modified()).ok() else {
+        return true;
+    };
+    ["lambda/src", "lambda/Cargo.toml", "Cargo.lock"]
+        .iter()
+        .filter_map(|p| newest(&dir.join(p)))
+        .any(|t| t > built)
+}
+
+/// Finds the artifact for a spec in `spec_dir` (see the module docs for the order). With
+/// `may_build`, a checkout's signer is built first when its sources changed; `notify` hears
+/// about that.
 pub fn load(
     spec_dir: &Path,
     configured: Option<&str>,
+    may_build: bool,
     notify: &dyn Fn(&str),
 ) -> Result<Artifact, ArtifactError> {
     let build = spec_dir.join("scripts/build-signer");
-    if configured.is_none() && build.is_file() && spec_dir.join("lambda/Cargo.toml").is_file() {
+    let checkout =
+        configured.is_none() && build.is_file() && spec_dir.join("lambda/Cargo.toml").is_file();
+    let mut built = None;
+    if checkout && may_build {
         notify("building the signer if its sources changed (scripts/build-signer)...");
         let build = build.canonicalize().unwrap_or(build);
-        let status = std::process::Command::new(&build)
+        let out = std::process::Command::new(&build)
             .current_dir(spec_dir)
-            .stdout(std::process::Stdio::null())
-            .status()
+            .stderr(std::process::Stdio::inherit())
+            .output()
             .map_err(|e| ArtifactError::SignerBuild(e.to_string()))?;
-        if !status.success() {
-            return Err(ArtifactError::SignerBuild(status.to_string()));
+        if !out.status.success() {
+            return Err(ArtifactError::SignerBuild(out.status.to_string()));
         }
+        // It prints where the zip is when it builds; otherwise the zip is where it was.
+        built = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .map(|l| spec_dir.join(l.trim()))
+            .filter(|p| p.is_file());
     }
     let path = match configured {
         Some(p) => Some(spec_dir.join(p)),
-        None => {
-            Some(spec_dir.join("target/lambda/bootstrap/bootstrap.zip")).filter(|p| p.is_file())
-        }
+        None => built.or_else(|| Some(built_zip(spec_dir)).filter(|p| p.is_file())),
     };
     match path {
         Some(path) => {
@@ -93,16 +143,25 @@ pub fn load(
                 path: path.clone(),
                 source,
             })?;
-            Ok(Artifact::from_bytes(bytes, path.display().to_string()))
+            let stale = checkout && !may_build && sources_newer(spec_dir, &path);
+            Ok(Artifact {
+                stale,
+                ..Artifact::from_bytes(bytes, path.display().to_string())
+            })
         }
-        None => placeholder(),
+        None => Ok(Artifact {
+            stale: checkout && !may_build,
+            ..placeholder()?
+        }),
     }
 }
 
 /// The built-in placeholder: a deterministic zip holding an executable `bootstrap` script.
 pub fn placeholder() -> Result<Artifact, ArtifactError> {
-    zip_bootstrap(PLACEHOLDER.as_bytes())
-        .map(|b| Artifact::from_bytes(b, "built-in placeholder".into()))
+    zip_bootstrap(PLACEHOLDER.as_bytes()).map(|b| Artifact {
+        placeholder: true,
+        ..Artifact::from_bytes(b, "built-in placeholder".into())
+    })
 }
 
 /// A zip with `bootstrap` (mode 755, fixed timestamp) at its root.
@@ -140,13 +199,13 @@ mod tests {
     fn a_configured_artifact_is_read_and_a_missing_one_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("my.zip"), b"zip bytes").unwrap();
-        let a = load(dir.path(), Some("my.zip"), &|_| {}).unwrap();
+        let a = load(dir.path(), Some("my.zip"), true, &|_| {}).unwrap();
         assert_eq!(a.bytes, b"zip bytes");
         assert_eq!(a.sha256, "W3onVLOJEw4TjVe6g/Hq5/BaQcZr7Kz6LdIGAUOuZts=");
-        let err = load(dir.path(), Some("missing.zip"), &|_| {}).unwrap_err();
+        let err = load(dir.path(), Some("missing.zip"), true, &|_| {}).unwrap_err();
         assert!(err.to_string().contains("missing.zip"), "{err}");
         assert_eq!(
-            load(dir.path(), None, &|_| {}).unwrap().source,
+            load(dir.path(), None, true, &|_| {}).unwrap().source,
             "built-in placeholder"
         );
     }

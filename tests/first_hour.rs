@@ -121,9 +121,8 @@ fn the_emulator_script_refuses_a_server_that_is_not_the_pinned_moto() {
             let mut stream = stream;
             let mut buf = [0u8; 4096];
             let _ = stream.read(&mut buf);
-            let _ = stream.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-            );
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
         }
     });
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/emulator");
@@ -144,5 +143,226 @@ fn the_emulator_script_refuses_a_server_that_is_not_the_pinned_moto() {
         .args(["check", &moto_port])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A folder that looks like a presign-stack checkout to `deploy` (a `scripts/build-signer` and a
+/// `lambda/Cargo.toml`): its build script only records that it ran and prints where the zip is.
+fn fake_checkout(stack: &support::TestStack, zip_dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = stack.dir.path();
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::create_dir_all(dir.join("lambda")).unwrap();
+    std::fs::write(dir.join("lambda/Cargo.toml"), "[package]\n").unwrap();
+    let marker = dir.join("built");
+    let script = dir.join("scripts/build-signer");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ntouch '{}'\necho '{}'\n",
+            marker.display(),
+            zip_dir.join("lambda/bootstrap/bootstrap.zip").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    marker
+}
+
+/// Regression (issue 15, point 7): with `CARGO_TARGET_DIR` set, the signer's zip was looked for
+/// under `target/` (so every deploy from the repository failed), `diff` (documented read-only)
+/// built the signer, and a deploy with no signer build shipped the 503 placeholder without a word.
+#[tokio::test]
+async fn the_signer_zip_is_found_under_cargo_target_dir_and_diff_never_builds() {
+    let stack = support::TestStack::new("fh-zip", "bucket:\n  enforce_tls: false\n");
+    let target = tempfile::tempdir().unwrap();
+    let marker = fake_checkout(&stack, target.path());
+    let zip = presign_stack::artifact::zip_bootstrap(b"#!/bin/sh\necho signer\n").unwrap();
+    let zip_path = target.path().join("lambda/bootstrap/bootstrap.zip");
+    std::fs::create_dir_all(zip_path.parent().unwrap()).unwrap();
+    std::fs::write(&zip_path, &zip).unwrap();
+    let sha = presign_stack::artifact::Artifact::from_bytes(zip, String::new()).sha256;
+
+    let with_target = |args: &[&str]| {
+        support::command(args)
+            .arg("-f")
+            .arg(stack.spec())
+            .env("CARGO_TARGET_DIR", target.path())
+            .current_dir(stack.dir.path())
+            .output()
+            .unwrap()
+    };
+    let deploy = with_target(&["deploy", "--yes"]);
+    assert_eq!(
+        deploy.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
+    assert!(marker.exists(), "deploy builds the signer first");
+    let stderr = String::from_utf8_lossy(&deploy.stderr);
+    assert!(!stderr.contains("placeholder"), "{stderr}");
+    let function = support::lambda()
+        .await
+        .get_function()
+        .function_name(format!("{}-signer", stack.name))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        function.configuration().unwrap().code_sha256(),
+        Some(sha.as_str()),
+        "the zip under CARGO_TARGET_DIR was deployed"
+    );
+
+    // A new build appears: diff compares it without building anything itself.
+    std::fs::remove_file(&marker).unwrap();
+    let newer = presign_stack::artifact::zip_bootstrap(b"#!/bin/sh\necho signer v2\n").unwrap();
+    std::fs::write(&zip_path, &newer).unwrap();
+    let newer_sha = presign_stack::artifact::Artifact::from_bytes(newer, String::new()).sha256;
+    let diff = with_target(&["diff", "--json"]);
+    assert_eq!(diff.status.code(), Some(2));
+    assert!(!marker.exists(), "diff ran the signer's build");
+    let report: serde_json::Value = serde_json::from_slice(&diff.stdout).unwrap();
+    let step = report["pending"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "function")
+        .unwrap_or_else(|| panic!("{report}"));
+    let code = step["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["attribute"] == "code_sha256")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(code["after"], newer_sha.as_str());
+}
+
+/// Point 7: outside a checkout, with no function.artifact, deploy says it ships the placeholder
+/// and that the emulator does not serve api_url; progress reads "in 40 ms", not "in 0.0s (0s)".
+#[tokio::test]
+async fn deploy_says_what_it_ships_and_where_the_api_is_not() {
+    let stack = support::TestStack::new("fh-words", "bucket:\n  enforce_tls: false\n");
+    let out = stack.bin(&["deploy", "--yes"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("built-in placeholder") && stderr.contains("503"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("does not serve API Gateway") && stderr.contains("presign-stack dev"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("0.0s") && !stderr.contains("(0s)"),
+        "{stderr}"
+    );
+    let timed = stderr
+        .lines()
+        .find(|l| l.contains("created bucket"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(timed.ends_with(" ms") || timed.ends_with(" s"), "{timed}");
+}
+
+/// Point 7: a missing profile printed a kilobyte of SDK detail and "check the network".
+#[test]
+fn a_missing_profile_is_named_in_one_short_error() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".aws")).unwrap();
+    std::fs::write(
+        home.path().join(".aws/config"),
+        "[profile work]\nregion = eu-west-1\n",
+    )
+    .unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (flag, env) in [(Some("nope"), None), (None, Some("nope"))] {
+        let mut cmd = support::command(&["diff", "-f"]);
+        cmd.arg(repo.join("stack.yaml"))
+            .args(["--state-dir", home.path().to_str().unwrap()])
+            .env("HOME", home.path())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY");
+        if let Some(p) = flag {
+            cmd.args(["--profile", p]);
+        }
+        if let Some(p) = env {
+            cmd.env("AWS_PROFILE", p);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("\"nope\"") && stderr.contains("no such profile"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("profiles there: work"), "{stderr}");
+        assert!(stderr.len() < 600, "short: {stderr}");
+        assert!(!stderr.contains("network"), "{stderr}");
+    }
+}
+
+/// Point 7: `url sign --at 9999-12-31T23:59:59Z` printed an expiry in year 0.
+#[test]
+fn url_sign_refuses_an_instant_whose_expiry_has_no_four_digit_year() {
+    let stack = support::TestStack::new("fh-at", "");
+    let out = stack.bin(&[
+        "url",
+        "sign",
+        "--key",
+        "a.jpg",
+        "--content-type",
+        "image/jpeg",
+        "--at",
+        "9999-12-31T23:59:59Z",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("9999-12-31T23:59:59Z") && stderr.contains("earlier --at"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    let out = stack.bin(&[
+        "url",
+        "sign",
+        "--key",
+        "a.jpg",
+        "--content-type",
+        "image/jpeg",
+        "--at",
+        "9999-12-31T23:00:00Z",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["expires_at"], "9999-12-31T23:05:00Z");
+}
+
+/// Point 7: `scripts/emulator env` exported no AWS_DEFAULT_REGION, which AWS CLI v1 needs.
+#[test]
+fn the_emulator_environment_sets_the_default_region_too() {
+    let out =
+        Command::new(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/emulator"))
+            .args(["env", "4566"])
+            .output()
+            .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let region = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "unset AWS_REGION AWS_DEFAULT_REGION\n{text}\necho \"$AWS_DEFAULT_REGION\""
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&region.stdout).trim(), "us-east-1");
 }

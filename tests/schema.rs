@@ -78,3 +78,36 @@ fn every_field_of_the_schema_is_in_the_stack_yaml_reference() {
         "docs/stack-yaml.md does not describe {missing:?}"
     );
 }
+
+/// Regression (issue 15, point 7): the schema described 12 of 60 properties and allowed
+/// `memory_mb: 0`. Every property now says what it is, and the numeric ranges validation
+/// enforces are in the schema, so an editor flags them as it types.
+#[test]
+fn every_property_is_described_and_numbers_carry_their_ranges() {
+    let schema = schema();
+    fn walk(v: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
+        if let Some(map) = v.as_object() {
+            if let Some(props) = map.get("properties").and_then(|p| p.as_object()) {
+                for (name, p) in props {
+                    if p.get("description").is_none() {
+                        missing.push(format!("{path}.{name}"));
+                    }
+                }
+            }
+            for (k, child) in map {
+                walk(child, &format!("{path}/{k}"), missing);
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&schema, "", &mut missing);
+    assert!(missing.is_empty(), "no description: {missing:?}");
+    let function = &schema["$defs"]["RawFunction"]["properties"];
+    assert_eq!(function["memory_mb"]["minimum"], 128);
+    assert_eq!(function["memory_mb"]["maximum"], 10240);
+    assert_eq!(function["timeout_seconds"]["maximum"], 900);
+    let uploads = &schema["$defs"]["RawUploads"]["properties"];
+    assert_eq!(uploads["expires_seconds"]["maximum"], 604800);
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(!validator.is_valid(&yaml("stack: a\nfunction:\n  memory_mb: 0\n")));
+}

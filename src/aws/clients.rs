@@ -89,7 +89,17 @@ pub struct Target {
 
 /// Loads the standard configuration: the credential chain, `AWS_PROFILE` / `--profile`, the
 /// region chain, and `AWS_ENDPOINT_URL` (then S3 uses path-style addressing, as emulators need).
-pub async fn load_sdk_config(target: &Target) -> aws_config::SdkConfig {
+/// The SDK settings for `target`. A named profile (`--profile`, or `AWS_PROFILE`) must exist in
+/// the shared config or credentials file: the SDK would otherwise go on without credentials and
+/// fail later with a kilobyte of connection detail about a network that is fine.
+pub async fn load_sdk_config(target: &Target) -> Result<aws_config::SdkConfig, super::AwsError> {
+    let named = target
+        .profile
+        .clone()
+        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+    if let Some(name) = &named {
+        check_profile(name).await?;
+    }
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(p) = &target.profile {
         loader = loader.profile_name(p);
@@ -97,7 +107,45 @@ pub async fn load_sdk_config(target: &Target) -> aws_config::SdkConfig {
     if let Some(r) = &target.region {
         loader = loader.region(aws_config::Region::new(r.clone()));
     }
-    loader.load().await
+    Ok(loader.load().await)
+}
+
+/// An error naming the profile and the ones that exist, unless `name` is in the shared files
+/// (`~/.aws/config`, `~/.aws/credentials`, or `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE`),
+/// read with the SDK's own parser.
+async fn check_profile(name: &str) -> Result<(), super::AwsError> {
+    use super::AwsError;
+    use aws_types::os_shim_internal::{Env, Fs};
+    let what = format!("AWS profile {name:?}");
+    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    let set = aws_config::profile::load(&Fs::real(), &Env::real(), &files, None)
+        .await
+        .map_err(|e| {
+            AwsError::new(
+                "LoadProfile",
+                what.clone(),
+                format!("the shared AWS config files cannot be read: {e}"),
+                "fix ~/.aws/config (or the file AWS_CONFIG_FILE names)",
+            )
+        })?;
+    if set.get_profile(name).is_some() {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = set.profiles().collect();
+    known.sort();
+    Err(AwsError::new(
+        "LoadProfile",
+        what,
+        format!(
+            "no such profile in ~/.aws/config or ~/.aws/credentials (profiles there: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ),
+        "pass --profile with one of them, unset AWS_PROFILE, or create it with `aws configure --profile NAME`",
+    ))
 }
 
 /// The SDK's standard retry mode (exponential backoff with jitter, throttling and transient

@@ -62,7 +62,10 @@ async fn locked(
         },
     ));
     let clients = session.clients.clone();
-    let (wanted, live) = tokio::join!(session.desired(), read_live(&clients, provisional.clone()));
+    let (wanted, live) = tokio::join!(
+        session.desired(printer, true),
+        read_live(&clients, provisional.clone())
+    );
     let wanted = wanted?;
     let mut live = live.context("reading the stack's resources from AWS")?;
     if targets_of(&wanted) != provisional {
@@ -118,7 +121,7 @@ async fn locked(
             session.store.save(&state).await?;
         }
         printer.result(&format!("{header}\n\nNo changes. AWS matches the spec.\n"));
-        print_outputs(printer, &state.outputs);
+        print_outputs(session, printer, &state.outputs);
         printer.json_result(serde_json::json!({
             "stack": session.stack.name, "region": session.region,
             "changed": false, "plan": [], "applied": 0, "outputs": state.outputs,
@@ -152,7 +155,7 @@ async fn locked(
     state.serial += 1;
     session.store.save(&state).await?;
     printer.result(&format!("\nDeploy complete: {done} changes applied.\n"));
-    print_outputs(printer, &state.outputs);
+    print_outputs(session, printer, &state.outputs);
     printer.json_result(serde_json::json!({
         "stack": session.stack.name, "region": session.region,
         "changed": true, "plan": render::plan_json(&plan), "applied": done, "outputs": state.outputs,
@@ -201,10 +204,19 @@ async fn outputs(session: &Session) -> anyhow::Result<BTreeMap<String, String>> 
     Ok(out)
 }
 
-fn print_outputs(printer: &Printer, outputs: &BTreeMap<String, String>) {
+fn print_outputs(session: &Session, printer: &Printer, outputs: &BTreeMap<String, String>) {
     let mut text = String::from("\nOutputs:\n");
     for (k, v) in outputs {
         text.push_str(&format!("  {k} = {v}\n"));
     }
     printer.result(&text);
+    // An emulator keeps API Gateway's resources but serves no HTTP through them.
+    if let (Some(endpoint), true) = (
+        &session.clients.s3_endpoint,
+        outputs.contains_key("api_url"),
+    ) {
+        printer.info(&format!(
+            "note: api_url is where AWS would serve the API; the emulator at {endpoint} does not serve API Gateway: `presign-stack dev` serves the same API, with the signer's code, on 127.0.0.1"
+        ));
+    }
 }

@@ -14,7 +14,10 @@ pub async fn run(
     let recorded = session.recorded();
     // The reads and the account id (STS) in one parallel wave.
     let clients = session.clients.clone();
-    let (live, wanted) = tokio::join!(read_recorded(&clients, &recorded), session.desired());
+    let (live, wanted) = tokio::join!(
+        read_recorded(&clients, &recorded),
+        session.desired(printer, false)
+    );
     let (live, wanted) = (live?, wanted?);
     let report = plan::diff(&wanted, &recorded, &live);
     printer.result(&format!("{}\n\n", session.header()));

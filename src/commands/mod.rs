@@ -197,7 +197,7 @@ impl Session {
                     profile: global.profile.clone(),
                     region: None,
                 })
-                .await,
+                .await?,
             ),
         };
         let region = resolve_region(global, &stack, sdk.as_ref())?;
@@ -272,16 +272,33 @@ impl Session {
     }
 
     /// Every resource the spec wants. Reads the account id (one STS call) and loads the
-    /// signer's artifact, which later steps upload.
-    pub async fn desired(&mut self) -> anyhow::Result<Vec<Resource>> {
+    /// signer's artifact, which later steps upload; `may_build`: build a checkout's signer
+    /// first when its sources changed (deploy does; diff, which is read-only, does not).
+    pub async fn desired(
+        &mut self,
+        printer: &Printer,
+        may_build: bool,
+    ) -> anyhow::Result<Vec<Resource>> {
         let account_id = self.account_id().await?;
         self.account_id = Some(account_id.clone());
         let notify = self.clients.notify.clone();
         let artifact = crate::artifact::load(
             &self.spec_dir,
             self.stack.function.artifact.as_deref(),
+            may_build,
             &|m: &str| notify(m),
         )?;
+        if artifact.placeholder && may_build {
+            printer.info(&format!(
+                "warning: no signer build found for {}: the function gets the built-in placeholder, which answers every request with 503 \"not built yet\"\n  hint: build the signer in a presign-stack checkout (scripts/build-signer) and set function.artifact to its bootstrap.zip",
+                self.spec_dir.display()
+            ));
+        }
+        if artifact.stale {
+            printer.info(
+                "note: the signer's sources changed since its last build: deploy will build it and update the function's code (diff compares the last build)",
+            );
+        }
         let target = desired::Target {
             region: self.region.clone(),
             account_id,
@@ -432,7 +449,7 @@ pub async fn spec_store(global: &Global, stack: &Stack, backend: Backend) -> any
         profile: global.profile.clone(),
         region: None,
     })
-    .await;
+    .await?;
     let region = match stack.state.s3.as_ref().and_then(|s| s.region.clone()) {
         Some(r) => r,
         None => resolve_region(global, stack, Some(&sdk))?,

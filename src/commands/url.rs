@@ -86,7 +86,16 @@ async fn sign_cmd(
         cfg.expires_seconds = e;
     }
     let now = match &args.at {
-        Some(at) => parse_at(at)?,
+        Some(at) => {
+            let t = parse_at(at)?;
+            // SigV4 dates have four-digit years: the URL's expiry must still have one.
+            if t + cfg.expires_seconds > LAST_SIGNABLE {
+                bail!(
+                    "--at {at}: the URL would expire after 9999-12-31T23:59:59Z, which SigV4 dates cannot express\n  hint: give an earlier --at (or a shorter --expires)"
+                );
+            }
+            t
+        }
         None => crate::clock::now_unix(),
     };
     let signer = local_presigner(&session, &cfg).await?;
@@ -121,6 +130,9 @@ async fn sign_cmd(
     }
     Ok(ExitStatus::Success)
 }
+
+/// 9999-12-31T23:59:59Z, the last instant with a four-digit year.
+const LAST_SIGNABLE: u64 = 253_402_300_799;
 
 /// `--at TIME`.
 fn parse_at(at: &str) -> anyhow::Result<u64> {
@@ -314,7 +326,7 @@ async fn explain_cmd(
         profile: global.profile.clone(),
         region: Some(region.clone()),
     })
-    .await;
+    .await?;
     let credentials = resolve_credentials(sdk.credentials_provider()).await;
     let mut notes = Vec::new();
     let check_bucket = args.check_bucket || args.origin.is_some();

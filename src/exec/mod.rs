@@ -220,10 +220,10 @@ impl Driver for PlanDriver<'_> {
                 self.printer.step_finished(
                     &step.id,
                     &format!(
-                        "{} {} in {:.1}s",
+                        "{} {} in {}",
                         verb(step.action).1,
                         label(step),
-                        elapsed.as_secs_f64()
+                        crate::output::duration(elapsed)
                     ),
                 );
                 self.outcome.done.push(step.id.clone());

@@ -130,7 +130,13 @@ impl Printer {
             .as_ref()
             .and_then(|s| s.bars.lock().ok().and_then(|mut b| b.remove(id)));
         match bar {
-            Some(bar) => bar.finish_with_message(line.to_string()),
+            Some(bar) => {
+                // The finished line says how long it took itself: no spinner, no second timer.
+                if let Ok(style) = indicatif::ProgressStyle::with_template("✓ {msg}") {
+                    bar.set_style(style);
+                }
+                bar.finish_with_message(line.to_string())
+            }
             None => self.progress(line),
         }
     }
@@ -179,5 +185,15 @@ impl Write for Captured {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// A step's duration for people: `40 ms` under a second, else `1.2 s`, `2m 05s` from a minute.
+pub fn duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        0..=999 => format!("{ms} ms"),
+        1000..=59_999 => format!("{:.1} s", d.as_secs_f64()),
+        _ => format!("{}m {:02}s", d.as_secs() / 60, d.as_secs() % 60),
     }
 }

@@ -109,3 +109,12 @@ fn diff_with_drift_and_pending_changes() {
         render::diff(&printer(false), "demo", &clean)
     );
 }
+
+#[test]
+fn durations_read_as_people_write_them() {
+    use std::time::Duration;
+    assert_eq!(super::duration(Duration::from_millis(0)), "0 ms");
+    assert_eq!(super::duration(Duration::from_millis(42)), "42 ms");
+    assert_eq!(super::duration(Duration::from_millis(1234)), "1.2 s");
+    assert_eq!(super::duration(Duration::from_secs(125)), "2m 05s");
+}

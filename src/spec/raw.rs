@@ -24,12 +24,16 @@ pub struct RawStack {
     #[serde(default)]
     #[schemars(with = "Option<BTreeMap<String, String>>")]
     pub tags: Option<Spanned<BTreeMap<String, String>>>,
+    /// The bucket uploads land in, and its settings.
     #[serde(default)]
     pub bucket: Option<RawBucket>,
+    /// What the signer accepts and signs.
     #[serde(default)]
     pub uploads: Option<RawUploads>,
+    /// The signer function, its role and its log group.
     #[serde(default)]
     pub function: Option<RawFunction>,
+    /// The HTTP API in front of the signer.
     #[serde(default)]
     pub api: Option<RawApi>,
     /// Where the stack's state lives: this machine (default) or an S3 bucket a team shares.
@@ -48,20 +52,27 @@ pub struct RawStack {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEnvironment {
+    /// This environment's region.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub region: Option<Spanned<String>>,
+    /// Tags merged over the stack's.
     #[serde(default)]
     #[schemars(with = "Option<BTreeMap<String, String>>")]
     pub tags: Option<Spanned<BTreeMap<String, String>>>,
+    /// Bucket settings merged over the stack's.
     #[serde(default)]
     pub bucket: Option<RawBucket>,
+    /// Upload settings merged over the stack's.
     #[serde(default)]
     pub uploads: Option<RawUploads>,
+    /// Function settings merged over the stack's.
     #[serde(default)]
     pub function: Option<RawFunction>,
+    /// API settings merged over the stack's.
     #[serde(default)]
     pub api: Option<RawApi>,
+    /// State settings merged over the stack's (each environment has its own state object).
     #[serde(default)]
     pub state: Option<RawState>,
 }
@@ -208,32 +219,47 @@ pub struct RawState {
     /// killed) is taken over by the next run.
     #[serde(default)]
     #[schemars(with = "Option<u64>")]
+    #[schemars(range(min = 3, max = 3600))]
     pub lock_lease_seconds: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBucket {
+    /// The bucket's name; bucket names are global across all AWS accounts [default:
+    /// `<stack>-uploads-<region>`].
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub name: Option<Spanned<String>>,
+    /// Keep every version of every object [default: false].
     #[serde(default)]
     pub versioning: Option<bool>,
+    /// Default encryption of new objects [default: `type: sse-s3`].
     #[serde(default)]
     #[schemars(with = "Option<RawEncryption>")]
     pub encryption: Option<Spanned<RawEncryption>>,
+    /// Let `destroy` delete every object with the bucket [default: false: destroy refuses a
+    /// non-empty bucket unless given --force-empty].
     #[serde(default)]
     pub force_destroy: Option<bool>,
+    /// Make `destroy` refuse to delete the bucket (and so the stack) [default: false].
     #[serde(default)]
     pub protect: Option<bool>,
+    /// Anyone may read objects under this prefix (a bucket policy statement; the public access
+    /// block is relaxed just enough for it). Off unless set.
     #[serde(default)]
     #[schemars(with = "Option<RawPublicRead>")]
     pub public_read: Option<Spanned<RawPublicRead>>,
+    /// Deny every request made without TLS (a bucket policy statement) [default: true].
     #[serde(default)]
     pub enforce_tls: Option<bool>,
+    /// The bucket's CORS rules: browsers PUT to pre-signed URLs directly, so the pages that upload
+    /// need a rule.
     #[serde(default)]
     #[schemars(with = "Option<Vec<RawCorsRule>>")]
     pub cors: Option<Vec<Spanned<RawCorsRule>>>,
+    /// Extra bucket policy statements (IAM JSON written as YAML); `${bucket}` stands for the
+    /// bucket's name. An Allow for everyone needs its Sid in `public_statements`.
     #[serde(default)]
     #[schemars(with = "Option<Vec<serde_json::Value>>")]
     pub policy_statements: Option<Vec<Spanned<serde_json::Value>>>,
@@ -242,6 +268,7 @@ pub struct RawBucket {
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
     pub public_statements: Option<Vec<Spanned<String>>>,
+    /// Tags for the bucket, merged over the stack's `tags`.
     #[serde(default)]
     #[schemars(with = "Option<BTreeMap<String, String>>")]
     pub tags: Option<Spanned<BTreeMap<String, String>>>,
@@ -254,9 +281,12 @@ pub struct RawEncryption {
     #[serde(rename = "type")]
     #[schemars(with = "String")]
     pub kind: Spanned<String>,
+    /// With `sse-kms`: the customer key (id, ARN or alias) [default: the AWS managed key aws/s3].
+    /// The signer's role is granted kms:GenerateDataKey on it.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub kms_key_id: Option<Spanned<String>>,
+    /// With `sse-kms`: use an S3 Bucket Key to cut KMS requests [default: true].
     #[serde(default)]
     pub bucket_key: Option<bool>,
 }
@@ -264,6 +294,7 @@ pub struct RawEncryption {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPublicRead {
+    /// The key prefix anyone may read, e.g. `public/`.
     #[schemars(with = "String")]
     pub prefix: Spanned<String>,
 }
@@ -271,18 +302,25 @@ pub struct RawPublicRead {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCorsRule {
+    /// An id for the rule (S3's `ID`).
     #[serde(default)]
     pub id: Option<String>,
+    /// Origins allowed to make the request, e.g. `https://app.example.com` (avoid `*`).
     #[schemars(with = "Vec<String>")]
     pub allowed_origins: Spanned<Vec<Spanned<String>>>,
+    /// HTTP methods allowed: GET, PUT, POST, DELETE, HEAD.
     #[schemars(with = "Vec<String>")]
     pub allowed_methods: Spanned<Vec<Spanned<String>>>,
+    /// Request headers a preflight may ask for, e.g. `content-type`.
     #[serde(default)]
     pub allowed_headers: Vec<String>,
+    /// Response headers the browser may read, e.g. `ETag`.
     #[serde(default)]
     pub expose_headers: Vec<String>,
+    /// How long a browser may cache the preflight answer, in seconds.
     #[serde(default)]
     #[schemars(with = "Option<i64>")]
+    #[schemars(range(min = 0, max = 2147483647))]
     pub max_age_seconds: Option<Spanned<i64>>,
 }
 
@@ -290,17 +328,26 @@ pub struct RawCorsRule {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUploads {
+    /// Every key is put under this prefix; no leading `/`, `..`, `*` or `?` [default: `uploads/`].
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub prefix: Option<Spanned<String>>,
+    /// The content types the signer accepts: exact `type/subtype` or a family `type/*` (which never
+    /// admits types that carry script) [default: `[image/jpeg, image/png]`].
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
     pub allowed_content_types: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Lifetime of a pre-signed URL, in seconds, at most 604800 (7 days) [default: 300].
     #[serde(default)]
     #[schemars(with = "Option<u64>")]
+    #[schemars(range(min = 1, max = 604800))]
     pub expires_seconds: Option<Spanned<u64>>,
+    /// The largest upload accepted: the caller must send `size`, which is signed as Content-Length,
+    /// so S3 refuses any other length.
     #[serde(default)]
+    #[schemars(range(min = 0))]
     pub max_size_bytes: Option<u64>,
+    /// Also hand out pre-signed GET URLs for the prefix [default: false].
     #[serde(default)]
     pub allow_downloads: Option<bool>,
 }
@@ -308,18 +355,27 @@ pub struct RawUploads {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFunction {
+    /// The signer function's name [default: `<stack>-signer`].
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub name: Option<Spanned<String>>,
+    /// Memory of the signer, in MB [default: 128].
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
+    #[schemars(range(min = 128, max = 10240))]
     pub memory_mb: Option<Spanned<u32>>,
+    /// Timeout of one invocation, in seconds [default: 10].
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
+    #[schemars(range(min = 1, max = 900))]
     pub timeout_seconds: Option<Spanned<u32>>,
+    /// How long the function's log group keeps events, in days: one of CloudWatch's retention
+    /// periods [default: 14].
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
     pub log_retention_days: Option<Spanned<u32>>,
+    /// The signer's deployment zip, relative to the spec [default: the checkout's
+    /// `target/lambda/bootstrap/bootstrap.zip`, or a placeholder].
     #[serde(default)]
     pub artifact: Option<String>,
 }
@@ -327,15 +383,19 @@ pub struct RawFunction {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawApi {
+    /// The path of the signing route: `GET <route>?filekey=...&contentType=...` [default: `/sign`].
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub route: Option<Spanned<String>>,
+    /// Origins whose pages may call the API (its CORS configuration).
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
     pub cors_origins: Option<Vec<Spanned<String>>>,
+    /// Throttling of the API's `$default` stage [default: 10 requests per second, bursts of 20].
     #[serde(default)]
     #[schemars(with = "Option<RawThrottle>")]
     pub throttle: Option<Spanned<RawThrottle>>,
+    /// Require a JWT (e.g. from Cognito) on the route: API Gateway's JWT authorizer.
     #[serde(default)]
     pub jwt: Option<RawJwt>,
 }
@@ -343,14 +403,19 @@ pub struct RawApi {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawThrottle {
+    /// Steady requests per second.
+    #[schemars(range(min = 0))]
     pub rate_limit: f64,
+    /// Requests allowed in a burst.
     pub burst_limit: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwt {
+    /// The token issuer, an https:// URL (e.g. a Cognito user pool's).
     #[schemars(with = "String")]
     pub issuer: Spanned<String>,
+    /// Accepted audiences (`aud` or `client_id` claims), e.g. the app client id.
     pub audience: Vec<String>,
 }

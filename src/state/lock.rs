@@ -62,15 +62,48 @@ impl Holder {
 
     /// Whether the holder was on this host and its process is gone.
     pub fn is_stale(&self) -> bool {
-        self.host == hostname() && !Path::new(&format!("/proc/{}", self.pid)).exists()
+        self.host == hostname() && !process_alive(self.pid)
     }
 }
 
+/// Whether a process with this id exists on this host: `kill(pid, 0)` succeeds, or fails with
+/// EPERM (it exists, under another user). Unlike looking in `/proc`, this works on macOS too,
+/// where `/proc` does not exist and every lock would look stale.
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Elsewhere a lock's process cannot be checked: never call it stale.
+#[cfg(not(unix))]
+fn process_alive(_pid: u32) -> bool {
+    true
+}
+
 fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+    #[cfg(unix)]
+    {
+        let mut buf = [0u8; 256];
+        // SAFETY: the buffer is valid for its length; the name is NUL-terminated on success
+        // (truncated names may not be, hence the search bounded by the buffer).
+        if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0 {
+            let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+            if let Ok(name) = std::str::from_utf8(&buf[..end]) {
+                if !name.is_empty() {
+                    return name.to_string();
+                }
+            }
+        }
+    }
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown".into())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -215,6 +248,17 @@ impl Drop for LockGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_is_alive_until_it_exits_without_looking_in_proc() {
+        assert!(process_alive(std::process::id()));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!process_alive(pid), "an exited (and reaped) child is gone");
+        assert!(!process_alive(0) && !process_alive(u32::MAX));
+        assert!(!hostname().is_empty() && hostname() != "unknown");
+    }
 
     #[test]
     fn second_taker_is_refused_with_the_holder_until_release() {
