@@ -49,7 +49,7 @@ async fn wrong_type() {
         "e-type",
         "stack: NAME\nbucket:\n  force_destroy: [1]\n",
         "3:18",
-        "expected",
+        "bucket.force_destroy must be true or false, not a list",
     )
     .await;
 }
@@ -132,4 +132,146 @@ fn completions_are_printed_for_each_shell() {
             "{shell}: {text}"
         );
     }
+}
+
+/// The library's own words that used to reach users.
+const LIBRARY_WORDS: [&str; 6] = [
+    "DuplicateKeyPolicy",
+    "from_str_multiple",
+    "invalid u32",
+    "expected sequence start",
+    "invalid type",
+    "unknown field",
+];
+
+fn problem_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("stack.yaml:"))
+        .collect()
+}
+
+/// Regression (issue 15, point 6): an unknown key stopped at the first of six problems, type
+/// errors named neither field nor range, problems came out unsorted, with no "did you mean",
+/// and the YAML library's words leaked.
+#[tokio::test]
+async fn every_shape_problem_is_reported_at_once_in_our_words_sorted() {
+    let stack = TestStack::new("e-all", "");
+    std::fs::write(
+        stack.spec(),
+        "stack: NAME\nbucket:\n  versoning: true\n  force_destroy: [1]\nuploads:\n  prefx: uploads/\n  allowed_content_types: image/png\nfunction:\n  memory_mb: -5\n  timout_seconds: 3\napi:\n  rout: /sign\n  throttle: {rate_limit: 1, burst: 2}\nextra: 1\n"
+            .replace("NAME", &stack.name),
+    )
+    .unwrap();
+    let run = stack.expect(&["validate"], Failure).await;
+    let lines = problem_lines(&run.stderr);
+    let places: Vec<&str> = lines
+        .iter()
+        .map(|l| {
+            l.split("stack.yaml:")
+                .nth(1)
+                .unwrap()
+                .split(": ")
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        places,
+        ["3:3", "4:18", "6:3", "7:26", "9:14", "10:3", "12:3", "13:13", "13:29", "14:1"],
+        "{}",
+        run.output()
+    );
+    for words in [
+        "unknown key bucket.versoning",
+        "did you mean versioning?",
+        "bucket.force_destroy must be true or false, not a list",
+        "did you mean prefix?",
+        "uploads.allowed_content_types must be a list of strings, not a string",
+        "function.memory_mb is -5, but must be between 0 and 4294967295",
+        "did you mean timeout_seconds?",
+        "did you mean route?",
+        "api.throttle needs api.throttle.burst_limit",
+        "unknown key extra",
+    ] {
+        assert!(run.stderr.contains(words), "{words}\n{}", run.output());
+    }
+    for words in LIBRARY_WORDS {
+        assert!(!run.stderr.contains(words), "{words}\n{}", run.output());
+    }
+}
+
+#[tokio::test]
+async fn duplicate_keys_are_named_with_where_they_were_first_set() {
+    refused(
+        "e-dup",
+        "stack: NAME\nbucket:\n  versioning: true\n  versioning: false\n",
+        "4:3",
+        "bucket.versioning is set twice (first at line 3, column 3)",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unknown_region_is_refused_with_the_closest_one() {
+    refused(
+        "e-region",
+        "stack: NAME\nregion: us-east-9\n",
+        "2:9",
+        "did you mean us-east-1?",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_dotted_bucket_name_is_refused_because_browsers_reject_its_certificate() {
+    refused(
+        "e-dots",
+        "stack: NAME\nbucket:\n  name: acme.photo.uploads\n",
+        "3:9",
+        "contains dots",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_public_prefix_overlapping_the_upload_prefix_is_refused() {
+    for public in ["uploads/", "up", "uploads/public/"] {
+        refused(
+            "e-overlap",
+            &format!("stack: NAME\nbucket:\n  public_read:\n    prefix: {public}\nuploads:\n  prefix: uploads/\n"),
+            "4:13",
+            "uploads would be readable by anyone",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn wildcard_origins_are_warned_about() {
+    let stack = TestStack::new(
+        "e-star",
+        "bucket:\n  cors:\n    - allowed_origins: [\"*\"]\n      allowed_methods: [PUT]\napi:\n  cors_origins: [\"*\"]\n",
+    );
+    let run = stack
+        .expect(&["validate"], presign_stack::commands::ExitStatus::Success)
+        .await;
+    assert_eq!(
+        run.stderr.matches("warning:").count(),
+        2,
+        "{}",
+        run.output()
+    );
+    assert!(
+        run.stderr
+            .contains("stack.yaml:5:25: allowed_origins \"*\""),
+        "{}",
+        run.output()
+    );
+    assert!(
+        run.stderr
+            .contains("stack.yaml:8:18: api.cors_origins \"*\""),
+        "{}",
+        run.output()
+    );
 }

@@ -5,6 +5,7 @@
 pub mod names;
 pub mod path;
 pub mod raw;
+pub mod shape;
 pub mod validate;
 
 use std::collections::BTreeMap;

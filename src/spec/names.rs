@@ -82,6 +82,81 @@ pub fn check_bucket_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The regions of AWS's partitions (aws, aws-cn, aws-us-gov, aws-eusc), as of this release.
+/// Written out because the SDK ships its partitions as name patterns (which `us-east-9` also
+/// matches), not as a list of regions. A region AWS opens later can still be named with
+/// `--region` or `AWS_REGION`, which are checked for shape only.
+pub const KNOWN_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eusc-de-east-1",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// A region written in the spec: the right shape, and one of [`KNOWN_REGIONS`].
+pub fn check_spec_region(region: &str) -> Result<(), String> {
+    check_region(region)?;
+    if KNOWN_REGIONS.contains(&region) {
+        return Ok(());
+    }
+    let closest = KNOWN_REGIONS
+        .iter()
+        .min_by_key(|r| strsim::damerau_levenshtein(region, r))
+        .copied()
+        .unwrap_or("us-east-1");
+    Err(format!(
+        "{region:?} is not an AWS region (did you mean {closest}?)"
+    ))
+}
+
+/// The stack's own bucket: S3's rules, and no dots. A dotted name breaks the browser's TLS check
+/// on virtual-hosted URLs (`a.b.s3.amazonaws.com` is not covered by the `*.s3.amazonaws.com`
+/// certificate), and those are the URLs the signer hands out.
+pub fn check_upload_bucket_name(name: &str) -> Result<(), String> {
+    check_bucket_name(name)?;
+    if name.contains('.') {
+        return Err(format!(
+            "bucket name {name:?} contains dots: browsers refuse the TLS certificate of virtual-hosted URLs for dotted buckets (*.s3.amazonaws.com covers one label), and the signer hands out those URLs"
+        ));
+    }
+    Ok(())
+}
+
 /// Checks the shape of a region name (`us-east-1`, `eu-central-2`, `us-gov-west-1`, ...).
 pub fn check_region(region: &str) -> Result<(), String> {
     let parts: Vec<&str> = region.split('-').collect();
@@ -150,6 +225,20 @@ mod tests {
         for bad in ["useast1", "us-east", "US-EAST-1", "us-east-x", "", "us--1"] {
             assert!(check_region(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn spec_regions_are_known_ones() {
+        for ok in KNOWN_REGIONS {
+            assert_eq!(check_spec_region(ok), Ok(()), "{ok}");
+        }
+        let err = check_spec_region("us-east-9").unwrap_err();
+        assert!(err.contains("did you mean us-east-1"), "{err}");
+        assert!(check_spec_region("eu-wset-1")
+            .unwrap_err()
+            .contains("eu-west-1"));
+        assert!(check_upload_bucket_name("acme.photos").is_err());
+        assert!(check_upload_bucket_name("acme-photos").is_ok());
     }
 
     #[test]

@@ -90,6 +90,15 @@ fn parse_raw(file: &Path, text: &str) -> Result<RawStack, SpecErrors> {
             ),
         }]));
     }
+    // Every shape problem at once, in our words, before serde (which stops at the first and
+    // words it in the YAML library's terms).
+    if let Some(tree) = super::shape::tree(text) {
+        let schema = serde_json::to_value(schemars::schema_for!(RawStack)).unwrap_or_default();
+        let problems = super::shape::check(file, &tree, &schema);
+        if !problems.is_empty() {
+            return Err(SpecErrors(problems));
+        }
+    }
     let raw: RawStack = serde_saphyr::from_str(text).map_err(|e| {
         // An error the parser cannot place is reported at the start of the file.
         let (line, column) = e
@@ -274,12 +283,21 @@ impl Validator<'_> {
             );
         }
         let region = raw.region.map(|r| {
-            if let Err(m) = names::check_region(&r.value) {
-                self.err(&r.referenced, m, "set region: to the region to deploy to");
+            if let Err(m) = names::check_spec_region(&r.value) {
+                self.err(
+                    &r.referenced,
+                    m,
+                    "set region: to an AWS region; for one newer than this release, leave region: out and pass --region",
+                );
             }
             r.value
         });
         let stack_tags = self.tags(raw.tags, BTreeMap::new());
+        let public_at = raw
+            .bucket
+            .as_ref()
+            .and_then(|b| b.public_read.as_ref())
+            .map(|p| p.value.prefix.referenced);
         let bucket = self.bucket(raw.bucket.unwrap_or_default(), stack_tags.clone());
         if let Some(f) = raw.function.as_ref().and_then(|f| f.name.as_ref()) {
             let ok = (1..=64).contains(&f.value.len())
@@ -295,6 +313,16 @@ impl Validator<'_> {
             }
         }
         let uploads = self.uploads(raw.uploads);
+        if let (Some(public), Some(at)) = (&bucket.public_read_prefix, &public_at) {
+            let (p, u) = (public.as_str(), uploads.prefix.as_str());
+            if u.starts_with(p) || p.starts_with(u) {
+                self.err(
+                    at,
+                    format!("public_read prefix {p:?} overlaps the upload prefix {u:?}: uploads would be readable by anyone"),
+                    "give public files a prefix of their own, e.g. public/ beside uploads/",
+                );
+            }
+        }
         let function = self.function(raw.function);
         let api = self.api(raw.api);
         let state = self.state(raw.state, &raw.stack.value, bucket.name.as_deref());
@@ -347,7 +375,7 @@ impl Validator<'_> {
             }
         };
         if let Some(r) = &raw.region {
-            if let Err(m) = names::check_region(&r.value) {
+            if let Err(m) = names::check_spec_region(&r.value) {
                 self.err(
                     &r.referenced,
                     m,
@@ -460,7 +488,7 @@ impl Validator<'_> {
 
     fn bucket(&mut self, raw: RawBucket, stack_tags: BTreeMap<String, String>) -> Bucket {
         let name = raw.name.map(|n| {
-            if let Err(m) = names::check_bucket_name(&n.value) {
+            if let Err(m) = names::check_upload_bucket_name(&n.value) {
                 self.err(
                     &n.referenced,
                     m,
@@ -553,6 +581,13 @@ impl Validator<'_> {
             );
         }
         for o in &r.allowed_origins.value {
+            if o.value == "*" {
+                self.warn(
+                    &o.referenced,
+                    "allowed_origins \"*\" lets a page on any site upload through a URL it holds",
+                    "list the origins of your pages, e.g. https://app.example.com",
+                );
+            }
             if o.value.matches('*').count() > 1 {
                 self.err(
                     &o.referenced,
@@ -964,6 +999,15 @@ impl Validator<'_> {
                     &j.issuer.referenced,
                     format!("JWT issuer {:?} must be an https:// URL", j.issuer.value),
                     "e.g. issuer: https://cognito-idp.us-east-1.amazonaws.com/<pool id>",
+                );
+            }
+        }
+        for o in raw.cors_origins.iter().flatten() {
+            if o.value == "*" {
+                self.warn(
+                    &o.referenced,
+                    "api.cors_origins \"*\" lets a page on any site ask the API for upload URLs",
+                    "list the origins of your pages, e.g. https://app.example.com",
                 );
             }
         }
