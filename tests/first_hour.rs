@@ -366,3 +366,116 @@ fn the_emulator_environment_sets_the_default_region_too() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&region.stdout).trim(), "us-east-1");
 }
+
+/// Point 1 (in part): a PUT through plain http:// to a bucket whose policy is TLS-only gets a bare
+/// 403 with an empty body from the emulator. `url explain --check-bucket` named no problem, and
+/// `--s3-error` with that body said "not an S3 XML error body"; the page blamed CORS. Now both
+/// name the bucket policy, and neither says CORS.
+#[tokio::test]
+async fn a_bare_403_from_a_tls_only_policy_is_explained_as_the_policy_not_cors() {
+    let stack = support::TestStack::new(
+        "fh-tls",
+        "bucket:\n  cors:\n    - allowed_origins: [\"http://localhost:5173\"]\n      allowed_methods: [PUT]\n      allowed_headers: [content-type]\n",
+    );
+    stack
+        .expect(
+            &["deploy", "--yes"],
+            presign_stack::commands::ExitStatus::Success,
+        )
+        .await;
+    let signed = stack.bin(&[
+        "url",
+        "sign",
+        "--key",
+        "cat.jpg",
+        "--content-type",
+        "image/jpeg",
+    ]);
+    let body: serde_json::Value = serde_json::from_slice(&signed.stdout).unwrap();
+    let url = body["signed_url"].as_str().unwrap().to_string();
+    let path = url.trim_start_matches(support::endpoint());
+    let (status, _, answer) = support::http_request(
+        support::endpoint(),
+        "PUT",
+        path,
+        &[("Content-Type", "image/jpeg")],
+    );
+    assert_eq!(status, 403, "the TLS-only statement refuses plain HTTP");
+    let answer_file = stack.dir.path().join("answer.xml");
+    std::fs::write(&answer_file, &answer).unwrap();
+
+    let out = stack.bin(&[
+        "url",
+        "explain",
+        &url,
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: image/jpeg",
+        "--origin",
+        "http://localhost:5173",
+        "--s3-error",
+        answer_file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"policy-denies-plain-http"), "{report}");
+    if answer.trim().is_empty() {
+        assert!(codes.contains(&"refused-without-reason"), "{report}");
+    }
+    assert!(!codes.contains(&"cors"), "the origin is allowed: {report}");
+    let text = report.to_string();
+    assert!(text.contains("PresignStackDenyInsecureTransport"), "{text}");
+}
+
+/// Point 1 (in part): `destroy --force-empty` refused by the spec's own Deny statement blamed
+/// s3:DeleteObjectVersion and object lock; the hint now names the statement.
+#[tokio::test]
+async fn a_destroy_refused_by_the_specs_own_deny_statement_names_it() {
+    let stack = support::TestStack::new(
+        "fh-deny",
+        "bucket:\n  enforce_tls: false\n  policy_statements:\n    - Sid: DenyObjectDeletionByOthers\n      Effect: Deny\n      Principal: \"*\"\n      Action: s3:DeleteObject\n      Resource: \"arn:aws:s3:::${bucket}/uploads/*\"\n      Condition:\n        StringNotEquals:\n          aws:PrincipalTag/team: platform\n",
+    );
+    stack
+        .expect(
+            &["deploy", "--yes"],
+            presign_stack::commands::ExitStatus::Success,
+        )
+        .await;
+    support::s3()
+        .await
+        .put_object()
+        .bucket(stack.bucket())
+        .key("uploads/cat.jpg")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"jpeg"))
+        .send()
+        .await
+        .unwrap();
+    // moto applies bucket policies to object calls (docs/architecture.md): the statement
+    // refuses the deployer, who has no team tag.
+    let run = stack
+        .expect(
+            &["destroy", "--yes", "--force-empty"],
+            presign_stack::commands::ExitStatus::Failure,
+        )
+        .await;
+    assert!(
+        run.stderr.contains("DenyObjectDeletionByOthers")
+            && run.stderr.contains("policy_statements"),
+        "{}",
+        run.output()
+    );
+    assert!(!run.stderr.contains("object lock"), "{}", run.output());
+}

@@ -200,7 +200,18 @@ async fn locked(
         printer.progress(&format!(
             "emptying bucket {bucket} ({n} object versions)..."
         ));
-        let deleted = s3_bucket::empty(&session.clients.s3, bucket).await?;
+        let deleted = s3_bucket::empty(&session.clients.s3, bucket)
+            .await
+            .map_err(|mut e| {
+                let denying = deny_statements_on_deletes(&session.stack);
+                if !denying.is_empty() {
+                    e.hint = Some(format!(
+                        "the spec's own bucket policy denies deleting objects ({}): remove that statement from bucket.policy_statements (or narrow its Condition to spare this identity), run deploy, then destroy again",
+                        denying.join(", ")
+                    ));
+                }
+                e
+            })?;
         printer.progress(&format!(
             "emptied bucket {bucket}: {deleted} object versions deleted"
         ));
@@ -241,4 +252,34 @@ async fn locked(
         "plan": render::plan_json(&plan), "deleted": done,
     }));
     Ok(ExitStatus::Success)
+}
+
+/// The Sids of the spec's own Deny statements that cover deleting objects (`s3:DeleteObject`,
+/// `s3:DeleteObjectVersion`, `s3:Delete*`, `s3:*`, `*`): when emptying the bucket is refused,
+/// they are the likely reason, and the hint names them.
+fn deny_statements_on_deletes(stack: &crate::spec::Stack) -> Vec<String> {
+    let actions = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.to_ascii_lowercase()],
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_ascii_lowercase))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    stack
+        .bucket
+        .policy_statements
+        .iter()
+        .filter(|st| st["Effect"] == "Deny")
+        .filter(|st| {
+            actions(&st["Action"]).iter().any(|a| {
+                ["s3:deleteobject", "s3:deleteobjectversion"]
+                    .iter()
+                    .any(|d| crate::presigned::cors::wildcard_match(a, d))
+            })
+        })
+        .map(|st| st["Sid"].as_str().unwrap_or("(no Sid)").to_string())
+        .collect()
 }

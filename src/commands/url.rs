@@ -242,10 +242,15 @@ async fn bucket_facts(
     };
     if exists {
         // The same readers deploy uses; `None` here means "not configured".
-        let (ownership, cors) = tokio::join!(
+        let (ownership, cors, policy) = tokio::join!(
             s3_ownership_controls::find(&clients.s3, bucket),
             s3_cors::find(&clients.s3, bucket),
+            crate::aws::s3_policy::find(&clients.s3, bucket),
         );
+        match policy {
+            Ok(p) => facts.policy = Some(p.map(|p| p.document).unwrap_or_default()),
+            Err(e) => notes.push(e.to_string()),
+        }
         match ownership {
             Ok(o) => {
                 facts.acls_disabled =
@@ -309,10 +314,13 @@ async fn explain_cmd(
         request.headers.push(parse_header(h)?);
     }
     let s3_error = match &args.s3_error {
-        Some(path) => Some(
-            s3error::parse(&read_input(path)?)
-                .context("the --s3-error input is not an S3 XML error body (<Error><Code>...)")?,
-        ),
+        // A 403 with nothing in it is an answer too (an emulator's policy refusal, or a HEAD).
+        Some(path) => Some(match read_input(path)? {
+            body if body.trim().is_empty() => s3error::S3Error::empty(),
+            body => s3error::parse(&body).context(
+                "the --s3-error input is not an S3 XML error body (<Error><Code>...); an empty file stands for an empty answer",
+            )?,
+        }),
         None => None,
     };
 

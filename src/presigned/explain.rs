@@ -55,6 +55,8 @@ pub struct BucketFacts {
     /// The bucket's CORS rules (`Some(vec![])`: none configured).
     pub cors: Option<Vec<CorsRuleProps>>,
     pub object_exists: Option<bool>,
+    /// The bucket policy (`Some(Null)`: none).
+    pub policy: Option<serde_json::Value>,
 }
 
 /// Everything besides the URL.
@@ -276,6 +278,8 @@ fn facts_and_findings(url: &PresignedUrl, ctx: &Context) -> Report {
     if let Some(e) = &ctx.s3_error {
         check_s3_error(url, ctx, e, discovered.as_ref(), &mut f);
     }
+    let method = ctx.request.method.clone().unwrap_or_else(|| "PUT".into());
+    check_policy(url, ctx, &method, &mut f);
     check_cors(url, ctx, &mut f);
     Report {
         facts,
@@ -687,6 +691,11 @@ fn check_s3_error(
             format!("S3 answered AccessDenied ({:?}): the signing identity may not do this, or a bucket policy denies it (enforce_tls denies plain http://)", e.message),
             "check the signer's role policy allows s3:PutObject on the prefix, and that the URL is used over https",
         ),
+        S3Error::EMPTY => f.problem(
+            "refused-without-reason",
+            "S3 answered without an error body: signature, expiry and key problems always come with one (SignatureDoesNotMatch, AccessDenied \"Request has expired\"), so this is a refusal by policy: a bucket policy's Deny (enforce_tls over plain http://, say), or the signing identity's permissions; moto over plain HTTP answers such refusals with an empty 403. It is not CORS: the browser blocks a response, S3 sent one".into(),
+            "run url explain with --check-bucket to read the bucket policy; over http:// use the spec's local environment (enforce_tls: false) or https",
+        ),
         "HeadersNotSigned" => f.problem(
             "unsigned-amz-header",
             format!("S3 says the request carried headers the URL does not sign: {}", e.headers_not_signed.clone().unwrap_or_else(|| e.message.clone())),
@@ -772,6 +781,64 @@ fn diff_canonical(
             "signature-does-not-match",
             format!("S3's canonical request equals the one the URL was signed for, so the signature itself is wrong: the URL's signature was altered or another secret key signed it (access key {})", url.scope.as_ref().map(|s| s.access_key_id.as_str()).unwrap_or("?")),
             "use the URL exactly as returned; check the signer's credentials belong to the access key id in the URL",
+        );
+    }
+}
+
+/// Deny statements of the bucket policy that refuse this request before S3 looks at anything
+/// else: S3 answers them with a bare 403 (AccessDenied, or an empty body from an emulator over
+/// plain HTTP), which browsers and users often read as a CORS or signature problem.
+fn check_policy(url: &PresignedUrl, ctx: &Context, method: &str, f: &mut Findings) {
+    let Some(policy) = ctx.bucket.as_ref().and_then(|b| b.policy.as_ref()) else {
+        return;
+    };
+    let statements = match &policy["Statement"] {
+        serde_json::Value::Array(items) => items.clone(),
+        serde_json::Value::Null => return,
+        one => vec![one.clone()],
+    };
+    let action = match method {
+        "GET" | "HEAD" => "s3:GetObject",
+        "DELETE" => "s3:DeleteObject",
+        _ => "s3:PutObject",
+    };
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    for st in statements.iter().filter(|s| s["Effect"] == "Deny") {
+        let actions = strings(&st["Action"]);
+        let applies = actions.iter().any(|a| {
+            super::cors::wildcard_match(&a.to_ascii_lowercase(), &action.to_ascii_lowercase())
+        });
+        if !applies {
+            continue;
+        }
+        let sid = st["Sid"].as_str().unwrap_or("(no Sid)");
+        let tls_only = st["Condition"]["Bool"]["aws:SecureTransport"]
+            .as_str()
+            .or_else(|| st["Condition"]["Bool"]["aws:SecureTransport"][0].as_str())
+            == Some("false");
+        if tls_only {
+            if url.scheme == "http" {
+                f.problem(
+                    "policy-denies-plain-http",
+                    format!("the bucket policy's statement {sid} denies every request without TLS, and this URL is http://: S3 answers 403 (an emulator over plain HTTP answers with an empty body), which is not a CORS or signature problem"),
+                    "use an https:// endpoint; against a local emulator, deploy the spec's local environment (bucket.enforce_tls: false there: scripts/local does)",
+                );
+            }
+            continue;
+        }
+        f.warning(
+            "policy-deny",
+            format!("the bucket policy's statement {sid} denies {} under some conditions: when they hold, S3 answers a bare 403 AccessDenied, not a signature or CORS error", actions.join(", ")),
+            "check that statement's Condition against the identity that signed the URL",
         );
     }
 }

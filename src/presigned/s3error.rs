@@ -14,6 +14,19 @@ pub struct S3Error {
     pub aws_access_key_id: Option<String>,
 }
 
+impl S3Error {
+    /// The code given to an answer without a body.
+    pub const EMPTY: &'static str = "(empty body)";
+
+    /// An answer without a body.
+    pub fn empty() -> S3Error {
+        S3Error {
+            code: S3Error::EMPTY.into(),
+            ..S3Error::default()
+        }
+    }
+}
+
 /// XML's five entities and numeric character references.
 fn unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -161,7 +161,7 @@ pub fn check_upload_bucket_name(name: &str) -> Result<(), String> {
 pub fn check_region(region: &str) -> Result<(), String> {
     let parts: Vec<&str> = region.split('-').collect();
     let ok = parts.len() >= 3
-        && parts[0].len() == 2
+        && (2..=4).contains(&parts[0].len())
         && parts[0].chars().all(|c| c.is_ascii_lowercase())
         && parts[1..parts.len() - 1]
             .iter()
