@@ -90,13 +90,18 @@ async fn attached_policies(iam: &Client, name: &str) -> Result<Option<Vec<String
         .await;
     let found = absent_as_none(pages, NOT_FOUND, "ListAttachedRolePolicies", &what(name))?;
     Ok(found.map(|policies| {
-        let mut arns: Vec<String> = policies
-            .iter()
-            .filter_map(|p| p.policy_arn().map(str::to_string))
-            .collect();
-        arns.sort();
-        arns
+        sorted(
+            policies
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_string)),
+        )
     }))
+}
+
+fn sorted(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut names: Vec<String> = names.collect();
+    names.sort();
+    names
 }
 
 /// The names of the role's inline policies (sorted), every page; `None` when the role is gone.
@@ -110,10 +115,7 @@ async fn inline_policies(iam: &Client, name: &str) -> Result<Option<Vec<String>>
         .try_collect()
         .await;
     let found = absent_as_none(pages, NOT_FOUND, "ListRolePolicies", &what(name))?;
-    Ok(found.map(|mut names| {
-        names.sort();
-        names
-    }))
+    Ok(found.map(|names| sorted(names.into_iter())))
 }
 
 /// What `destroy` must leave alone: policies on the role that the stack did not put there, and

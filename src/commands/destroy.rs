@@ -258,27 +258,20 @@ async fn locked(
 /// `s3:DeleteObjectVersion`, `s3:Delete*`, `s3:*`, `*`): when emptying the bucket is refused,
 /// they are the likely reason, and the hint names them.
 fn deny_statements_on_deletes(stack: &crate::spec::Stack) -> Vec<String> {
-    let actions = |v: &serde_json::Value| -> Vec<String> {
-        match v {
-            serde_json::Value::String(s) => vec![s.to_ascii_lowercase()],
-            serde_json::Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_ascii_lowercase))
-                .collect(),
-            _ => Vec::new(),
-        }
-    };
     stack
         .bucket
         .policy_statements
         .iter()
         .filter(|st| st["Effect"] == "Deny")
         .filter(|st| {
-            actions(&st["Action"]).iter().any(|a| {
-                ["s3:deleteobject", "s3:deleteobjectversion"]
-                    .iter()
-                    .any(|d| crate::presigned::cors::wildcard_match(a, d))
-            })
+            crate::spec::validate::strings(Some(&st["Action"]))
+                .iter()
+                .any(|a| {
+                    let a = a.to_ascii_lowercase();
+                    ["s3:deleteobject", "s3:deleteobjectversion"]
+                        .iter()
+                        .any(|d| crate::presigned::cors::wildcard_match(&a, d))
+                })
         })
         .map(|st| st["Sid"].as_str().unwrap_or("(no Sid)").to_string())
         .collect()

@@ -802,18 +802,8 @@ fn check_policy(url: &PresignedUrl, ctx: &Context, method: &str, f: &mut Finding
         "DELETE" => "s3:DeleteObject",
         _ => "s3:PutObject",
     };
-    let strings = |v: &serde_json::Value| -> Vec<String> {
-        match v {
-            serde_json::Value::String(s) => vec![s.clone()],
-            serde_json::Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            _ => Vec::new(),
-        }
-    };
     for st in statements.iter().filter(|s| s["Effect"] == "Deny") {
-        let actions = strings(&st["Action"]);
+        let actions = crate::spec::validate::strings(Some(&st["Action"]));
         let applies = actions.iter().any(|a| {
             super::cors::wildcard_match(&a.to_ascii_lowercase(), &action.to_ascii_lowercase())
         });

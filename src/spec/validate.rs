@@ -1139,7 +1139,8 @@ fn is_string_or_strings(v: &serde_json::Value) -> bool {
             .is_some_and(|a| !a.is_empty() && a.iter().all(|x| x.is_string()))
 }
 
-fn strings(v: Option<&serde_json::Value>) -> Vec<&str> {
+/// A policy element that is a string or a list of strings (`Action`, `Resource`, ...), as a list.
+pub fn strings(v: Option<&serde_json::Value>) -> Vec<&str> {
     match v {
         Some(serde_json::Value::String(s)) => vec![s.as_str()],
         Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str()).collect(),
