@@ -44,7 +44,9 @@ pub struct Global {
     )]
     pub file: PathBuf,
     /// Deploy this environment of the stack (an entry of `environments:` in the spec): its own
-    /// resources and state, as the stack `<stack>-<ENV>`.
+    /// resources and state, as the stack `<stack>-<ENV>`. Without it,
+    /// PRESIGN_STACK_DEFAULT_ENV names an environment to use when the spec defines one of that
+    /// name (scripts/local sets it to `local`).
     #[arg(long, global = true, env = "PRESIGN_STACK_ENV", value_name = "ENV")]
     pub env: Option<String>,
     /// AWS region (overrides `region:` in the spec and AWS_REGION).

@@ -24,7 +24,10 @@ use output::Printer;
 
 /// Runs a parsed command line. `clients` replaces the clients built from the AWS settings (tests
 /// pass clients with their own interceptors); errors are printed with their whole chain.
-pub async fn run(cli: Cli, printer: &Printer, clients: Option<aws::Clients>) -> ExitStatus {
+pub async fn run(mut cli: Cli, printer: &Printer, clients: Option<aws::Clients>) -> ExitStatus {
+    if cli.global.env.is_none() {
+        cli.global.env = default_environment(&cli.global.file);
+    }
     if cli.global.json && matches!(cli.command, Command::Completions { .. } | Command::Dev(_)) {
         // A usage error, refused before anything runs (exit 1, nothing on stdout).
         let what = if matches!(cli.command, Command::Dev(_)) {
@@ -97,4 +100,23 @@ fn fix_bash_labels(script: &str, bin: &str) -> String {
         return script.to_string();
     }
     script.replace(&wrong, &escaped)
+}
+
+/// `PRESIGN_STACK_DEFAULT_ENV`: the environment to use when none is chosen, if the spec defines
+/// it. scripts/local sets it to `local`, so the example's `environments.local` (what the plain-HTTP
+/// emulator needs relaxed) applies there and nowhere else; a spec without it is unaffected.
+fn default_environment(file: &std::path::Path) -> Option<String> {
+    let name = std::env::var("PRESIGN_STACK_DEFAULT_ENV")
+        .ok()
+        .filter(|n| !n.is_empty())?;
+    let text = spec::read_spec(file).ok()?;
+    let tree = spec::shape::tree(&text)?;
+    let spec::shape::Node::Map(top) = &tree.value else {
+        return None;
+    };
+    let (_, environments) = top.iter().find(|(k, _)| k.value == "environments")?;
+    let spec::shape::Node::Map(envs) = &environments.value else {
+        return None;
+    };
+    envs.iter().any(|(k, _)| k.value == name).then_some(name)
 }

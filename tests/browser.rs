@@ -22,8 +22,15 @@ fn repo() -> PathBuf {
 
 /// Serves examples/upload/index.html for every GET on a free port; returns the origin.
 fn serve_page() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a port for the page");
-    let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    serve_page_on(
+        TcpListener::bind("127.0.0.1:0").expect("a port for the page"),
+        "127.0.0.1",
+    )
+}
+
+/// Serves the page on `listener`; the origin names the host as `host`.
+fn serve_page_on(listener: TcpListener, host: &str) -> String {
+    let origin = format!("http://{host}:{}", listener.local_addr().unwrap().port());
     let page = std::fs::read(repo().join("examples/upload/index.html")).expect("the upload page");
     std::thread::spawn(move || {
         for stream in listener.incoming().map_while(Result::ok) {
@@ -56,8 +63,8 @@ fn serve_page() -> String {
     origin
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_browser_uploads_from_an_allowed_origin_and_is_blocked_from_another() {
+/// Chromium and the folder holding playwright-core (scripts/browser installs both).
+fn browser() -> (PathBuf, PathBuf) {
     let chromium = PathBuf::from("/usr/bin/chromium");
     let node_dir = PathBuf::from(
         String::from_utf8(
@@ -74,7 +81,12 @@ async fn a_browser_uploads_from_an_allowed_origin_and_is_blocked_from_another() 
         chromium.exists() && node_dir.join("node_modules/playwright-core").exists(),
         "Chromium or playwright-core is missing: run scripts/browser install (scripts/test does)"
     );
+    (chromium, node_dir)
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_uploads_from_an_allowed_origin_and_is_blocked_from_another() {
+    let (chromium, node_dir) = browser();
     let allowed = serve_page();
     let other = serve_page();
     let api_only = serve_page();
@@ -168,4 +180,64 @@ async fn a_browser_uploads_from_an_allowed_origin_and_is_blocked_from_another() 
         "nothing arrives past the bucket's CORS rules"
     );
     assert!(shots.join("upload.png").exists());
+}
+
+/// Regression (issue 15, point 1): with stack.yaml as shipped, the upload page in Chromium, from
+/// an origin the example allows (http://localhost:5173), got 403 from the emulator and blamed
+/// CORS. With the example's `local` environment (what scripts/local uses) it uploads.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shipped_example_uploads_from_its_own_origin_in_a_browser() {
+    let (chromium, node_dir) = browser();
+    let Ok(listener) = TcpListener::bind("127.0.0.1:5173") else {
+        panic!("port 5173 (the example's allowed origin, http://localhost:5173) is taken: free it for this test");
+    };
+    let page = serve_page_on(listener, "localhost");
+    let example: String = include_str!("../stack.yaml")
+        .lines()
+        .filter(|l| !l.starts_with("stack:") && !l.starts_with("region:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let stack = TestStack::new("browser-example", &example);
+    let deploy = support::command(&["deploy", "--yes", "-f", stack.spec().to_str().unwrap()])
+        .env("PRESIGN_STACK_DEFAULT_ENV", "local")
+        .current_dir(stack.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        deploy.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
+    let dev = DevServer::start_with(&stack.spec(), &[("PRESIGN_STACK_DEFAULT_ENV", "local")]);
+    let api = format!("{}/sign", dev.base);
+    let shots = repo().join("target/browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg(repo().join("tests/browser/upload.js"))
+        .env("NODE_PATH", node_dir.join("node_modules"))
+        .env("CHROMIUM", &chromium)
+        .env("PAGE_ALLOWED", format!("{page}/?api={api}"))
+        .env("SCREENSHOT", shots.join("upload-example.png"))
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(result["allowed"]["state"], "ok", "{result:#}");
+    let bucket = format!("{}-local-uploads-{}", stack.name, support::REGION);
+    let object = s3()
+        .await
+        .head_object()
+        .bucket(&bucket)
+        .key("uploads/from-allowed-origin.png")
+        .send()
+        .await
+        .expect("the uploaded object is in the bucket");
+    assert_eq!(object.content_type(), Some("image/png"));
 }

@@ -479,3 +479,93 @@ async fn a_destroy_refused_by_the_specs_own_deny_statement_names_it() {
     );
     assert!(!run.stderr.contains("object lock"), "{}", run.output());
 }
+
+/// The repository's example stack.yaml, minus its `stack:` and `region:` lines.
+fn example() -> String {
+    include_str!("../stack.yaml")
+        .lines()
+        .filter(|l| !l.starts_with("stack:") && !l.starts_with("region:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Regression (issue 15, point 1): with stack.yaml as shipped, every PUT through the emulator got
+/// 403 (its TLS-only statement refuses plain HTTP, correctly) and `destroy --force-empty` was
+/// refused by its own deletion guard. scripts/local now uses the spec's `local` environment
+/// (PRESIGN_STACK_DEFAULT_ENV=local), which relaxes exactly those two, and the loop works:
+/// deploy, sign, PUT, destroy --force-empty. A spec without that environment is unaffected.
+#[tokio::test]
+async fn the_shipped_example_runs_the_whole_upload_loop_on_the_emulator() {
+    let stack = support::TestStack::new("fh-loop", &example());
+    let local = |args: &[&str]| {
+        support::command(args)
+            .arg("-f")
+            .arg(stack.spec())
+            .env("PRESIGN_STACK_DEFAULT_ENV", "local")
+            .current_dir(stack.dir.path())
+            .output()
+            .unwrap()
+    };
+    let deploy = local(&["deploy", "--yes"]);
+    assert_eq!(
+        deploy.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
+    let bucket = format!("{}-local-uploads-{}", stack.name, support::REGION);
+    assert!(String::from_utf8_lossy(&deploy.stdout).contains(&bucket));
+
+    let signed = local(&[
+        "url",
+        "sign",
+        "--key",
+        "cat.jpg",
+        "--content-type",
+        "image/jpeg",
+    ]);
+    let body: serde_json::Value = serde_json::from_slice(&signed.stdout).unwrap();
+    let url = body["signed_url"].as_str().unwrap();
+    let (status, _, answer) = support::http_request(
+        support::endpoint(),
+        "PUT",
+        url.trim_start_matches(support::endpoint()),
+        &[("Content-Type", "image/jpeg")],
+    );
+    assert_eq!(status, 200, "{answer}");
+    let head = support::s3()
+        .await
+        .head_object()
+        .bucket(&bucket)
+        .key("uploads/cat.jpg")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_type(), Some("image/jpeg"));
+
+    let destroy = local(&["destroy", "--yes", "--force-empty"]);
+    assert_eq!(
+        destroy.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&destroy.stderr)
+    );
+    assert!(support::s3()
+        .await
+        .head_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .is_err());
+
+    // The spec as written keeps its AWS defaults, and a spec without `local` ignores the default.
+    let as_written = stack.bin(&["validate", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&as_written.stdout).unwrap();
+    assert_eq!(doc["stack"], stack.name.as_str());
+    let plain = support::TestStack::new("fh-plain", "");
+    let out = support::command(&["validate", "-f", plain.spec().to_str().unwrap()])
+        .env("PRESIGN_STACK_DEFAULT_ENV", "local")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("stack {:?}", plain.name)));
+}

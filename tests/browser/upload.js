@@ -43,6 +43,11 @@ async function upload(context, page_url, name, screenshot) {
   });
   try {
     const allowed = await upload(context, process.env.PAGE_ALLOWED, "from-allowed-origin.png", process.env.SCREENSHOT);
+    if (!process.env.PAGE_DISALLOWED) {
+      // Only the allowed origin (the shipped example's own origins).
+      console.log(JSON.stringify({ allowed }));
+      return;
+    }
     const disallowed = await upload(context, process.env.PAGE_DISALLOWED, "from-other-origin.png", process.env.SCREENSHOT_BLOCKED);
     // Allowed by the API but not by the bucket: the PUT itself is blocked by S3's CORS rules.
     const bucketBlocked = await upload(context, process.env.PAGE_API_ONLY, "from-api-only-origin.png", null);

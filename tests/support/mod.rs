@@ -398,7 +398,13 @@ pub struct DevServer {
 impl DevServer {
     /// Starts `dev` for `spec` and waits (with a deadline) for its "Listening on" line.
     pub fn start(spec: &Path) -> DevServer {
+        DevServer::start_with(spec, &[])
+    }
+
+    /// [`DevServer::start`] with extra environment variables.
+    pub fn start_with(spec: &Path, env: &[(&str, &str)]) -> DevServer {
         let mut child = command(&["dev", "--port", "0", "-f", spec.to_str().unwrap()])
+            .envs(env.iter().copied())
             .spawn()
             .expect("start presign-stack dev");
         let stdout = child.stdout.take().expect("stdout");
