@@ -289,7 +289,7 @@ async fn empty_body_checksum_baked_in_by_the_sdk_default() {
     assert_names(
         f,
         &["x-amz-sdk-checksum-algorithm", "SignatureDoesNotMatch"],
-        &["WHEN_REQUIRED", "Content-MD5"],
+        &["WHEN_REQUIRED"],
     );
     // The JavaScript v3 SDK (>= 3.729.0) puts the empty body's CRC32 in the query (by hand).
     let url = format!("{url}&x-amz-checksum-crc32=AAAAAA%3D%3D");
@@ -298,11 +298,90 @@ async fn empty_body_checksum_baked_in_by_the_sdk_default() {
         .iter()
         .find(|f| f.code == "checksum-in-url" && f.problem.contains("x-amz-checksum-crc32"))
         .expect("a finding for the query's checksum");
-    assert_names(
-        f,
-        &["EMPTY body", "BadDigest"],
-        &["WHEN_REQUIRED", "Content-MD5"],
+    assert_names(f, &["EMPTY body", "BadDigest"], &["WHEN_REQUIRED"]);
+}
+
+/// Regressions (issue 15, point 2; ../shared/PRESIGNED-URLS.md entries 2 to 5 as corrected):
+/// beliefs that disagreed with S3.
+#[tokio::test]
+async fn what_s3_accepts_is_not_flagged_and_what_it_answers_is_recognised() {
+    // 4: a checksum header signed *and* sent with the body's value is S3's integrity check
+    // (S3 User Guide, "Checking object integrity": uploads with pre-signed URLs).
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version_latest()
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(KEY_ID, SECRET, None, None, "test"))
+        .build();
+    let url = aws_sdk_s3::Client::from_conf(config.clone())
+        .put_object()
+        .bucket("photos-uploads")
+        .key("uploads/cat.png")
+        .checksum_sha256("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+        .presigned(presigning(T0, 300))
+        .await
+        .unwrap()
+        .uri()
+        .to_string();
+    let mut ctx = now_ctx(T0);
+    ctx.request = request(
+        "PUT",
+        &[(
+            "x-amz-checksum-sha256",
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+        )],
     );
+    let findings = run(&url, ctx);
+    assert!(
+        !findings.iter().any(|f| f.code == "checksum-in-url"),
+        "{findings:#?}"
+    );
+    // 4: x-amz-checksum-mode=ENABLED on a GET asks S3 to return the stored checksum.
+    let get = format!("https://photos-uploads.s3.us-east-1.amazonaws.com/uploads/cat.png?{HAND_QUERY}&x-amz-checksum-mode=ENABLED");
+    let findings = run(&get, now_ctx(T0));
+    assert!(
+        !findings.iter().any(|f| f.code == "checksum-in-url"),
+        "{findings:#?}"
+    );
+    // 3: bucket-owner-full-control is accepted by buckets with ACLs disabled (S3 User Guide,
+    // "Controlling ownership of objects and disabling ACLs").
+    let owner = format!("https://photos-uploads.s3.us-east-1.amazonaws.com/uploads/cat.png?{HAND_QUERY}&x-amz-acl=bucket-owner-full-control");
+    let mut ctx = now_ctx(T0);
+    ctx.bucket = Some(BucketFacts {
+        acls_disabled: Some(true),
+        ..Default::default()
+    });
+    let findings = run(&owner, ctx);
+    assert!(
+        !findings.iter().any(|f| f.code == "signed-acl"),
+        "{findings:#?}"
+    );
+    // 2: unsigned x-amz-* headers: code AccessDenied, the headers in HeadersNotSigned.
+    let body = "<Error><Code>AccessDenied</Code><Message>There were headers present in the request which were not signed</Message><HeadersNotSigned>x-amz-meta-owner</HeadersNotSigned></Error>";
+    let mut ctx = now_ctx(T0);
+    ctx.s3_error = Some(s3error::parse(body).unwrap());
+    let findings = run(&get, ctx);
+    let f = find(&findings, "unsigned-amz-header");
+    assert!(f.problem.contains("x-amz-meta-owner"), "{f:?}");
+    assert!(!findings.iter().any(|f| f.code == "access-denied"));
+    // 5: a pre-signed URL for the wrong region.
+    let body = "<Error><Code>AuthorizationQueryParametersError</Code><Message>Error parsing the X-Amz-Credential parameter; the region 'us-east-1' is wrong; expecting 'eu-west-1'</Message></Error>";
+    let mut ctx = now_ctx(T0);
+    ctx.s3_error = Some(s3error::parse(body).unwrap());
+    let f = find(&run(&get, ctx), "region-mismatch").clone();
+    assert!(f.problem.contains("eu-west-1"), "{f:?}");
+    // A key with a real % in it, encoded once, is not "encoded twice"; %2520 is.
+    let once = format!(
+        "https://photos-uploads.s3.us-east-1.amazonaws.com/uploads/100%25.png?{HAND_QUERY}"
+    );
+    assert!(!run(&once, now_ctx(T0))
+        .iter()
+        .any(|f| f.problem.contains("encoded twice")));
+    let twice = format!(
+        "https://photos-uploads.s3.us-east-1.amazonaws.com/uploads/a%2520b.png?{HAND_QUERY}"
+    );
+    assert!(run(&twice, now_ctx(T0))
+        .iter()
+        .any(|f| f.problem.contains("encoded twice")));
 }
 
 #[test]

@@ -325,62 +325,83 @@ fn check_time(url: &PresignedUrl, ctx: &Context, f: &mut Findings) {
 }
 
 fn check_url_shape(url: &PresignedUrl, ctx: &Context, f: &mut Findings) {
-    // Signed ACL (the original pattern's ACL: 'public-read').
-    let acl = url
-        .param("x-amz-acl")
-        .or_else(|| ctx.expected("x-amz-acl"))
-        .map(|v| format!("x-amz-acl: {v}"))
-        .or_else(|| {
-            url.signed_headers
-                .iter()
-                .any(|h| h == "x-amz-acl")
-                .then(|| "an x-amz-acl header, such as the original pattern's public-read".into())
-        });
-    if let Some(acl) = acl {
-        let disabled = ctx.bucket.as_ref().and_then(|b| b.acls_disabled) == Some(true);
-        f.problem(
-            "signed-acl",
-            format!(
-                "the URL was signed with an ACL ({acl}): the client must send that exact header, and {}",
-                if disabled {
-                    "this bucket has ACLs disabled (BucketOwnerEnforced), so S3 refuses the upload with AccessControlListNotSupported"
-                } else {
-                    "buckets with ACLs disabled (the default since April 2023) refuse it with AccessControlListNotSupported"
-                }
-            ),
-            "sign without an ACL; to make objects readable, grant it in the bucket policy (bucket.public_read.prefix in stack.yaml), never per object",
-        );
+    // Signed ACL (the original pattern's ACL: 'public-read'). Buckets with ACLs disabled
+    // refuse every ACL but bucket-owner-full-control, which they accept (S3 User Guide,
+    // "Controlling ownership of objects": BucketOwnerEnforced buckets "accept PUT requests that
+    // specify bucket-owner-full-control"). An ACL in the query string (the JS SDK v3 hoists it
+    // there) is part of the URL: the client sends nothing for it.
+    let in_query = url.param("x-amz-acl");
+    let acl_value = in_query.or_else(|| ctx.expected("x-amz-acl"));
+    let signed_as_header = url.signed_headers.iter().any(|h| h == "x-amz-acl");
+    if acl_value.is_some() || signed_as_header {
+        let acl = acl_value
+            .map(|v| format!("x-amz-acl: {v}"))
+            .unwrap_or_else(|| {
+                "an x-amz-acl header, such as the original pattern's public-read".into()
+            });
+        let owner_full_control = acl_value == Some("bucket-owner-full-control");
+        let disabled = ctx.bucket.as_ref().and_then(|b| b.acls_disabled);
+        let how = if in_query.is_some() {
+            "in its query string"
+        } else {
+            "as a header the client must send exactly"
+        };
+        if !owner_full_control {
+            let consequence = match disabled {
+                Some(true) => "this bucket has ACLs disabled (BucketOwnerEnforced), so S3 refuses the upload with AccessControlListNotSupported",
+                Some(false) => "this bucket still accepts ACLs, so the object gets a per-object grant the bucket policy does not show",
+                None => "buckets with ACLs disabled (the default since April 2023) refuse it with AccessControlListNotSupported",
+            };
+            let message = format!("the URL was signed with an ACL ({acl}) {how}: {consequence}");
+            let fix = "sign without an ACL; to make objects readable, grant it in the bucket policy (bucket.public_read.prefix in stack.yaml), never per object";
+            if disabled == Some(false) {
+                f.warning("signed-acl", message, fix);
+            } else {
+                f.problem("signed-acl", message, fix);
+            }
+        }
     }
-    // Checksums signed as headers (the AWS SDKs' flexible checksums): the client must send
-    // them, with a checksum S3 then verifies.
+    // Checksums signed as headers (the AWS SDKs' flexible checksums). Signed *and* sent with the
+    // body's value, a checksum header is how S3 checks integrity: S3 answers BadDigest when the
+    // body differs (S3 User Guide, "Checking object integrity", pre-signed URL uploads). Only a
+    // client that does not send it fails (SignatureDoesNotMatch), as a browser's plain PUT does.
     for name in url.signed_headers.iter().filter(|h| {
         (h.starts_with("x-amz-checksum-") || *h == "x-amz-sdk-checksum-algorithm")
             && url.param(h).is_none()
+            && ctx.request.header(h).is_none()
     }) {
         f.problem(
             "checksum-in-url",
-            format!("the URL signs the header {name}: a plain PUT of the file (a browser's fetch or XMLHttpRequest) does not send it, so S3 answers SignatureDoesNotMatch, and a pre-signed upload does not support the additional checksum algorithms anyway"),
-            "presign without a checksum algorithm (AWS SDKs: request_checksum_calculation / requestChecksumCalculation = WHEN_REQUIRED, and no ChecksumAlgorithm on the request); for integrity, sign Content-MD5 instead",
+            format!("the URL signs the header {name}, which the request does not send: S3 answers SignatureDoesNotMatch. A plain PUT of the file (a browser's fetch or XMLHttpRequest) does not add it"),
+            "send the header with the base64 checksum of the body (S3 then verifies the upload), or presign without a checksum algorithm (AWS SDKs: request_checksum_calculation / requestChecksumCalculation = WHEN_REQUIRED)",
         );
     }
-    // Checksums baked into the URL (AWS SDK for JavaScript v3 >= 3.729.0).
-    let has_checksum_value = url
-        .params
-        .iter()
-        .any(|(n, _)| n.to_ascii_lowercase().starts_with("x-amz-checksum-"));
+    // Checksums baked into the query (AWS SDK for JavaScript v3 >= 3.729.0). Whether S3 checks
+    // a query checksum against the body is disputed in public reports; the empty-body value is
+    // wrong for any real upload either way. `x-amz-checksum-mode=ENABLED` (a GET asking S3 to
+    // return the stored checksum, the JS SDK's default) is neither.
+    let has_checksum_value = url.params.iter().any(|(n, _)| {
+        let n = n.to_ascii_lowercase();
+        n.starts_with("x-amz-checksum-") && n != "x-amz-checksum-mode"
+    });
     for (name, value) in &url.params {
         let lower = name.to_ascii_lowercase();
+        if lower == "x-amz-checksum-mode" {
+            continue;
+        }
         let algorithm_only = lower == "x-amz-sdk-checksum-algorithm" && !has_checksum_value;
-        if lower.starts_with("x-amz-checksum-") || algorithm_only {
-            let empty = value == "AAAAAA==";
+        let fix = "with the AWS SDK for JavaScript v3 (>= 3.729.0), create the S3 client with requestChecksumCalculation: \"WHEN_REQUIRED\"; for an integrity check, sign a checksum header and send it with the body's value";
+        if lower.starts_with("x-amz-checksum-") && value == "AAAAAA==" {
             f.problem(
                 "checksum-in-url",
-                if empty {
-                    format!("the URL signs {name}={value}, the checksum of an EMPTY body: every real upload fails with BadDigest / XAmzContentChecksumMismatch")
-                } else {
-                    format!("the URL signs {name}={value}: S3 checks the body against it, and pre-signed uploads do not support the additional checksum algorithms")
-                },
-                "with the AWS SDK for JavaScript v3 (>= 3.729.0), create the S3 client with requestChecksumCalculation: \"WHEN_REQUIRED\"; for integrity, sign Content-MD5 instead",
+                format!("the URL signs {name}={value}, the CRC32 of an EMPTY body: an upload of any real file is checked against it and fails with BadDigest / XAmzContentChecksumMismatch"),
+                fix,
+            );
+        } else if lower.starts_with("x-amz-checksum-") || algorithm_only {
+            f.warning(
+                "checksum-in-url",
+                format!("the URL carries {name}={value} in its query: whether S3 checks a query checksum against the body is disputed (some report uploads failing, others S3 ignoring it), so the upload may fail unless the body matches it"),
+                fix,
             );
         }
     }
@@ -399,7 +420,7 @@ fn check_url_shape(url: &PresignedUrl, ctx: &Context, f: &mut Findings) {
             if host_region != &scope.region {
                 f.problem(
                     "region-mismatch",
-                    format!("the URL is signed for {} but its host {} is in {host_region}: S3 rejects the signature (AuthorizationHeaderMalformed / SignatureDoesNotMatch)", scope.region, url.host),
+                    format!("the URL is signed for {} but its host {} is in {host_region}: S3 rejects it (AuthorizationQueryParametersError: the region is wrong)", scope.region, url.host),
                     format!("sign with the bucket's region ({host_region}) and its regional endpoint"),
                 );
             }
@@ -429,10 +450,17 @@ fn check_url_shape(url: &PresignedUrl, ctx: &Context, f: &mut Findings) {
             "have the signer encode the key exactly once (space → %20, + → %2B) and pass the URL on unchanged; never build or re-encode it by hand",
         );
     }
-    if url.raw_path.contains("%25") {
+    // %25 followed by two hex digits is an encoded escape (a key encoded twice: %2520 for a
+    // space); a lone %25 is a key with a real % in it, encoded once, as it should be.
+    let double_encoded = url
+        .raw_path
+        .as_bytes()
+        .windows(5)
+        .any(|w| &w[..3] == b"%25" && w[3].is_ascii_hexdigit() && w[4].is_ascii_hexdigit());
+    if double_encoded {
         f.warning(
             "key-encoding",
-            format!("the path {} contains %25 (an encoded %): the key was probably encoded twice, so S3 stores a key with literal %XX in its name", url.raw_path),
+            format!("the path {} contains %25 followed by hex digits (an encoded escape such as %2520): the key was probably encoded twice, so S3 stores a key with literal %XX in its name", url.raw_path),
             "pass the raw key to the signer (it encodes it once); do not encodeURIComponent it first",
         );
     }
@@ -479,7 +507,7 @@ fn check_request(url: &PresignedUrl, ctx: &Context, f: &mut Findings) {
     if !unsigned.is_empty() {
         f.problem(
             "unsigned-amz-header",
-            format!("the request sends {} but the URL does not sign it: S3 answers 403 \"There were headers present in the request which were not signed\" (HeadersNotSigned)", unsigned.join(", ")),
+            format!("the request sends {} but the URL does not sign it: S3 answers 403 AccessDenied \"There were headers present in the request which were not signed\", naming them in HeadersNotSigned", unsigned.join(", ")),
             "stop sending it (check interceptors and upload libraries), or have the signer sign it",
         );
     }
@@ -678,6 +706,18 @@ fn check_s3_error(
             format!("S3 says {:?}: the URL's signing time is in S3's future (clock skew)", e.message),
             "synchronise the signing machine's clock (NTP)",
         ),
+        // S3's code for unsigned x-amz-* headers is AccessDenied, with a HeadersNotSigned element
+        // naming them (S3 API Reference, "Authenticating requests: using query parameters").
+        "AccessDenied"
+            if e.headers_not_signed.is_some()
+                || e.message.contains("headers present in the request which were not signed") =>
+        {
+            f.problem(
+                "unsigned-amz-header",
+                format!("S3 says the request carried headers the URL does not sign: {}", e.headers_not_signed.clone().unwrap_or_else(|| e.message.clone())),
+                "stop sending those x-amz-* headers, or have the signer sign them",
+            )
+        }
         "AccessDenied" if method_received == "GET" || method_received == "HEAD" => {
             let absent = ctx.bucket.as_ref().and_then(|b| b.object_exists) == Some(false);
             f.problem(
@@ -716,7 +756,13 @@ fn check_s3_error(
             "S3 says the security token expired: the temporary credentials that signed the URL ended before X-Amz-Expires did".into(),
             "sign right before the upload; the URL cannot outlive the signer's session",
         ),
-        "AuthorizationHeaderMalformed" | "PermanentRedirect" | "TemporaryRedirect" => f.problem(
+        // A pre-signed URL for the wrong region: AuthorizationQueryParametersError ("the region
+        // 'us-east-1' is wrong; expecting 'eu-west-1'"); header-signed requests get
+        // AuthorizationHeaderMalformed.
+        "AuthorizationQueryParametersError"
+        | "AuthorizationHeaderMalformed"
+        | "PermanentRedirect"
+        | "TemporaryRedirect" => f.problem(
             "region-mismatch",
             format!("S3 answered {}: the URL was signed for or sent to the wrong region ({:?})", e.code, e.message),
             "sign with the bucket's region and use its regional endpoint",
