@@ -741,3 +741,101 @@ async fn the_command_exit_status_and_json_can_be_relied_on() {
     assert_eq!(nonsense.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&nonsense.stderr).contains("not a URL"));
 }
+
+/// Regression (issue 15, point 2): a custom-domain URL (a CNAME to S3) was read path-style, with
+/// the key's first segment as the bucket. S3 serves a CNAME for the bucket named like the host
+/// (S3 User Guide, "Virtual hosting of buckets"); emulators and S3-compatible servers on an
+/// address or a port keep the bucket in the path.
+#[test]
+fn custom_domains_emulators_and_s3_compatible_servers_name_the_right_bucket() {
+    let parse = |host: &str, path: &str| {
+        let url = PresignedUrl::parse(&format!("{host}{path}?{HAND_QUERY}")).unwrap();
+        (url.bucket.unwrap_or_default(), url.key.unwrap_or_default())
+    };
+    assert_eq!(
+        parse("https://uploads.example.com", "/photos/cat.jpg"),
+        ("uploads.example.com".into(), "photos/cat.jpg".into())
+    );
+    for host in [
+        "http://127.0.0.1:4566",
+        "http://localhost:4566",
+        "https://minio.example.com:9000",
+        "http://s3emu",
+    ] {
+        assert_eq!(
+            parse(host, "/photos/cat.jpg"),
+            ("photos".into(), "cat.jpg".into()),
+            "{host}"
+        );
+    }
+    assert_eq!(
+        parse("https://photos.s3.eu-west-1.amazonaws.com", "/cat.jpg"),
+        ("photos".into(), "cat.jpg".into())
+    );
+}
+
+/// Regression (issue 15, point 2): with the signer's key, a signed value sent differently was
+/// blamed on "the URL was changed": `text/plain;charset=UTF-8` (what a browser sends for a Blob)
+/// where `text/plain; charset=utf-8` was signed, and a Content-Length other than the signed one.
+#[tokio::test]
+async fn a_signed_value_sent_differently_is_named_not_blamed_on_the_url() {
+    let url = client(None, "us-east-1")
+        .put_object()
+        .bucket("photos-uploads")
+        .key("uploads/notes.txt")
+        .content_type("text/plain; charset=utf-8")
+        .presigned(presigning(T0, 300))
+        .await
+        .unwrap()
+        .uri()
+        .to_string();
+    let findings = run(
+        &url,
+        Context {
+            now: T0,
+            request: request("PUT", &[("Content-Type", "text/plain;charset=UTF-8")]),
+            credentials: own_credentials(),
+            ..Context::default()
+        },
+    );
+    let f = find(&findings, "signed-header-value");
+    assert_names(
+        f,
+        &["text/plain; charset=utf-8", "text/plain;charset=UTF-8"],
+        &["text/plain; charset=utf-8"],
+    );
+    assert!(
+        !findings.iter().any(|f| f.code == "signature-mismatch"),
+        "{findings:#?}"
+    );
+
+    let sized = client(None, "us-east-1")
+        .put_object()
+        .bucket("photos-uploads")
+        .key("uploads/cat.png")
+        .content_type("image/png")
+        .content_length(10)
+        .presigned(presigning(T0, 300))
+        .await
+        .unwrap()
+        .uri()
+        .to_string();
+    let findings = run(
+        &sized,
+        Context {
+            now: T0,
+            request: request(
+                "PUT",
+                &[("Content-Type", "image/png"), ("Content-Length", "11")],
+            ),
+            credentials: own_credentials(),
+            ..Context::default()
+        },
+    );
+    let f = find(&findings, "signature-mismatch");
+    assert!(
+        f.problem.contains("content-length")
+            && f.problem.contains("another value than the one signed"),
+        "{f:?}"
+    );
+}

@@ -178,11 +178,17 @@ fn facts_and_findings(url: &PresignedUrl, ctx: &Context) -> Report {
     let mut fact = |k: &str, v: String| facts.push((k.to_string(), v));
 
     fact("endpoint", format!("{}://{}", url.scheme, url.host));
+    let bucket = url
+        .bucket
+        .clone()
+        .unwrap_or_else(|| "(not in the URL)".into());
     fact(
         "bucket",
-        url.bucket
-            .clone()
-            .unwrap_or_else(|| "(not in the URL)".into()),
+        if url.addressing == super::Addressing::CustomDomain {
+            format!("{bucket} (a custom domain: S3 serves it for the bucket named like the host)")
+        } else {
+            bucket
+        },
     );
     fact("key", url.key.clone().unwrap_or_else(|| "(none)".into()));
     if let Some(scope) = &url.scope {
@@ -594,9 +600,22 @@ fn check_signature(
         let mut candidates: Vec<String> = ctx.content_type_candidates.clone();
         candidates.extend(COMMON_TYPES.iter().map(|s| s.to_string()));
         if let Some(s) = &sent {
-            candidates.push(s.to_ascii_lowercase());
-            candidates.push(format!("{s}; charset=utf-8"));
-            candidates.push(format!("{s};charset=UTF-8"));
+            // The same type written another way: case, the space after `;`, the parameter
+            // added by a browser or left out (text/plain;charset=UTF-8 vs text/plain; charset=utf-8).
+            let base = s.split(';').next().unwrap_or(s).trim().to_string();
+            for v in [
+                s.clone(),
+                s.replace("; ", ";"),
+                s.replace(';', "; ").replace(";  ", "; "),
+                base.clone(),
+                format!("{base}; charset=utf-8"),
+                format!("{base};charset=UTF-8"),
+                format!("{base};charset=utf-8"),
+                format!("{base}; charset=UTF-8"),
+            ] {
+                candidates.push(v.to_ascii_lowercase());
+                candidates.push(v);
+            }
         }
         for candidate in candidates {
             let with = |name: &str| {
@@ -633,10 +652,26 @@ fn check_signature(
         );
         return None;
     }
+    // A signed header whose sent value already differs from the signed one explains the
+    // mismatch: do not contradict that finding by blaming the URL.
+    if f.0.iter().any(|x| x.code == "signed-header-value") {
+        return None;
+    }
+    let valued: Vec<&str> = url
+        .signed_headers
+        .iter()
+        .filter(|h| *h != "host")
+        .map(String::as_str)
+        .collect();
+    let cause = if valued.is_empty() {
+        "the URL was changed after signing (its signature, key or a parameter), or another secret signed it".to_string()
+    } else {
+        format!("a signed header was sent with another value than the one signed ({}: S3 compares them byte for byte, so even Content-Length or the spacing of a Content-Type parameter counts), or the URL was changed after signing, or another secret signed it", valued.join(", "))
+    };
     f.problem(
         "signature-mismatch",
-        "the signature matches no request your credentials would sign for this URL (any method, the headers given): the URL was changed after signing (its signature, key or a parameter), or another secret signed it".into(),
-        "use the URL exactly as the signer returned it; if it was copied through a tool, check nothing re-encoded or truncated it",
+        format!("the signature matches no request your credentials would sign for this URL (any method, the header values given): {cause}"),
+        "use the URL exactly as the signer returned it, and send its signed headers with the values the signer returned; if it was copied through a tool, check nothing re-encoded or truncated it",
     );
     None
 }

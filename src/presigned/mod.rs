@@ -63,6 +63,9 @@ pub enum Addressing {
     VirtualHosted,
     /// `https://s3.<region>.amazonaws.com/<bucket>/<key>` or an emulator's `http://host/<bucket>/<key>`.
     PathStyle,
+    /// `https://uploads.example.com/<key>`: a custom domain (a CNAME to S3, or a CDN in front
+    /// of it). S3 serves a CNAME only for the bucket named exactly like the host.
+    CustomDomain,
 }
 
 /// A pre-signed URL taken apart. Nothing here fails on odd input: what is missing is `None`.
@@ -158,7 +161,10 @@ impl PresignedUrl {
             .collect();
 
         let host_name = host.split(':').next().unwrap_or_default();
-        let (addressing, bucket, key, host_region) = classify(host_name, raw_path);
+        let has_port = host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()));
+        let (addressing, bucket, key, host_region) = classify(host_name, raw_path, has_port);
         let get = |name: &str| {
             params
                 .iter()
@@ -305,6 +311,7 @@ pub fn canonical_header_value(value: &str) -> String {
 fn classify(
     host: &str,
     raw_path: &str,
+    has_port: bool,
 ) -> (Addressing, Option<String>, Option<String>, Option<String>) {
     let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
     let path_style = |region: Option<String>| {
@@ -324,7 +331,25 @@ fn classify(
         .strip_suffix(".amazonaws.com")
         .or_else(|| host.strip_suffix(".amazonaws.com.cn"))
     else {
-        return path_style(None);
+        // An emulator or S3-compatible server on an address (127.0.0.1, localhost, a LAN IP)
+        // takes the bucket in the path; a domain name of its own is a custom domain, whose
+        // bucket is named like the host (S3 User Guide, "Virtual hosting of buckets": CNAME).
+        // A port, too, says "a server" (MinIO on :9000): a CNAME to S3 is on 80/443.
+        let is_address = has_port
+            || host == "localhost"
+            || host.parse::<std::net::IpAddr>().is_ok()
+            || host.starts_with('[')
+            || !host.contains('.');
+        if is_address {
+            return path_style(None);
+        }
+        let key = percent_decode(path);
+        return (
+            Addressing::CustomDomain,
+            Some(host.to_string()),
+            (!key.is_empty()).then_some(key),
+            None,
+        );
     };
     // rest: "<bucket>.s3.<region>", "<bucket>.s3", "<bucket>.s3-<region>",
     // "<bucket>.s3.dualstack.<region>", "s3.<region>", "s3", "s3-<region>".
