@@ -657,16 +657,18 @@ fn check_signature(
     if f.0.iter().any(|x| x.code == "signed-header-value") {
         return None;
     }
+    // Content-Type was searched above (the common ways of writing it); other signed values
+    // (Content-Length, x-amz-meta-*) cannot be guessed, so they stay possible causes.
     let valued: Vec<&str> = url
         .signed_headers
         .iter()
-        .filter(|h| *h != "host")
+        .filter(|h| *h != "host" && *h != "content-type")
         .map(String::as_str)
         .collect();
     let cause = if valued.is_empty() {
         "the URL was changed after signing (its signature, key or a parameter), or another secret signed it".to_string()
     } else {
-        format!("a signed header was sent with another value than the one signed ({}: S3 compares them byte for byte, so even Content-Length or the spacing of a Content-Type parameter counts), or the URL was changed after signing, or another secret signed it", valued.join(", "))
+        format!("a signed header was sent with another value than the one signed ({}: S3 compares them byte for byte, so even a Content-Length one byte off counts), or the URL was changed after signing, or another secret signed it", valued.join(", "))
     };
     f.problem(
         "signature-mismatch",
