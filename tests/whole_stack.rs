@@ -189,9 +189,11 @@ async fn the_full_example_deploys_every_resource_as_specified_with_outputs() {
 async fn a_second_deploy_of_the_whole_stack_changes_nothing_and_diff_is_clean() {
     let stack = TestStack::new(
         "full-noop",
-        &format!(
-            "{}\n  jwt:\n    issuer: https://issuer.example.com\n    audience: [uploads]\n",
-            example()
+        // The JWT block goes at the end of the api: section, before the environments.
+        &example().replacen(
+            "\n# Variants of this stack",
+            "\n  jwt:\n    issuer: https://issuer.example.com\n    audience: [uploads]\n\n# Variants of this stack",
+            1,
         ),
     );
     stack.expect(&["deploy", "--yes"], Success).await;
