@@ -521,17 +521,12 @@ async fn finding_5_world_writable_and_unbounded_bucket_policies_are_refused_at_v
 /// Runs the real binary on `args` and waits (with a deadline) for it to exit.
 fn bounded(args: &[&str]) -> std::process::Output {
     let mut child = support::command(args).spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("presign-stack {args:?} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20)); // polling a child's exit, not a wait for an event
-    }
+    support::wait_until(
+        Duration::from_secs(60),
+        &format!("presign-stack {args:?} to exit"),
+        || child.try_wait().unwrap().is_some(),
+    );
+    child.wait_with_output().unwrap()
 }
 
 /// Finding 7: the 1 MiB cap was checked against the file's metadata (0 for `/dev/zero`, a FIFO or

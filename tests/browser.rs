@@ -84,9 +84,31 @@ fn browser() -> (PathBuf, PathBuf) {
     (chromium, node_dir)
 }
 
+/// Runs tests/browser/upload.js in Chromium with `env` (the pages to load, where to put
+/// screenshots); its JSON report.
+fn run_upload_js(env: &[(&str, String)]) -> serde_json::Value {
+    let (chromium, node_dir) = browser();
+    std::fs::create_dir_all(repo().join("target/browser")).unwrap();
+    let out = Command::new("node")
+        .arg(repo().join("tests/browser/upload.js"))
+        .env("NODE_PATH", node_dir.join("node_modules"))
+        .env("CHROMIUM", &chromium)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the browser run failed\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_browser_uploads_from_an_allowed_origin_and_is_blocked_from_another() {
-    let (chromium, node_dir) = browser();
+    browser(); // fail first, and clearly, without Chromium
     let allowed = serve_page();
     let other = serve_page();
     let api_only = serve_page();
@@ -103,29 +125,19 @@ async fn a_browser_uploads_from_an_allowed_origin_and_is_blocked_from_another() 
     let api = format!("{}/sign", dev.base);
 
     let shots = repo().join("target/browser");
-    std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new("node")
-        .arg(repo().join("tests/browser/upload.js"))
-        .env("NODE_PATH", node_dir.join("node_modules"))
-        .env("CHROMIUM", &chromium)
-        .env("PAGE_ALLOWED", format!("{allowed}/?api={api}"))
-        .env("PAGE_DISALLOWED", format!("{other}/?api={api}"))
-        .env("PAGE_API_ONLY", format!("{api_only}/?api={api}"))
-        .env("SCREENSHOT", shots.join("upload.png"))
-        .env(
+    let result = run_upload_js(&[
+        ("PAGE_ALLOWED", format!("{allowed}/?api={api}")),
+        ("PAGE_DISALLOWED", format!("{other}/?api={api}")),
+        ("PAGE_API_ONLY", format!("{api_only}/?api={api}")),
+        ("SCREENSHOT", shots.join("upload.png").display().to_string()),
+        (
             "SCREENSHOT_BLOCKED",
-            shots.join("upload-blocked-origin.png"),
-        )
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the browser run failed\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+            shots
+                .join("upload-blocked-origin.png")
+                .display()
+                .to_string(),
+        ),
+    ]);
 
     assert_eq!(result["allowed"]["state"], "ok", "{result:#}");
     assert!(result["allowed"]["text"]
@@ -187,17 +199,12 @@ async fn a_browser_uploads_from_an_allowed_origin_and_is_blocked_from_another() 
 /// CORS. With the example's `local` environment (what scripts/local uses) it uploads.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_shipped_example_uploads_from_its_own_origin_in_a_browser() {
-    let (chromium, node_dir) = browser();
+    browser(); // fail first, and clearly, without Chromium
     let Ok(listener) = TcpListener::bind("127.0.0.1:5173") else {
         panic!("port 5173 (the example's allowed origin, http://localhost:5173) is taken: free it for this test");
     };
     let page = serve_page_on(listener, "localhost");
-    let example: String = include_str!("../stack.yaml")
-        .lines()
-        .filter(|l| !l.starts_with("stack:") && !l.starts_with("region:"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let stack = TestStack::new("browser-example", &example);
+    let stack = TestStack::new("browser-example", &support::example());
     let deploy = support::command(&["deploy", "--yes", "-f", stack.spec().to_str().unwrap()])
         .env("PRESIGN_STACK_DEFAULT_ENV", "local")
         .current_dir(stack.dir.path())
@@ -212,23 +219,13 @@ async fn the_shipped_example_uploads_from_its_own_origin_in_a_browser() {
     let dev = DevServer::start_with(&stack.spec(), &[("PRESIGN_STACK_DEFAULT_ENV", "local")]);
     let api = format!("{}/sign", dev.base);
     let shots = repo().join("target/browser");
-    std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new("node")
-        .arg(repo().join("tests/browser/upload.js"))
-        .env("NODE_PATH", node_dir.join("node_modules"))
-        .env("CHROMIUM", &chromium)
-        .env("PAGE_ALLOWED", format!("{page}/?api={api}"))
-        .env("SCREENSHOT", shots.join("upload-example.png"))
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let result = run_upload_js(&[
+        ("PAGE_ALLOWED", format!("{page}/?api={api}")),
+        (
+            "SCREENSHOT",
+            shots.join("upload-example.png").display().to_string(),
+        ),
+    ]);
     assert_eq!(result["allowed"]["state"], "ok", "{result:#}");
     let bucket = format!("{}-local-uploads-{}", stack.name, support::REGION);
     let object = s3()

@@ -480,15 +480,6 @@ async fn a_destroy_refused_by_the_specs_own_deny_statement_names_it() {
     assert!(!run.stderr.contains("object lock"), "{}", run.output());
 }
 
-/// The repository's example stack.yaml, minus its `stack:` and `region:` lines.
-fn example() -> String {
-    include_str!("../stack.yaml")
-        .lines()
-        .filter(|l| !l.starts_with("stack:") && !l.starts_with("region:"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Regression (issue 15, point 1): with stack.yaml as shipped, every PUT through the emulator got
 /// 403 (its TLS-only statement refuses plain HTTP, correctly) and `destroy --force-empty` was
 /// refused by its own deletion guard. scripts/local now uses the spec's `local` environment
@@ -496,7 +487,7 @@ fn example() -> String {
 /// deploy, sign, PUT, destroy --force-empty. A spec without that environment is unaffected.
 #[tokio::test]
 async fn the_shipped_example_runs_the_whole_upload_loop_on_the_emulator() {
-    let stack = support::TestStack::new("fh-loop", &example());
+    let stack = support::TestStack::new("fh-loop", &support::example());
     let local = |args: &[&str]| {
         support::command(args)
             .arg("-f")

@@ -4,16 +4,7 @@ mod support;
 
 use aws_sdk_apigatewayv2::types::{Cors, RouteSettings};
 use presign_stack::commands::ExitStatus::{Differences, Success};
-use support::{apigw, iam, lambda, logs, s3, TestStack, REGION};
-
-/// The repository's example stack.yaml, minus the `stack:` and `region:` lines.
-fn example() -> String {
-    include_str!("../stack.yaml")
-        .lines()
-        .filter(|l| !l.starts_with("stack:") && !l.starts_with("region:"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use support::{apigw, example, iam, lambda, logs, s3, TestStack, REGION};
 
 const ACCOUNT: &str = "123456789012";
 

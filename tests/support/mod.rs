@@ -141,6 +141,16 @@ fn try_http(
     Some((status, headers, body.to_string()))
 }
 
+/// The repository's example stack.yaml, minus its `stack:` and `region:` lines (a
+/// [`TestStack`] writes its own).
+pub fn example() -> String {
+    include_str!("../../stack.yaml")
+        .lines()
+        .filter(|l| !l.starts_with("stack:") && !l.starts_with("region:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// SDK settings pointing at the emulator with dummy credentials.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
