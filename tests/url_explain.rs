@@ -307,12 +307,7 @@ async fn empty_body_checksum_baked_in_by_the_sdk_default() {
 async fn what_s3_accepts_is_not_flagged_and_what_it_answers_is_recognised() {
     // 4: a checksum header signed *and* sent with the body's value is S3's integrity check
     // (S3 User Guide, "Checking object integrity": uploads with pre-signed URLs).
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(KEY_ID, SECRET, None, None, "test"))
-        .build();
-    let url = aws_sdk_s3::Client::from_conf(config.clone())
+    let url = client(None, "us-east-1")
         .put_object()
         .bucket("photos-uploads")
         .key("uploads/cat.png")
