@@ -187,15 +187,8 @@ async fn the_signer_zip_is_found_under_cargo_target_dir_and_diff_never_builds() 
     std::fs::write(&zip_path, &zip).unwrap();
     let sha = presign_stack::artifact::Artifact::from_bytes(zip, String::new()).sha256;
 
-    let with_target = |args: &[&str]| {
-        support::command(args)
-            .arg("-f")
-            .arg(stack.spec())
-            .env("CARGO_TARGET_DIR", target.path())
-            .current_dir(stack.dir.path())
-            .output()
-            .unwrap()
-    };
+    let with_target =
+        |args: &[&str]| stack.bin_with(&[("CARGO_TARGET_DIR", target.path().as_os_str())], args);
     let deploy = with_target(&["deploy", "--yes"]);
     assert_eq!(
         deploy.status.code(),
@@ -488,15 +481,8 @@ async fn a_destroy_refused_by_the_specs_own_deny_statement_names_it() {
 #[tokio::test]
 async fn the_shipped_example_runs_the_whole_upload_loop_on_the_emulator() {
     let stack = support::TestStack::new("fh-loop", &support::example());
-    let local = |args: &[&str]| {
-        support::command(args)
-            .arg("-f")
-            .arg(stack.spec())
-            .env("PRESIGN_STACK_DEFAULT_ENV", "local")
-            .current_dir(stack.dir.path())
-            .output()
-            .unwrap()
-    };
+    let local =
+        |args: &[&str]| stack.bin_with(&[("PRESIGN_STACK_DEFAULT_ENV", "local".as_ref())], args);
     let deploy = local(&["deploy", "--yes"]);
     assert_eq!(
         deploy.status.code(),

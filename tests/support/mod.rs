@@ -328,7 +328,22 @@ impl TestStack {
 
     /// Runs the real binary, with the emulator's settings and no terminal on stdin.
     pub fn bin(&self, args: &[&str]) -> std::process::Output {
-        bin_in(self.dir.path(), args, &self.spec())
+        self.bin_with(&[], args)
+    }
+
+    /// [`TestStack::bin`] with extra environment variables.
+    pub fn bin_with(
+        &self,
+        env: &[(&str, &std::ffi::OsStr)],
+        args: &[&str],
+    ) -> std::process::Output {
+        command(args)
+            .arg("-f")
+            .arg(self.spec())
+            .envs(env.iter().copied())
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run presign-stack")
     }
 }
 
