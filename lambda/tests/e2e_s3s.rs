@@ -5,12 +5,9 @@
 #[path = "../../tests/support/server.rs"]
 mod server;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use presign_signer::{handler, Config, Credentials, Presigner};
 
@@ -21,29 +18,7 @@ const SECRET_KEY: &str = "s3s-fs-test-secret";
 /// The s3s-fs server for this test binary: its port and data folder.
 fn s3() -> &'static (u16, PathBuf) {
     static SERVER: OnceLock<(u16, PathBuf)> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/s3s-fs");
-        let out = Command::new(script)
-            .arg("path")
-            .output()
-            .expect("run scripts/s3s-fs");
-        assert!(
-            out.status.success(),
-            "installing s3s-fs failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bin = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        let root = tempfile::tempdir().unwrap().keep();
-        std::fs::create_dir_all(root.join(BUCKET)).unwrap();
-        let port = server::free_port();
-        let mut cmd = Command::new(bin);
-        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(&root);
-        server::spawn_tied_to_tests(cmd);
-        server::wait_for_port(port, Duration::from_secs(30));
-        (port, root)
-    })
+    SERVER.get_or_init(|| server::start_s3s_fs(ACCESS_KEY, SECRET_KEY, &[BUCKET]))
 }
 
 fn cfg(downloads: bool) -> Config {
@@ -118,30 +93,8 @@ fn sign(cfg: &Config, query: &str, at: u64) -> serde_json::Value {
 fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut s = TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut response = Vec::new();
-    let _ = s.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let (status, _, body) = server::http_exchange(host, method, path, headers, body)
+        .unwrap_or_else(|| panic!("no answer from s3s-fs for {method} {url}"));
     (status, body)
 }
 

@@ -6,8 +6,7 @@
 
 pub mod server;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -104,8 +103,7 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> Option<u16> {
     .map(|(status, _, _)| status)
 }
 
-/// An HTTP answer: status, lower-case headers, body.
-pub type HttpAnswer = (u16, Vec<(String, String)>, String);
+pub use server::HttpAnswer;
 
 /// One HTTP/1.1 request (`Connection: close`) to `authority`: (status, lower-case headers,
 /// body), or `None` when nothing answers.
@@ -116,29 +114,7 @@ fn try_http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Option<HttpAnswer> {
-    let mut s = TcpStream::connect(authority).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    let mut req = format!(
-        "{method} {path_and_query} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (n, v) in headers {
-        req.push_str(&format!("{n}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Some((status, headers, body.to_string()))
+    server::http_exchange(authority, method, path_and_query, headers, body.as_bytes())
 }
 
 /// The repository's example stack.yaml, minus its `stack:` and `region:` lines (a

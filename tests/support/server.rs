@@ -65,3 +65,84 @@ pub fn wait_for_port(port: u16, limit: Duration) {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
 }
+
+/// An HTTP answer: status, lower-case headers, body.
+pub type HttpAnswer = (u16, Vec<(String, String)>, String);
+
+/// One HTTP/1.1 request (`Connection: close`, `Content-Length` of `body`) to `authority`
+/// (`host:port`): status, lower-case headers and body, or `None` when nothing answers.
+pub fn http_exchange(
+    authority: &str,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<HttpAnswer> {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(authority).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let mut req = format!(
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (n, v) in headers {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Some((status, headers, body.to_string()))
+}
+
+/// A project script (`scripts/<name>`), found from whichever crate of the workspace runs.
+pub fn script(name: &str) -> std::path::PathBuf {
+    let mut dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        let candidate = dir.join("scripts").join(name);
+        if candidate.exists() {
+            return candidate;
+        }
+        assert!(dir.pop(), "scripts/{name} not found above the crate");
+    }
+}
+
+/// A running s3s-fs (a signature-checking S3 server, installed by scripts/s3s-fs) with the
+/// given buckets, for this test binary: its port and data folder. Stops with the tests.
+pub fn start_s3s_fs(
+    access_key: &str,
+    secret_key: &str,
+    buckets: &[&str],
+) -> (u16, std::path::PathBuf) {
+    let out = Command::new(script("s3s-fs"))
+        .arg("path")
+        .output()
+        .expect("run scripts/s3s-fs");
+    assert!(
+        out.status.success(),
+        "installing s3s-fs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let root = tempfile::tempdir().unwrap().keep();
+    for b in buckets {
+        std::fs::create_dir_all(root.join(b)).unwrap();
+    }
+    let port = free_port();
+    let mut cmd = Command::new(bin);
+    cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", access_key, "--secret-key", secret_key])
+        .arg(&root);
+    spawn_tied_to_tests(cmd);
+    wait_for_port(port, Duration::from_secs(30));
+    (port, root)
+}
