@@ -67,7 +67,9 @@ pub async fn read(
 ) -> Result<Option<Props>, AwsError> {
     let s3 = &clients.s3;
     Ok(match kind {
-        Kind::S3Bucket => s3_bucket::find(s3, physical_id).await?.map(Props::S3Bucket),
+        Kind::S3Bucket => s3_bucket::find(s3, physical_id, s3_bucket::STACK_BUCKET)
+            .await?
+            .map(Props::S3Bucket),
         Kind::S3BucketOwnershipControls => s3_ownership_controls::find(s3, physical_id)
             .await?
             .map(Props::S3BucketOwnershipControls),
@@ -123,7 +125,7 @@ pub async fn apply(clients: &Clients, step: &Step) -> Result<(), AwsError> {
     match after {
         Props::S3Bucket(p) => match step.action {
             Action::Update => s3_bucket::put_tags(s3, p).await,
-            _ => s3_bucket::create(s3, p).await,
+            _ => s3_bucket::create(s3, p, s3_bucket::STACK_BUCKET).await,
         },
         Props::S3BucketOwnershipControls(p) => s3_ownership_controls::put(s3, p).await,
         Props::S3BucketPublicAccessBlock(p) => s3_public_access_block::put(s3, p).await,

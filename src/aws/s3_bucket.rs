@@ -15,6 +15,9 @@ use super::errors::{has_code, AwsError};
 use super::{build_error, NOT_FOUND_BUCKET};
 use crate::plan::resources::BucketProps;
 
+/// The spec key naming the stack's bucket.
+pub const STACK_BUCKET: &str = "bucket.name";
+
 fn what(bucket: &str) -> String {
     format!("bucket {bucket}")
 }
@@ -23,7 +26,13 @@ fn what(bucket: &str) -> String {
 ///
 /// A bucket that exists but is not readable by us (403 from `HeadBucket`: another account's)
 /// is reported as an error, never as absent.
-pub async fn find(s3: &Client, bucket: &str) -> Result<Option<BucketProps>, AwsError> {
+/// `setting` is the spec key that names the bucket (`bucket.name`, or `state.bucket` for the
+/// state bucket): hints tell the user to change it.
+pub async fn find(
+    s3: &Client,
+    bucket: &str,
+    setting: &str,
+) -> Result<Option<BucketProps>, AwsError> {
     let head = match s3.head_bucket().bucket(bucket).send().await {
         Ok(h) => h,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
@@ -32,7 +41,9 @@ pub async fn find(s3: &Client, bucket: &str) -> Result<Option<BucketProps>, AwsE
                 "HeadBucket",
                 what(bucket),
                 "the bucket exists but belongs to someone else (403 Forbidden)",
-                "bucket names are global: set bucket.name in stack.yaml to a name of your own",
+                format!(
+                    "bucket names are global: set {setting} in stack.yaml to a name of your own"
+                ),
             ))
         }
         Err(e) => return Err(AwsError::from_sdk("HeadBucket", what(bucket), e)),
@@ -71,7 +82,8 @@ pub async fn find(s3: &Client, bucket: &str) -> Result<Option<BucketProps>, AwsE
 }
 
 /// Creates the bucket, then tags it (the ownership tag is what lets a later run adopt it).
-pub async fn create(s3: &Client, props: &BucketProps) -> Result<(), AwsError> {
+/// `setting`: as for [`find`].
+pub async fn create(s3: &Client, props: &BucketProps, setting: &str) -> Result<(), AwsError> {
     let mut req = s3.create_bucket().bucket(&props.name);
     if props.region != "us-east-1" {
         req = req.create_bucket_configuration(
@@ -90,7 +102,9 @@ pub async fn create(s3: &Client, props: &BucketProps) -> Result<(), AwsError> {
                 "CreateBucket",
                 what(&props.name),
                 "the name is taken by a bucket of another AWS account",
-                "bucket names are global: set bucket.name in stack.yaml to a name of your own",
+                format!(
+                    "bucket names are global: set {setting} in stack.yaml to a name of your own"
+                ),
             ))
         }
         // Ours already (the read before the plan checked the ownership tag): carry on.

@@ -81,7 +81,7 @@ async fn locked(
             let ours_by_state = recorded
                 .get(&r.id)
                 .is_some_and(|rec| rec.physical_id == found.physical_id())
-                || state.was_creating(&r.id, found.physical_id());
+                || crate::plan::record::was_creating(&state.pending, &r.id, found.physical_id());
             if !ours_by_state {
                 check_owner(&session.stack.name, found)?;
             }

@@ -1,6 +1,7 @@
 //! One file per subcommand; this module holds what they share: opening a session (spec, region,
 //! state, clients), reading live resources in parallel, and asking for confirmation.
 
+pub mod bootstrap;
 pub mod deploy;
 pub mod destroy;
 pub mod dev;
@@ -113,7 +114,7 @@ pub async fn lock_or_interrupt(
     printer: &Printer,
     command: &str,
     signals: &mut Signals,
-) -> anyhow::Result<crate::state::lock::Lock> {
+) -> anyhow::Result<crate::state::Lock> {
     tokio::select! {
         lock = lock(session, global, printer, command) => lock,
         _ = signals.recv() => Err(Interrupted(format!(
@@ -125,7 +126,7 @@ pub async fn lock_or_interrupt(
 /// Runs a changing command's locked body until it ends or is interrupted, then releases the
 /// lock either way.
 pub async fn with_lock<F>(
-    lock: crate::state::lock::Lock,
+    lock: crate::state::Lock,
     mut signals: Signals,
     interrupt: Arc<crate::aws::clients::Interrupt>,
     printer: &Printer,
@@ -462,13 +463,13 @@ pub async fn spec_store(global: &Global, stack: &Stack, backend: Backend) -> any
 }
 
 /// Takes the stack's lock for a changing command (waiting `--lock-timeout`), saying so when
-/// it takes over a stale one. Release it with [`crate::state::lock::Lock::release`].
+/// it takes over a stale one. Release it with [`crate::state::Lock::release`].
 pub async fn lock(
     session: &Session,
     global: &Global,
     printer: &Printer,
     command: &str,
-) -> anyhow::Result<crate::state::lock::Lock> {
+) -> anyhow::Result<crate::state::Lock> {
     let notify = session.clients.notify.clone();
     let guard = session
         .store

@@ -8,7 +8,8 @@ use super::{open_spec_store, spec_store, ExitStatus};
 use crate::cli::{BackendArg, Global, StateCommand};
 use crate::output::Printer;
 use crate::spec::{Backend, Stack};
-use crate::state::lock::{Lock, LockError};
+use crate::state::lock::LockError;
+use crate::state::Lock;
 use crate::state::{parse, Moved, Store, Stored, STATE_VERSION};
 
 pub async fn run(
@@ -17,7 +18,7 @@ pub async fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     match cmd {
-        StateCommand::Bootstrap => return bootstrap(global, printer).await,
+        StateCommand::Bootstrap => return super::bootstrap::run(global, printer).await,
         StateCommand::Migrate { to } => return migrate(global, *to, printer).await,
         _ => {}
     }
@@ -160,41 +161,6 @@ async fn unlock(
         }
     }
     Ok(())
-}
-
-/// `state bootstrap`: the state bucket, with versioning, encryption and public access blocked.
-async fn bootstrap(global: &Global, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let stack = crate::spec::load_env(&global.file, global.env.as_deref())?;
-    let Some(settings) = stack.state.s3.clone() else {
-        bail!(
-            "{}: no state bucket to create: the spec has no state.bucket\n  hint: add `state:` with `bucket: <a globally unique name>` (and `backend: s3`), then run this again",
-            global.file.display()
-        );
-    };
-    let Store::S3(store) = spec_store(global, &stack, Backend::S3).await? else {
-        unreachable!("an S3 store was asked for")
-    };
-    let notify = |m: &str| printer.progress(m);
-    let report = store.bootstrap(&notify).await?;
-    printer.result(&format!(
-        "State bucket {} is ready in {}: {}.\n  The state of stack {:?} goes to {}, its lock to {}.lock.\n",
-        settings.bucket,
-        report.region,
-        report.settings.join(", "),
-        stack.name,
-        store.location(),
-        store.location(),
-    ));
-    if stack.state.backend == Backend::Local {
-        printer.info(
-            "Next: set `backend: s3` under state: in the spec, and move an existing local state there with `presign-stack state migrate --to s3`.",
-        );
-    }
-    printer.json_result(serde_json::json!({
-        "bucket": settings.bucket, "region": report.region, "created": report.created,
-        "settings": report.settings, "state": store.location(),
-    }));
-    Ok(ExitStatus::Success)
 }
 
 /// `state migrate --to`: the state moves unchanged; the source keeps a note of where it went.

@@ -7,6 +7,7 @@
 
 pub mod desired;
 pub mod normalize;
+pub mod record;
 pub mod resources;
 
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use serde::Serialize;
 
 pub use resources::{attr_changes, AttrChange, Kind, Props, Resource};
 
-use crate::state::RecordedResource;
+pub use record::{PendingOperation, RecordedResource};
 
 /// What a step does to a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

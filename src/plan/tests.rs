@@ -21,7 +21,7 @@ fn as_live(resources: &[Resource]) -> BTreeMap<String, Option<Props>> {
         .collect()
 }
 
-fn as_recorded(resources: &[Resource]) -> BTreeMap<String, crate::state::RecordedResource> {
+fn as_recorded(resources: &[Resource]) -> BTreeMap<String, RecordedResource> {
     resources
         .iter()
         .map(|r| (r.id.clone(), record_of(r)))

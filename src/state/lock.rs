@@ -130,32 +130,6 @@ pub enum LockError {
     Io { location: String, detail: String },
 }
 
-/// A lock this run holds, on either store. Release it with [`Lock::release`]; a local lock is
-/// also released when dropped, an S3 lock's lease runs out.
-#[derive(Debug)]
-pub enum Lock {
-    Local(LockGuard),
-    S3(super::s3::S3Lock),
-}
-
-impl Lock {
-    /// The holder of a stale lock this one replaced.
-    pub fn took_over(&self) -> Option<&Holder> {
-        match self {
-            Lock::Local(g) => g.took_over.as_ref(),
-            Lock::S3(l) => l.took_over.as_ref(),
-        }
-    }
-
-    /// Releases the lock (on S3: only if it is still ours).
-    pub async fn release(self) {
-        match self {
-            Lock::Local(g) => drop(g),
-            Lock::S3(l) => l.release().await,
-        }
-    }
-}
-
 /// A held lock; dropping it releases the lock.
 #[derive(Debug)]
 pub struct LockGuard {

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Kind, Props};
+// The types the state stores are the planner's: what was applied, and what was started.
+pub use crate::plan::record::{PendingOperation, RecordedResource};
 
 /// The state format this build writes; it refuses to read newer ones.
 pub const STATE_VERSION: u32 = 1;
@@ -37,42 +38,30 @@ pub struct State {
     pub pending: Vec<PendingOperation>,
 }
 
-/// An operation the executor started.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PendingOperation {
-    pub id: String,
-    pub kind: Kind,
-    pub action: crate::plan::Action,
-    /// What it creates (or, for a delete, removes).
-    pub physical_id: String,
-    pub since: String,
+/// A lock this run holds, on either store. Release it with [`Lock::release`]; a local lock is
+/// also released when dropped, an S3 lock's lease runs out.
+#[derive(Debug)]
+pub enum Lock {
+    Local(lock::LockGuard),
+    S3(s3::S3Lock),
 }
 
-impl State {
-    /// Whether an interrupted run was creating `id` as `physical_id`: then a resource found there
-    /// without the ownership tag is the stack's own half-made one.
-    pub fn was_creating(&self, id: &str, physical_id: &str) -> bool {
-        self.pending.iter().any(|p| {
-            p.id == id
-                && p.physical_id == physical_id
-                && matches!(
-                    p.action,
-                    crate::plan::Action::Create | crate::plan::Action::Replace
-                )
-        })
+impl Lock {
+    /// The holder of a stale lock this one replaced.
+    pub fn took_over(&self) -> Option<&lock::Holder> {
+        match self {
+            Lock::Local(g) => g.took_over.as_ref(),
+            Lock::S3(l) => l.took_over.as_ref(),
+        }
     }
-}
 
-/// What the stack applied to one resource.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordedResource {
-    pub kind: Kind,
-    pub physical_id: String,
-    #[serde(default)]
-    pub depends_on: Vec<String>,
-    pub props: Props,
+    /// Releases the lock (on S3: only if it is still ours).
+    pub async fn release(self) {
+        match self {
+            Lock::Local(g) => drop(g),
+            Lock::S3(l) => l.release().await,
+        }
+    }
 }
 
 impl State {
@@ -285,7 +274,7 @@ impl Store {
         command: &str,
         wait: std::time::Duration,
         notify: std::sync::Arc<dyn Fn(&str) + Send + Sync>,
-    ) -> Result<lock::Lock, lock::LockError> {
+    ) -> Result<Lock, lock::LockError> {
         match self {
             Store::Local(l) => {
                 let dir = l.dir().to_path_buf();
@@ -298,12 +287,9 @@ impl Store {
                     location: l.dir().display().to_string(),
                     detail: e.to_string(),
                 })?
-                .map(lock::Lock::Local)
+                .map(Lock::Local)
             }
-            Store::S3(s) => s
-                .lock(stack, command, wait, notify)
-                .await
-                .map(lock::Lock::S3),
+            Store::S3(s) => s.lock(stack, command, wait, notify).await.map(Lock::S3),
         }
     }
 }

@@ -200,6 +200,21 @@ fn not_found<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
 }
 
 impl S3Store {
+    /// The client the store reaches its bucket with.
+    pub fn client(&self) -> &Client {
+        &self.at.client
+    }
+
+    /// The state bucket's name.
+    pub fn bucket(&self) -> &str {
+        &self.at.bucket
+    }
+
+    /// The KMS key the state is encrypted with (`None`: SSE-S3).
+    pub fn kms_key_id(&self) -> Option<&str> {
+        self.at.kms_key_id.as_deref()
+    }
+
     pub fn new(
         client: Client,
         bucket: &str,
@@ -530,129 +545,5 @@ impl Drop for S3Lock {
         if let Some(h) = self.heartbeat.take() {
             h.abort();
         }
-    }
-}
-
-/// What `state bootstrap` did.
-#[derive(Debug)]
-pub struct BootstrapReport {
-    pub region: String,
-    /// The bucket was created now (not found already there).
-    pub created: bool,
-    /// The settings it holds, in words.
-    pub settings: Vec<String>,
-}
-
-impl S3Store {
-    /// Creates the state bucket (or, when it is already there and ours, brings it to these
-    /// settings): public access blocked, ACLs disabled, versioning, default encryption, and a
-    /// policy refusing plain HTTP (unless the endpoint itself is plain HTTP). It uses the same
-    /// resource operations as the stack's own bucket, so every call may be repeated.
-    pub async fn bootstrap(&self, notify: &dyn Fn(&str)) -> Result<BootstrapReport, AwsError> {
-        use crate::aws::{
-            s3_bucket, s3_encryption, s3_ownership_controls, s3_policy, s3_public_access_block,
-            s3_versioning,
-        };
-        use crate::plan::resources::{
-            BucketProps, EncryptionProps, OwnershipProps, PolicyProps, PublicAccessBlockProps,
-            VersioningProps,
-        };
-        let s3 = &self.at.client;
-        let bucket = self.at.bucket.clone();
-        let region = s3
-            .config()
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| "us-east-1".into());
-        // The resource modules' hints speak of the stack's bucket.
-        let ours = |mut e: AwsError| {
-            e.resource = format!("state {}", e.resource);
-            e.hint = e.hint.map(|h| h.replace("bucket.name", "state.bucket"));
-            e
-        };
-        let created = match s3_bucket::find(s3, &bucket).await.map_err(ours)? {
-            Some(found) if found.region != region => {
-                return Err(AwsError::new(
-                    "HeadBucket",
-                    format!("state bucket {bucket}"),
-                    format!("the bucket is in {}, not {region}", found.region),
-                    format!("set state.region: {} in stack.yaml", found.region),
-                ))
-            }
-            Some(_) => false,
-            None => {
-                notify(&format!("creating state bucket {bucket} in {region}..."));
-                // Tagged only here: an existing bucket's tags are its owner's.
-                let tags = [("presign-stack:purpose".to_string(), "state".to_string())];
-                let props = BucketProps {
-                    name: bucket.clone(),
-                    region: region.clone(),
-                    tags: tags.into_iter().collect(),
-                };
-                s3_bucket::create(s3, &props).await.map_err(ours)?;
-                true
-            }
-        };
-        let mut settings = Vec::new();
-        let block = PublicAccessBlockProps {
-            bucket: bucket.clone(),
-            block_public_acls: true,
-            ignore_public_acls: true,
-            block_public_policy: true,
-            restrict_public_buckets: true,
-        };
-        s3_public_access_block::put(s3, &block)
-            .await
-            .map_err(ours)?;
-        settings.push("public access blocked".to_string());
-        let ownership = OwnershipProps {
-            bucket: bucket.clone(),
-            object_ownership: "BucketOwnerEnforced".into(),
-        };
-        s3_ownership_controls::put(s3, &ownership)
-            .await
-            .map_err(ours)?;
-        settings.push("ACLs disabled".to_string());
-        let versioning = VersioningProps {
-            bucket: bucket.clone(),
-            enabled: true,
-        };
-        s3_versioning::put(s3, &versioning).await.map_err(ours)?;
-        settings.push("versioning enabled".to_string());
-        let encryption = EncryptionProps {
-            bucket: bucket.clone(),
-            sse_algorithm: if self.at.kms_key_id.is_some() {
-                "aws:kms"
-            } else {
-                "AES256"
-            }
-            .into(),
-            kms_master_key_id: self.at.kms_key_id.clone(),
-            bucket_key_enabled: self.at.kms_key_id.is_some(),
-        };
-        s3_encryption::put(s3, &encryption).await.map_err(ours)?;
-        settings.push(match &self.at.kms_key_id {
-            Some(k) => format!("encrypted with KMS key {k}"),
-            None => "encrypted (SSE-S3)".to_string(),
-        });
-        if self.plain_http {
-            // The policy would refuse every call made through this endpoint.
-            settings.push("HTTPS not enforced (the S3 endpoint is plain HTTP)".to_string());
-        } else {
-            let policy = PolicyProps {
-                bucket: bucket.clone(),
-                document: serde_json::json!({
-                    "Version": "2012-10-17",
-                    "Statement": [crate::plan::desired::deny_insecure_transport(&bucket)],
-                }),
-            };
-            s3_policy::put(s3, &policy).await.map_err(ours)?;
-            settings.push("HTTPS only".to_string());
-        }
-        Ok(BootstrapReport {
-            region,
-            created,
-            settings,
-        })
     }
 }
