@@ -118,31 +118,6 @@ async fn inline_policies(iam: &Client, name: &str) -> Result<Option<Vec<String>>
     Ok(found.map(|names| sorted(names.into_iter())))
 }
 
-/// What `destroy` must leave alone: policies on the role that the stack did not put there, and
-/// the commands that remove them. `None` when the role holds only the stack's own.
-pub fn foreign_policies(live: &RoleProps) -> Option<(String, Vec<String>)> {
-    if live.attached_policies.is_empty() && live.other_inline_policies.is_empty() {
-        return None;
-    }
-    let mut names = Vec::new();
-    let mut steps = Vec::new();
-    for arn in &live.attached_policies {
-        names.push(format!("managed policy {arn}"));
-        steps.push(format!(
-            "aws iam detach-role-policy --role-name {} --policy-arn {arn}",
-            live.name
-        ));
-    }
-    for policy in &live.other_inline_policies {
-        names.push(format!("inline policy {policy}"));
-        steps.push(format!(
-            "aws iam delete-role-policy --role-name {} --policy-name {policy}",
-            live.name
-        ));
-    }
-    Some((names.join(", "), steps))
-}
-
 fn tags(tags: &BTreeMap<String, String>, name: &str) -> Result<Vec<Tag>, AwsError> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -252,7 +227,7 @@ pub async fn update(
 
 /// Deletes the role and its own inline policy (named like the role; IAM refuses to delete a
 /// role that still has policies). Policies someone else put on the role are never removed here:
-/// `destroy` leaves such a role in place ([`foreign_policies`]), and if one appears in between,
+/// `destroy` leaves such a role in place ([`crate::plan::reconcile::foreign_policies`]), and if one appears in between,
 /// IAM's `DeleteConflict` is reported with the step that resolves it.
 pub async fn delete(iam: &Client, name: &str) -> Result<(), AwsError> {
     absent_as_none(

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 
-use super::{apply, check_owner, confirm, read_live, report_calls, ExitStatus, Session};
+use super::{apply, confirm, read_live, report_calls, ExitStatus, Session};
 use crate::aws::http_api;
 use crate::cli::{DeployArgs, Global};
 use crate::output::{render, Printer};
-use crate::plan::{self, desired, record_of};
+use crate::plan::{desired, reconcile};
 
 pub async fn run(
     global: &Global,
@@ -75,42 +75,26 @@ async fn locked(
             .context("reading the stack's resources from AWS")?;
     }
 
-    // Never adopt what the stack did not create (or what another stack owns).
-    for r in &wanted {
-        if let Some(Some(found)) = live.get(&r.id) {
-            let ours_by_state = recorded
-                .get(&r.id)
-                .is_some_and(|rec| rec.physical_id == found.physical_id())
-                || crate::plan::record::was_creating(&state.pending, &r.id, found.physical_id());
-            if !ours_by_state {
-                check_owner(&session.stack.name, found)?;
-            }
-        }
-    }
-
-    if !state.pending.is_empty() {
-        let ids: Vec<&str> = state.pending.iter().map(|p| p.id.as_str()).collect();
+    // Never adopt what the stack did not create (or what another stack owns): decided in the
+    // core, from the state, the journal and what AWS holds.
+    let decided = reconcile::reconcile_deploy(
+        &session.stack.name,
+        &wanted,
+        &recorded,
+        &live,
+        &state.pending,
+    )?;
+    if !decided.resumed.is_empty() {
         printer.info(&format!(
             "An earlier run was interrupted during: {}. Resuming from what AWS holds now.",
-            ids.join(", ")
+            decided.resumed.join(", ")
         ));
     }
-    let plan = plan::plan_deploy(&wanted, &recorded, &live);
-
+    let plan = decided.plan;
     // Resources already as wanted: make sure the state records them (adoption after a crash,
     // or a state written by an older run), without any AWS call.
-    let planned: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
-    let mut adopted = false;
-    for r in &wanted {
-        if planned.contains(&r.id.as_str()) || !live.get(&r.id).is_some_and(|l| l.is_some()) {
-            continue;
-        }
-        let record = record_of(r);
-        if state.resources.get(&r.id) != Some(&record) {
-            state.resources.insert(r.id.clone(), record);
-            adopted = true;
-        }
-    }
+    let adopted = !decided.records.is_empty();
+    state.resources.extend(decided.records);
 
     let header = session.header();
     if plan.is_empty() {

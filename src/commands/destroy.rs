@@ -1,17 +1,12 @@
 //! `presign-stack destroy`: delete what the state records, in reverse dependency order.
 
-use std::collections::BTreeMap;
-
 use anyhow::bail;
 
-use super::{
-    apply, check_owner, confirm, read_live, read_recorded, report_calls, ExitStatus, Session,
-};
-use crate::aws::{iam_role, s3_bucket};
+use super::{apply, confirm, read_live, read_recorded, report_calls, ExitStatus, Session};
+use crate::aws::s3_bucket;
 use crate::cli::{DestroyArgs, Global};
 use crate::output::{render, Printer};
-use crate::plan::{self, Action, Kind, Props};
-use crate::state::RecordedResource;
+use crate::plan::reconcile;
 
 pub async fn run(
     global: &Global,
@@ -48,39 +43,23 @@ async fn locked(
     };
     // A run killed after creating something but before recording it left a journal entry:
     // what it made is the stack's, so destroy takes it too.
-    let half_made: Vec<(String, Kind, String)> = state
-        .pending
-        .iter()
-        .filter(|p| matches!(p.action, Action::Create | Action::Replace))
-        .filter(|p| !state.resources.contains_key(&p.id))
-        .map(|p| (p.id.clone(), p.kind, p.physical_id.clone()))
-        .collect();
+    let half_made = reconcile::half_made(&state.resources, &state.pending);
     if !half_made.is_empty() {
-        for (id, found) in read_live(&session.clients, half_made.clone()).await? {
-            if let Some(props) = found {
-                state.resources.insert(
-                    id,
-                    RecordedResource {
-                        kind: props.kind(),
-                        physical_id: props.physical_id().to_string(),
-                        depends_on: Vec::new(),
-                        props,
-                    },
-                );
-            }
-        }
+        let found = read_live(&session.clients, half_made).await?;
+        reconcile::recover(&mut state.resources, found);
     }
     let live = read_recorded(&session.clients, &state.resources).await?;
+    let decided = reconcile::reconcile_destroy(
+        &session.stack.name,
+        &state.resources,
+        &live,
+        session.stack.bucket.protect,
+    );
 
     // What the state records but AWS no longer has: forget it, nothing to delete.
-    let gone: Vec<String> = state
-        .resources
-        .keys()
-        .filter(|id| !live.get(*id).is_some_and(|l| l.is_some()))
-        .cloned()
-        .collect();
+    let gone = &decided.gone;
     if !gone.is_empty() {
-        for id in &gone {
+        for id in gone {
             state.resources.remove(id);
         }
         state.serial += 1;
@@ -98,92 +77,30 @@ async fn locked(
         report_calls(printer, &session.clients);
         return Ok(ExitStatus::Success);
     }
-
-    // A resource that no longer carries the stack's tag is not deleted, nor is anything that
-    // lives on it (a bucket's CORS or policy): it is reported, and the rest is destroyed.
-    let mut refused: Vec<(String, String)> = Vec::new();
-    for id in state.resources.keys() {
-        if let Some(Some(found)) = live.get(id) {
-            if let Err(e) = check_owner(&session.stack.name, found) {
-                refused.push((id.clone(), format!("{e:#}")));
-            }
-        }
+    for r in &decided.refused {
+        printer.info(&format!("Not destroying {}: {r}", r.id));
     }
-    loop {
-        let more: Vec<String> = state
-            .resources
-            .iter()
-            .filter(|(id, rec)| {
-                !refused.iter().any(|(r, _)| r == *id)
-                    && rec
-                        .depends_on
-                        .iter()
-                        .any(|d| refused.iter().any(|(r, _)| r == d))
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        if more.is_empty() {
-            break;
-        }
-        refused.extend(more.into_iter().map(|id| {
-            (
-                id,
-                "it belongs to a resource that is not the stack's".into(),
-            )
-        }));
-    }
-    // A role with policies the stack did not put there is left too (IAM would refuse to delete
-    // it, and removing them is not destroy's to do); what depends on it goes as usual.
-    for (id, found) in &live {
-        if let Some(Props::IamRole(role)) = found {
-            if refused.iter().any(|(r, _)| r == id) {
-                continue;
-            }
-            if let Some((names, steps)) = iam_role::foreign_policies(role) {
-                refused.push((
-                    id.clone(),
-                    format!(
-                        "it has policies presign-stack did not attach ({names})\n    next: run `presign-stack deploy` (it removes them), or remove them yourself:\n      {}\n    then run destroy again",
-                        steps.join("\n      ")
-                    ),
-                ));
-            }
-        }
-    }
-    for (id, why) in &refused {
-        printer.info(&format!("Not destroying {id}: {why}"));
+    if let Some(bucket) = &decided.protected {
+        bail!(
+            "bucket {bucket} is protected (bucket.protect: true in {}); nothing was deleted\n  hint: remove protect from the spec to destroy the stack",
+            global.file.display()
+        );
     }
     let mut to_empty = None;
-    for (id, rec) in &state.resources {
-        if rec.kind != Kind::S3Bucket || refused.iter().any(|(r, _)| r == id) {
-            continue;
-        }
-        if session.stack.bucket.protect {
-            bail!(
-                "bucket {} is protected (bucket.protect: true in {}); nothing was deleted\n  hint: remove protect from the spec to destroy the stack",
-                rec.physical_id,
-                global.file.display()
-            );
-        }
-        let objects = s3_bucket::count_objects(&session.clients.s3, &rec.physical_id).await?;
+    for bucket in &decided.buckets {
+        let objects = s3_bucket::count_objects(&session.clients.s3, bucket).await?;
         if objects > 0 {
             if !(args.force_empty || session.stack.bucket.force_destroy) {
                 bail!(
-                    "bucket {} holds {objects} object versions (including delete markers); nothing was deleted\n  hint: run destroy with --force-empty, or set bucket.force_destroy: true, to delete them with the bucket",
-                    rec.physical_id
+                    "bucket {bucket} holds {objects} object versions (including delete markers); nothing was deleted\n  hint: run destroy with --force-empty, or set bucket.force_destroy: true, to delete them with the bucket"
                 );
             }
-            to_empty = Some((rec.physical_id.clone(), objects));
+            to_empty = Some((bucket.clone(), objects));
         }
     }
+    let plan = decided.plan;
+    let refused = decided.refused;
 
-    let existing: BTreeMap<_, _> = state
-        .resources
-        .iter()
-        .filter(|(id, _)| !refused.iter().any(|(r, _)| r == *id))
-        .map(|(id, r)| (id.clone(), r.clone()))
-        .collect();
-    let plan = plan::plan_destroy(&existing);
     let header = session.header();
     let mut text = render::plan(printer, &header, &plan);
     if let Some((bucket, n)) = &to_empty {
@@ -237,8 +154,8 @@ async fn locked(
             refused.len(),
             done
         );
-        for (id, why) in &refused {
-            msg.push_str(&format!("\n- {id}: {why}"));
+        for r in &refused {
+            msg.push_str(&format!("\n- {}: {r}", r.id));
         }
         msg.push_str("\n  hint: the state still records them; for one without the stack's tag: if it is yours, run deploy to restore the ownership tags, then destroy again");
         bail!(msg);

@@ -27,7 +27,7 @@ use crate::cli::Global;
 use crate::output::Printer;
 use crate::plan::{desired, Kind, Props, Resource};
 use crate::spec::Backend;
-use crate::spec::{self, names, Stack, OWNERSHIP_TAG};
+use crate::spec::{self, names, Stack};
 use crate::state::local::LocalStore;
 use crate::state::s3::S3Store;
 use crate::state::{RecordedResource, State, Store};
@@ -612,29 +612,6 @@ pub async fn apply(
         msg.push_str(&format!("\n- done: {}", outcome.done.join(", ")));
     }
     bail!(msg)
-}
-
-/// Checks that a live resource is this stack's: its ownership tag must name the stack.
-/// Kinds whose tags are not read pass (their names are the stack's own).
-pub fn check_owner(stack: &str, live: &Props) -> anyhow::Result<()> {
-    let Some(tags) = live.tags() else {
-        return Ok(());
-    };
-    let what = format!("{} {}", live.kind(), live.physical_id());
-    let hint = match live.kind() {
-        Kind::S3Bucket => "set bucket.name in stack.yaml to another name",
-        Kind::LambdaFunction => "set function.name in stack.yaml to another name",
-        _ => "rename the stack, or remove the other resource",
-    };
-    match tags.get(OWNERSHIP_TAG) {
-        Some(owner) if owner == stack => Ok(()),
-        Some(owner) => bail!(
-            "{what} already exists and belongs to stack {owner:?}, not {stack:?}\n  hint: {hint}; presign-stack never adopts or deletes another stack's resources"
-        ),
-        None => bail!(
-            "{what} already exists and was not created by presign-stack (it has no {OWNERSHIP_TAG} tag)\n  hint: {hint}; presign-stack never adopts or deletes a resource it did not create"
-        ),
-    }
 }
 
 /// Asks "yes" on a terminal; without one, refuses unless `yes` was given.

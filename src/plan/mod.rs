@@ -7,6 +7,7 @@
 
 pub mod desired;
 pub mod normalize;
+pub mod reconcile;
 pub mod record;
 pub mod resources;
 
