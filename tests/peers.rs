@@ -41,41 +41,15 @@ fn made_urls(endpoint: &str) -> Vec<Made> {
         "body": BODY, "sha256": BODY_SHA256,
     })
     .to_string();
-    let peers = server::script("peers");
-    let dir = peers
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("tests/peers");
-    let tool = |what: &str| {
-        let out = Command::new(&peers)
-            .arg(what)
-            .output()
-            .expect("run scripts/peers");
-        assert!(
-            out.status.success(),
-            "scripts/peers {what} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
-    let python = tool("python");
-    let node_dir = tool("node");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
+    let mut boto3 = Command::new(server::run_script("peers", &["python"]));
+    boto3.arg(dir.join("boto3_urls.py"));
+    let mut jssdk = Command::new("node");
+    jssdk
+        .arg(dir.join("jssdk_urls.mjs"))
+        .env("PEERS_NODE", server::run_script("peers", &["node"]));
     let mut made = Vec::new();
-    for mut cmd in [
-        {
-            let mut c = Command::new(&python);
-            c.arg(dir.join("boto3_urls.py"));
-            c
-        },
-        {
-            let mut c = Command::new("node");
-            c.arg(dir.join("jssdk_urls.mjs"))
-                .env("PEERS_NODE", &node_dir);
-            c
-        },
-    ] {
+    for mut cmd in [boto3, jssdk] {
         let out = cmd.arg(&config).output().expect("run a URL maker");
         assert!(
             out.status.success(),
@@ -112,11 +86,14 @@ struct Documented {
 /// The codes a refusal for a signature can be explained by without the credentials.
 const SIGNATURE: &[&str] = &["signature-does-not-match", "refused-without-reason"];
 
+/// The path and query of the URL as the peer made it.
+fn own_target(made: &Made) -> &str {
+    let rest = made.url.split_once("://").unwrap().1;
+    &rest[rest.find('/').unwrap()..]
+}
+
 fn sends(made: &Made) -> Vec<Send> {
-    let target = {
-        let rest = made.url.split_once("://").unwrap().1;
-        rest[rest.find('/').unwrap()..].to_string()
-    };
+    let target = own_target(made).to_string();
     let body = if made.method == "PUT" {
         BODY.as_bytes().to_vec()
     } else {
@@ -392,7 +369,8 @@ fn url_explain_agrees_with_s3_on_urls_made_by_boto3_and_the_js_sdk() {
                 } else {
                     problems.iter().any(|p| blame.contains(p))
                         // With the key and an unchanged URL, never blame the URL.
-                        && !(with_key && send.target == m.url[m.url.len() - send.target.len()..]
+                        && !(with_key
+                            && send.target == own_target(m)
                             && problems.contains(&"signature-mismatch"))
                 };
                 let all: Vec<String> = found

@@ -14,14 +14,14 @@ fn stack(extra: &str) -> spec::Stack {
     spec::parse(Path::new("s.yaml"), &text).unwrap()
 }
 
-fn as_live(resources: &[Resource]) -> BTreeMap<String, Option<Props>> {
+pub(super) fn as_live(resources: &[Resource]) -> BTreeMap<String, Option<Props>> {
     resources
         .iter()
         .map(|r| (r.id.clone(), Some(r.props.clone())))
         .collect()
 }
 
-fn as_recorded(resources: &[Resource]) -> BTreeMap<String, RecordedResource> {
+pub(super) fn as_recorded(resources: &[Resource]) -> BTreeMap<String, RecordedResource> {
     resources
         .iter()
         .map(|r| (r.id.clone(), record_of(r)))

@@ -38,15 +38,7 @@ pub fn endpoint() -> &'static str {
 /// scripts/emulator; 5.2.x breaks every `diff`).
 fn check_emulator_version(endpoint: &str) {
     let port = endpoint.rsplit(':').next().unwrap_or_default();
-    let out = Command::new(repo().join("scripts/emulator"))
-        .args(["check", port])
-        .output()
-        .expect("run scripts/emulator check");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    server::run_script("emulator", &["check", port]);
 }
 
 fn repo() -> PathBuf {

@@ -116,6 +116,22 @@ pub fn script(name: &str) -> std::path::PathBuf {
     }
 }
 
+/// Runs `scripts/<name> <args>` and returns its standard output, trimmed; fails the test with
+/// the script's standard error when it fails.
+pub fn run_script(name: &str, args: &[&str]) -> String {
+    let out = Command::new(script(name))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run scripts/{name}: {e}"));
+    assert!(
+        out.status.success(),
+        "scripts/{name} {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// A running s3s-fs (a signature-checking S3 server, installed by scripts/s3s-fs) with the
 /// given buckets, for this test binary: its port and data folder. Stops with the tests.
 pub fn start_s3s_fs(
@@ -123,16 +139,7 @@ pub fn start_s3s_fs(
     secret_key: &str,
     buckets: &[&str],
 ) -> (u16, std::path::PathBuf) {
-    let out = Command::new(script("s3s-fs"))
-        .arg("path")
-        .output()
-        .expect("run scripts/s3s-fs");
-    assert!(
-        out.status.success(),
-        "installing s3s-fs failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let bin = run_script("s3s-fs", &["path"]);
     let root = tempfile::tempdir().unwrap().keep();
     for b in buckets {
         std::fs::create_dir_all(root.join(b)).unwrap();

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::*;
 use crate::plan::desired::{ids, whole_stack, Target};
+use crate::plan::tests::{as_live, as_recorded};
 use crate::spec;
 
 const STACK: &str = "demo";
@@ -18,20 +19,6 @@ fn wanted() -> Vec<Resource> {
         code_sha256: "c29tZS16aXA=".into(),
     };
     whole_stack(&stack, &target)
-}
-
-fn live_of(resources: &[Resource]) -> BTreeMap<String, Option<Props>> {
-    resources
-        .iter()
-        .map(|r| (r.id.clone(), Some(r.props.clone())))
-        .collect()
-}
-
-fn recorded_of(resources: &[Resource]) -> BTreeMap<String, RecordedResource> {
-    resources
-        .iter()
-        .map(|r| (r.id.clone(), record_of(r)))
-        .collect()
 }
 
 /// `props` with its ownership tag set to `owner` (`None`: removed).
@@ -153,7 +140,7 @@ fn deploy_adopts_what_its_own_interrupted_run_created_before_tagging_it() {
 #[test]
 fn deploy_records_its_own_tagged_resources_without_a_call_when_the_state_is_lost() {
     let want = wanted();
-    let decided = reconcile_deploy(STACK, &want, &BTreeMap::new(), &live_of(&want), &[]);
+    let decided = reconcile_deploy(STACK, &want, &BTreeMap::new(), &as_live(&want), &[]);
     let d = decided.as_ref().unwrap();
     assert!(d.plan.is_empty());
     assert_eq!(d.records.len(), want.len());
@@ -163,23 +150,23 @@ fn deploy_records_its_own_tagged_resources_without_a_call_when_the_state_is_lost
 #[test]
 fn deploy_of_a_recorded_resource_that_lost_its_tag_retags_it() {
     let want = wanted();
-    let mut live = live_of(&want);
+    let mut live = as_live(&want);
     let role = want.iter().find(|r| r.id == ids::ROLE).unwrap();
     live.insert(ids::ROLE.into(), Some(owned_by(role.props.clone(), None)));
-    let decided = reconcile_deploy(STACK, &want, &recorded_of(&want), &live, &[]);
+    let decided = reconcile_deploy(STACK, &want, &as_recorded(&want), &live, &[]);
     insta::assert_snapshot!(render_deploy(&decided));
 }
 
 #[test]
 fn destroy_leaves_an_untagged_bucket_and_what_lives_on_it_and_deletes_the_rest() {
     let want = wanted();
-    let mut live = live_of(&want);
+    let mut live = as_live(&want);
     let bucket = want.iter().find(|r| r.id == ids::BUCKET).unwrap();
     live.insert(
         ids::BUCKET.into(),
         Some(owned_by(bucket.props.clone(), None)),
     );
-    let decided = reconcile_destroy(STACK, &recorded_of(&want), &live, false);
+    let decided = reconcile_destroy(STACK, &as_recorded(&want), &live, false);
     assert!(decided
         .refused
         .iter()
@@ -191,21 +178,21 @@ fn destroy_leaves_an_untagged_bucket_and_what_lives_on_it_and_deletes_the_rest()
 #[test]
 fn destroy_leaves_a_role_with_foreign_policies_and_says_how_to_remove_them() {
     let want = wanted();
-    let mut live = live_of(&want);
+    let mut live = as_live(&want);
     let Some(Props::IamRole(mut role)) = live[ids::ROLE].clone() else {
         panic!("the role")
     };
     role.attached_policies = vec!["arn:aws:iam::aws:policy/AdministratorAccess".into()];
     role.other_inline_policies = vec!["console-wizard".into()];
     live.insert(ids::ROLE.into(), Some(Props::IamRole(role)));
-    let decided = reconcile_destroy(STACK, &recorded_of(&want), &live, false);
+    let decided = reconcile_destroy(STACK, &as_recorded(&want), &live, false);
     insta::assert_snapshot!(render_destroy(&decided));
 }
 
 #[test]
 fn destroy_takes_what_an_interrupted_run_half_made_and_forgets_what_is_gone() {
     let want = wanted();
-    let mut recorded = recorded_of(&want);
+    let mut recorded = as_recorded(&want);
     let function = recorded.remove(ids::FUNCTION).unwrap();
     let journal = [pending(
         ids::FUNCTION,
@@ -226,7 +213,7 @@ fn destroy_takes_what_an_interrupted_run_half_made_and_forgets_what_is_gone() {
         &mut recorded,
         BTreeMap::from([(ids::FUNCTION.to_string(), Some(function.props.clone()))]),
     );
-    let mut live = live_of(&want);
+    let mut live = as_live(&want);
     live.insert(ids::LOG_GROUP.into(), None);
     let decided = reconcile_destroy(STACK, &recorded, &live, false);
     assert_eq!(decided.gone, vec![ids::LOG_GROUP.to_string()]);
@@ -237,17 +224,17 @@ fn destroy_takes_what_an_interrupted_run_half_made_and_forgets_what_is_gone() {
 #[test]
 fn destroy_of_a_protected_bucket_is_refused_as_a_whole() {
     let want = wanted();
-    let decided = reconcile_destroy(STACK, &recorded_of(&want), &live_of(&want), true);
+    let decided = reconcile_destroy(STACK, &as_recorded(&want), &as_live(&want), true);
     assert!(decided.protected.is_some());
     // An untagged bucket is not deleted anyway, so protection does not stand in the way.
-    let mut live = live_of(&want);
+    let mut live = as_live(&want);
     let bucket = want.iter().find(|r| r.id == ids::BUCKET).unwrap();
     live.insert(
         ids::BUCKET.into(),
         Some(owned_by(bucket.props.clone(), None)),
     );
     assert_eq!(
-        reconcile_destroy(STACK, &recorded_of(&want), &live, true).protected,
+        reconcile_destroy(STACK, &as_recorded(&want), &live, true).protected,
         None
     );
 }
