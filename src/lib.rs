@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod exec;
+pub mod hooks;
 pub mod output;
 pub mod plan;
 pub mod presigned;
@@ -77,8 +78,12 @@ pub async fn run(mut cli: Cli, printer: &Printer, clients: Option<aws::Clients>)
     match result {
         Ok(status) => status,
         Err(e) => {
-            printer.info(&format!("error: {e:#}"));
-            printer.json_result(serde_json::json!({"error": format!("{e:#}")}));
+            let message = aws::errors::chain_for_people(&e);
+            printer.info(&format!("error: {message}"));
+            if let Some(detail) = aws::errors::sdk_detail(&e) {
+                printer.debug(&format!("the AWS SDK's error: {detail}"));
+            }
+            printer.json_result(serde_json::json!({"error": message}));
             if e.is::<commands::Interrupted>() {
                 ExitStatus::Interrupted
             } else {

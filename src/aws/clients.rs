@@ -1,7 +1,7 @@
 //! Building SDK clients from the standard AWS settings, and counting the calls they make.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +12,8 @@ use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
-/// The clients one run uses, and what the resource modules need to know about the run.
+/// The SDK clients of one run, counting their calls, and what the SDK settings say about where
+/// they send them. What the run itself carries is in [`super::run::Run`].
 #[derive(Clone)]
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
@@ -22,60 +23,17 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub sts: aws_sdk_sts::Client,
     pub calls: CallCounter,
-    pub region: String,
-    /// The stack's name: resources are found by it through the ownership tag.
-    pub stack: String,
-    /// The signer's deployment zip, when this run deploys the function.
-    pub artifact: Option<Arc<Vec<u8>>>,
-    /// How long to wait for IAM changes to reach Lambda.
-    pub propagation_budget: Duration,
-    /// How long to wait for a function to become Active or finish an update.
-    pub function_wait_budget: Duration,
-    /// Where the resource modules say what they are waiting for.
-    pub notify: Arc<dyn Fn(&str) + Send + Sync>,
-    /// API ids by name, learned during this run.
-    pub api_ids: Arc<Mutex<BTreeMap<String, String>>>,
     /// The S3 endpoint when one is configured (`AWS_ENDPOINT_URL[_S3]`, or the profile's
     /// `endpoint_url`): pre-signed URLs then address it path-style.
     pub s3_endpoint: Option<String>,
     /// The credential chain the clients sign with (for `dev` and `url sign`, which presign).
     pub credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
-    /// Whether the user asked the run to stop (Ctrl-C), and whether changes are under way.
-    pub interrupt: Arc<Interrupt>,
-}
-
-/// A request to stop (SIGINT, SIGTERM), shared by the command and the executor: while changes
-/// are being applied, the executor starts no more of them and lets those under way finish.
-#[derive(Debug, Default)]
-pub struct Interrupt {
-    requested: AtomicBool,
-    applying: AtomicBool,
-}
-
-impl Interrupt {
-    pub fn requested(&self) -> bool {
-        self.requested.load(Ordering::SeqCst)
-    }
-
-    /// Records a request; `true` when one was already made.
-    pub fn request(&self) -> bool {
-        self.requested.swap(true, Ordering::SeqCst)
-    }
-
-    pub fn applying(&self) -> bool {
-        self.applying.load(Ordering::SeqCst)
-    }
-
-    pub fn set_applying(&self, on: bool) {
-        self.applying.store(on, Ordering::SeqCst);
-    }
 }
 
 impl std::fmt::Debug for Clients {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Clients")
-            .field("region", &self.region)
-            .field("stack", &self.stack)
+            .field("s3_endpoint", &self.s3_endpoint)
             .finish_non_exhaustive()
     }
 }
@@ -182,8 +140,8 @@ pub fn state_s3_client(config: &aws_config::SdkConfig, region: &str) -> aws_sdk_
 }
 
 impl Clients {
-    /// Clients for `stack` in `region`, counting every call into a fresh [`CallCounter`].
-    pub fn new(config: &aws_config::SdkConfig, region: &str, stack: &str) -> Clients {
+    /// Clients for `region`, counting every call into a fresh [`CallCounter`].
+    pub fn new(config: &aws_config::SdkConfig, region: &str) -> Clients {
         let calls = CallCounter::default();
         let s3_endpoint = s3_endpoint(config);
         let region_value = aws_config::Region::new(region.to_string());
@@ -207,16 +165,8 @@ impl Clients {
             logs: client!(aws_sdk_cloudwatchlogs),
             sts: client!(aws_sdk_sts),
             calls,
-            region: region.to_string(),
-            stack: stack.to_string(),
-            artifact: None,
-            propagation_budget: Duration::from_secs(300),
-            function_wait_budget: Duration::from_secs(300),
-            notify: Arc::new(|_| {}),
-            api_ids: Arc::default(),
             s3_endpoint,
             credentials: config.credentials_provider(),
-            interrupt: Arc::default(),
         }
     }
 }
@@ -225,10 +175,9 @@ impl Clients {
 /// Operations whose names start with `Get`, `Head`, `List` or `Describe` are reads; all
 /// others mutate.
 ///
-/// It also carries the crash-test failure point: with `PRESIGN_STACK_FAILPOINT_AFTER_MUTATIONS=N`
-/// in the environment, the process aborts right after the Nth mutating call returns, before
-/// anything is recorded (as a `kill -9` would); with `PRESIGN_STACK_FAILPOINT_FAIL_OPERATION=Op`
-/// every call of that operation fails without being sent. Without them it does nothing.
+/// It also carries the crash tests' failure points ([`crate::hooks`], only in test builds): the
+/// process aborts right after the Nth mutating call returns, before anything is recorded (as a
+/// `kill -9` would), or every call of one operation fails without being sent.
 #[derive(Clone, Debug)]
 pub struct CallCounter {
     inner: Arc<Mutex<BTreeMap<String, u64>>>,
@@ -244,10 +193,8 @@ impl Default for CallCounter {
             inner: Arc::default(),
             attempts: Arc::default(),
             mutations: Arc::default(),
-            abort_after: std::env::var("PRESIGN_STACK_FAILPOINT_AFTER_MUTATIONS")
-                .ok()
-                .and_then(|v| v.parse().ok()),
-            fail_operation: std::env::var("PRESIGN_STACK_FAILPOINT_FAIL_OPERATION").ok(),
+            abort_after: crate::hooks::abort_after_mutations(),
+            fail_operation: crate::hooks::fail_operation(),
         }
     }
 }
@@ -316,10 +263,7 @@ impl Intercept for CallCounter {
         let name = operation_name(cfg);
         self.record(&name);
         if self.fail_operation.as_deref() == Some(name.as_str()) {
-            return Err(format!(
-                "failpoint: {name} refused (PRESIGN_STACK_FAILPOINT_FAIL_OPERATION)"
-            )
-            .into());
+            return Err(format!("failpoint: {name} refused (test hook)").into());
         }
         Ok(())
     }

@@ -10,38 +10,17 @@ use super::errors::{absent_as_none, AwsError};
 use crate::plan::normalize;
 use crate::plan::resources::RoleProps;
 
-const NOT_FOUND: &[&str] = &["NoSuchEntity"];
-
 fn what(name: &str) -> String {
     format!("IAM role {name}")
 }
 
 /// Decodes a URL-encoded policy document (as IAM returns them) into canonical JSON.
 pub fn decode_document(text: &str) -> Result<serde_json::Value, String> {
-    let decoded = percent_decode(text);
+    let decoded = crate::presigned::percent_decode(text);
     let value: serde_json::Value = serde_json::from_str(&decoded)
         .or_else(|_| serde_json::from_str(text))
         .map_err(|e| format!("not a JSON policy document: {e}"))?;
     Ok(normalize::policy_document(&value))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The role with its trust policy, tags and the policies on it, read in one parallel wave.
@@ -52,7 +31,12 @@ pub async fn find(iam: &Client, name: &str) -> Result<Option<RoleProps>, AwsErro
         attached_policies(iam, name),
         inline_policies(iam, name)
     );
-    let found = absent_as_none(found, NOT_FOUND, "GetRole", &what(name))?;
+    let found = absent_as_none(
+        found,
+        |e| e.is_no_such_entity_exception(),
+        "GetRole",
+        &what(name),
+    )?;
     let Some(out) = found else { return Ok(None) };
     let Some(role) = out.role() else {
         return Ok(None);
@@ -88,7 +72,12 @@ async fn attached_policies(iam: &Client, name: &str) -> Result<Option<Vec<String
         .send()
         .try_collect()
         .await;
-    let found = absent_as_none(pages, NOT_FOUND, "ListAttachedRolePolicies", &what(name))?;
+    let found = absent_as_none(
+        pages,
+        |e| e.is_no_such_entity_exception(),
+        "ListAttachedRolePolicies",
+        &what(name),
+    )?;
     Ok(found.map(|policies| {
         sorted(
             policies
@@ -114,7 +103,12 @@ async fn inline_policies(iam: &Client, name: &str) -> Result<Option<Vec<String>>
         .send()
         .try_collect()
         .await;
-    let found = absent_as_none(pages, NOT_FOUND, "ListRolePolicies", &what(name))?;
+    let found = absent_as_none(
+        pages,
+        |e| e.is_no_such_entity_exception(),
+        "ListRolePolicies",
+        &what(name),
+    )?;
     Ok(found.map(|names| sorted(names.into_iter())))
 }
 
@@ -144,7 +138,10 @@ pub async fn create(iam: &Client, p: &RoleProps) -> Result<(), AwsError> {
     match result {
         Ok(_) => Ok(()),
         // Ours already (ownership was checked when it was read): converge instead.
-        Err(e) if super::errors::has_code(&e, &["EntityAlreadyExists"]) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_entity_already_exists_exception()) =>
+        {
             update(iam, None, p).await
         }
         Err(e) => Err(AwsError::from_sdk("CreateRole", what(&p.name), e)),
@@ -174,7 +171,7 @@ pub async fn update(
                     .policy_arn(arn)
                     .send()
                     .await,
-                NOT_FOUND,
+                |e| e.is_no_such_entity_exception(),
                 "DetachRolePolicy",
                 &format!("managed policy {arn} on IAM role {}", p.name),
             )?;
@@ -190,7 +187,7 @@ pub async fn update(
                     .policy_name(policy)
                     .send()
                     .await,
-                NOT_FOUND,
+                |e| e.is_no_such_entity_exception(),
                 "DeleteRolePolicy",
                 &format!("inline policy {policy} of IAM role {}", p.name),
             )?;
@@ -236,7 +233,7 @@ pub async fn delete(iam: &Client, name: &str) -> Result<(), AwsError> {
             .policy_name(name)
             .send()
             .await,
-        NOT_FOUND,
+        |e| e.is_no_such_entity_exception(),
         "DeleteRolePolicy",
         &what(name),
     )?;
@@ -275,6 +272,7 @@ mod tests {
             decode_document(encoded).unwrap()
         );
         assert!(decode_document("%7Bnot json").is_err());
-        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(crate::presigned::percent_decode("a%2"), "a%2");
+        assert_eq!(crate::presigned::percent_decode("a%2F%zz%"), "a/%zz%");
     }
 }

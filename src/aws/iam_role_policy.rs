@@ -6,8 +6,6 @@ use super::errors::{absent_as_none, AwsError};
 use super::iam_role::decode_document;
 use crate::plan::resources::RolePolicyProps;
 
-const NOT_FOUND: &[&str] = &["NoSuchEntity"];
-
 fn what(role: &str, name: &str) -> String {
     format!("inline policy {name} of IAM role {role}")
 }
@@ -24,7 +22,7 @@ pub async fn find(
             .policy_name(name)
             .send()
             .await,
-        NOT_FOUND,
+        |e| e.is_no_such_entity_exception(),
         "GetRolePolicy",
         &what(role, name),
     )?;
@@ -62,7 +60,7 @@ pub async fn delete(iam: &Client, role: &str, name: &str) -> Result<(), AwsError
             .policy_name(name)
             .send()
             .await,
-        NOT_FOUND,
+        |e| e.is_no_such_entity_exception(),
         "DeleteRolePolicy",
         &what(role, name),
     )?;

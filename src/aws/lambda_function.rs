@@ -13,12 +13,10 @@ use aws_sdk_lambda::types::{
 use aws_sdk_lambda::Client;
 use tokio::time::Instant;
 
-use super::clients::Clients;
 use super::errors::{absent_as_none, AwsError};
 use super::retry::{is_role_propagation, retry_within};
+use super::run::Run;
 use crate::plan::resources::FunctionProps;
-
-const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
 
 fn what(name: &str) -> String {
     format!("Lambda function {name}")
@@ -27,7 +25,7 @@ fn what(name: &str) -> String {
 pub async fn find(lambda: &Client, name: &str) -> Result<Option<FunctionProps>, AwsError> {
     let found = absent_as_none(
         lambda.get_function().function_name(name).send().await,
-        NOT_FOUND,
+        |e| e.is_resource_not_found_exception(),
         "GetFunction",
         &what(name),
     )?;
@@ -63,9 +61,8 @@ pub async fn find(lambda: &Client, name: &str) -> Result<Option<FunctionProps>, 
     }))
 }
 
-fn artifact(clients: &Clients, name: &str) -> Result<Blob, AwsError> {
-    clients
-        .artifact
+fn artifact(run: &Run, name: &str) -> Result<Blob, AwsError> {
+    run.artifact
         .as_ref()
         .map(|a| Blob::new(a.as_slice()))
         .ok_or_else(|| {
@@ -84,15 +81,15 @@ fn environment(p: &FunctionProps) -> Environment {
         .build()
 }
 
-pub async fn create(clients: &Clients, p: &FunctionProps) -> Result<(), AwsError> {
-    let lambda = &clients.lambda;
-    let code = artifact(clients, &p.name)?;
+pub async fn create(run: &Run, p: &FunctionProps) -> Result<(), AwsError> {
+    let lambda = &run.clients.lambda;
+    let code = artifact(run, &p.name)?;
     let awaited = format!("role {} to be assumable by Lambda", p.role_arn);
     let created = retry_within(
-        clients.propagation_budget,
+        run.budgets.propagation,
         &awaited,
         is_role_propagation,
-        clients.notify.as_ref(),
+        run.notify.as_ref(),
         || async {
             let result = lambda
                 .create_function()
@@ -110,7 +107,12 @@ pub async fn create(clients: &Clients, p: &FunctionProps) -> Result<(), AwsError
                 .await;
             match result {
                 Ok(_) => Ok(true),
-                Err(e) if super::errors::has_code(&e, &["ResourceConflictException"]) => Ok(false),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_conflict_exception()) =>
+                {
+                    Ok(false)
+                }
                 Err(e) => Err(AwsError::from_sdk("CreateFunction", what(&p.name), e)),
             }
         },
@@ -119,18 +121,18 @@ pub async fn create(clients: &Clients, p: &FunctionProps) -> Result<(), AwsError
     if !created {
         // It exists already (ownership was checked when it was read): converge instead.
         let live = find(lambda, &p.name).await?;
-        return update(clients, live.as_ref(), p).await;
+        return update(run, live.as_ref(), p).await;
     }
-    wait_until_ready(clients, &p.name).await
+    wait_until_ready(run, &p.name).await
 }
 
 /// Brings the function to `p`: configuration, code (only when the SHA-256 differs), tags.
 pub async fn update(
-    clients: &Clients,
+    run: &Run,
     before: Option<&FunctionProps>,
     p: &FunctionProps,
 ) -> Result<(), AwsError> {
-    let lambda = &clients.lambda;
+    let lambda = &run.clients.lambda;
     let config_differs = before.is_none_or(|b| {
         (
             &b.runtime,
@@ -151,10 +153,10 @@ pub async fn update(
     if config_differs {
         let awaited = format!("role {} to be assumable by Lambda", p.role_arn);
         retry_within(
-            clients.propagation_budget,
+            run.budgets.propagation,
             &awaited,
             is_role_propagation,
-            clients.notify.as_ref(),
+            run.notify.as_ref(),
             || async {
                 lambda
                     .update_function_configuration()
@@ -173,23 +175,23 @@ pub async fn update(
             },
         )
         .await?;
-        wait_until_ready(clients, &p.name).await?;
+        wait_until_ready(run, &p.name).await?;
     }
     if before.is_none_or(|b| b.code_sha256 != p.code_sha256 || b.architecture != p.architecture) {
         lambda
             .update_function_code()
             .function_name(&p.name)
-            .zip_file(artifact(clients, &p.name)?)
+            .zip_file(artifact(run, &p.name)?)
             .architectures(Architecture::from(p.architecture.as_str()))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("UpdateFunctionCode", what(&p.name), e))?;
-        wait_until_ready(clients, &p.name).await?;
+        wait_until_ready(run, &p.name).await?;
     }
     if before.is_none_or(|b| b.tags != p.tags) {
         let arn = format!(
             "arn:aws:lambda:{}:{}:function:{}",
-            clients.region,
+            run.region,
             account_of(&p.role_arn),
             p.name
         );
@@ -220,13 +222,15 @@ fn account_of(arn: &str) -> &str {
 }
 
 /// Polls until the function is `Active` with its last update `Successful`; reports a failed
-/// state with Lambda's reason. Bounded by `clients.function_wait_budget`.
-pub async fn wait_until_ready(clients: &Clients, name: &str) -> Result<(), AwsError> {
-    let deadline = Instant::now() + clients.function_wait_budget;
+/// state with Lambda's reason. Bounded by the run's function-wait budget.
+pub async fn wait_until_ready(run: &Run, name: &str) -> Result<(), AwsError> {
+    let budget = run.budgets.function_wait;
+    let deadline = Instant::now() + budget;
     let mut delay = Duration::from_millis(250);
     let mut said = false;
     loop {
-        let c = clients
+        let c = run
+            .clients
             .lambda
             .get_function_configuration()
             .function_name(name)
@@ -258,7 +262,7 @@ pub async fn wait_until_ready(clients: &Clients, name: &str) -> Result<(), AwsEr
                 what(name),
                 format!(
                     "still not ready after {}s (state {:?}, last update {:?})",
-                    clients.function_wait_budget.as_secs(),
+                    budget.as_secs(),
                     state,
                     update
                 ),
@@ -266,10 +270,10 @@ pub async fn wait_until_ready(clients: &Clients, name: &str) -> Result<(), AwsEr
             ));
         }
         if !said {
-            (clients.notify)(&format!(
+            (run.notify)(&format!(
                 "waiting for {} to become ready (up to {}s)...",
                 what(name),
-                clients.function_wait_budget.as_secs()
+                budget.as_secs()
             ));
             said = true;
         }
@@ -281,7 +285,7 @@ pub async fn wait_until_ready(clients: &Clients, name: &str) -> Result<(), AwsEr
 pub async fn delete(lambda: &Client, name: &str) -> Result<(), AwsError> {
     absent_as_none(
         lambda.delete_function().function_name(name).send().await,
-        NOT_FOUND,
+        |e| e.is_resource_not_found_exception(),
         "DeleteFunction",
         &what(name),
     )?;

@@ -13,8 +13,6 @@ use super::errors::{absent_as_none, AwsError};
 use crate::plan::resources::LogGroupProps;
 use crate::spec::OWNERSHIP_TAG;
 
-const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
-
 fn what(name: &str) -> String {
     format!("log group {name}")
 }
@@ -72,7 +70,7 @@ async fn tags_of(
 ) -> Result<Option<BTreeMap<String, String>>, AwsError> {
     let out = absent_as_none(
         logs.list_tags_for_resource().resource_arn(arn).send().await,
-        NOT_FOUND,
+        |e| e.is_resource_not_found_exception(),
         "ListTagsForResource",
         &what(name),
     )?;
@@ -182,7 +180,7 @@ pub async fn delete(logs: &Client, name: &str, stack: &str) -> Result<(), AwsErr
     check_ours(&live, stack, "DeleteLogGroup")?;
     absent_as_none(
         logs.delete_log_group().log_group_name(name).send().await,
-        NOT_FOUND,
+        |e| e.is_resource_not_found_exception(),
         "DeleteLogGroup",
         &what(name),
     )?;

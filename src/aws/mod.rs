@@ -13,6 +13,7 @@ pub mod iam_role_policy;
 pub mod lambda_function;
 pub mod log_group;
 pub mod retry;
+pub mod run;
 pub mod s3_bucket;
 pub mod s3_cors;
 pub mod s3_encryption;
@@ -24,10 +25,16 @@ pub mod sts;
 
 pub use clients::{CallCounter, Clients};
 pub use errors::AwsError;
+pub use run::Run;
+
+use std::collections::BTreeMap;
+
+use tokio::task::JoinSet;
 
 use crate::plan::{Action, Kind, Props, Step};
 
-/// Error codes meaning the bucket itself is gone.
+/// Error codes meaning the bucket itself is gone (a code: S3's model declares `NoSuchBucket` for
+/// only a few operations).
 pub(crate) const NOT_FOUND_BUCKET: &[&str] = &["NoSuchBucket"];
 
 /// A request the SDK would not build: a bug of ours, not the user's.
@@ -59,12 +66,45 @@ pub(crate) fn stale_tag_keys(
         .unwrap_or_default()
 }
 
+/// Reads every `(id, kind, physical id)` at once; `None` for what does not exist.
+pub async fn read_all(
+    run: &Run,
+    targets: Vec<(String, Kind, String)>,
+) -> Result<BTreeMap<String, Option<Props>>, AwsError> {
+    let mut set = JoinSet::new();
+    for (id, kind, physical) in targets {
+        let run = run.clone();
+        set.spawn(async move { (id, read(&run, kind, &physical).await) });
+    }
+    let mut live = BTreeMap::new();
+    let mut first_error = None;
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((id, Ok(props))) => {
+                live.insert(id, props);
+            }
+            Ok((_, Err(e))) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                first_error.get_or_insert(AwsError::new(
+                    "read",
+                    "the stack's resources",
+                    format!("a read task failed: {e}"),
+                    "this is a bug in presign-stack; please report it",
+                ));
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(live),
+    }
+}
+
 /// Reads one resource of `kind` at `physical_id`; `None` when it does not exist.
-pub async fn read(
-    clients: &Clients,
-    kind: Kind,
-    physical_id: &str,
-) -> Result<Option<Props>, AwsError> {
+pub async fn read(run: &Run, kind: Kind, physical_id: &str) -> Result<Option<Props>, AwsError> {
+    let clients = &run.clients;
     let s3 = &clients.s3;
     Ok(match kind {
         Kind::S3Bucket => s3_bucket::find(s3, physical_id, s3_bucket::STACK_BUCKET)
@@ -100,17 +140,16 @@ pub async fn read(
         Kind::LambdaFunction => lambda_function::find(&clients.lambda, physical_id)
             .await?
             .map(Props::LambdaFunction),
-        Kind::HttpApi => http_api::find(clients, physical_id)
-            .await?
-            .map(Props::HttpApi),
+        Kind::HttpApi => http_api::find(run, physical_id).await?.map(Props::HttpApi),
     })
 }
 
 /// Makes one planned change.
-pub async fn apply(clients: &Clients, step: &Step) -> Result<(), AwsError> {
+pub async fn apply(run: &Run, step: &Step) -> Result<(), AwsError> {
+    let clients = &run.clients;
     if matches!(step.action, Action::Delete | Action::Replace) {
         if let Some(old) = &step.delete_physical_id {
-            delete(clients, step.kind, old, step.before.as_ref()).await?;
+            delete(run, step.kind, old, step.before.as_ref()).await?;
         }
     }
     // What is live when the step updates in place (a replace starts from nothing).
@@ -142,30 +181,31 @@ pub async fn apply(clients: &Clients, step: &Step) -> Result<(), AwsError> {
         Props::IamRolePolicy(p) => iam_role_policy::put(&clients.iam, p).await,
         Props::LogGroup(p) => match live {
             Some(Props::LogGroup(before)) => {
-                log_group::update(&clients.logs, before, p, &clients.stack).await
+                log_group::update(&clients.logs, before, p, &run.stack).await
             }
-            _ => log_group::create(&clients.logs, p, &clients.stack).await,
+            _ => log_group::create(&clients.logs, p, &run.stack).await,
         },
         Props::LambdaFunction(p) => match live {
             Some(Props::LambdaFunction(before)) => {
-                lambda_function::update(clients, Some(before), p).await
+                lambda_function::update(run, Some(before), p).await
             }
-            _ => lambda_function::create(clients, p).await,
+            _ => lambda_function::create(run, p).await,
         },
         Props::HttpApi(p) => match live {
-            Some(Props::HttpApi(before)) => http_api::update(clients, Some(before), p).await,
-            _ => http_api::create(clients, p).await,
+            Some(Props::HttpApi(before)) => http_api::update(run, Some(before), p).await,
+            _ => http_api::create(run, p).await,
         },
     }
 }
 
 /// Deletes one resource; a missing one is success. `recorded`: what the state holds for it.
 pub async fn delete(
-    clients: &Clients,
+    run: &Run,
     kind: Kind,
     physical_id: &str,
     recorded: Option<&Props>,
 ) -> Result<(), AwsError> {
+    let clients = &run.clients;
     let s3 = &clients.s3;
     match kind {
         Kind::S3Bucket => s3_bucket::delete(s3, physical_id).await,
@@ -180,14 +220,14 @@ pub async fn delete(
         Kind::IamRolePolicy => {
             iam_role_policy::delete(&clients.iam, physical_id, physical_id).await
         }
-        Kind::LogGroup => log_group::delete(&clients.logs, physical_id, &clients.stack).await,
+        Kind::LogGroup => log_group::delete(&clients.logs, physical_id, &run.stack).await,
         Kind::LambdaFunction => lambda_function::delete(&clients.lambda, physical_id).await,
         Kind::HttpApi => {
             let recorded = match recorded {
                 Some(Props::HttpApi(p)) => Some(p),
                 _ => None,
             };
-            http_api::delete(clients, physical_id, recorded).await
+            http_api::delete(run, physical_id, recorded).await
         }
     }
 }

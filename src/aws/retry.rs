@@ -8,7 +8,10 @@ use tokio::time::Instant;
 
 use super::errors::AwsError;
 
-/// Lambda's answers while a new or changed role has not reached it yet.
+/// Lambda's answers while a new or changed role has not reached it yet. Messages, because that is
+/// all AWS gives: they arrive as `InvalidParameterValueException`, the code of every bad
+/// parameter, and only the message says it is the role (terraform-provider-aws matches the same
+/// texts).
 const PROPAGATION_MESSAGES: [&str; 4] = [
     "cannot be assumed by Lambda",
     "The role defined for the function cannot be assumed",
@@ -86,6 +89,7 @@ mod tests {
             code: Some("InvalidParameterValueException".into()),
             message: "The role defined for the function cannot be assumed by Lambda.".into(),
             hint: None,
+            source: None,
         }
     }
 

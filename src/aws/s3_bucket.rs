@@ -70,6 +70,7 @@ pub async fn find(
             .iter()
             .map(|t| (t.key().to_string(), t.value().to_string()))
             .collect(),
+        // Codes: S3's model declares neither of these answers.
         Err(e) if has_code(&e, &["NoSuchTagSet"]) => BTreeMap::new(),
         Err(e) if has_code(&e, NOT_FOUND_BUCKET) => return Ok(None),
         Err(e) => return Err(AwsError::from_sdk("GetBucketTagging", what(bucket), e)),
@@ -142,6 +143,7 @@ pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
     match s3.delete_bucket().bucket(bucket).send().await {
         Ok(_) => Ok(()),
         Err(e) if has_code(&e, NOT_FOUND_BUCKET) => Ok(()),
+        // A code: S3's model does not declare BucketNotEmpty.
         Err(e) if has_code(&e, &["BucketNotEmpty"]) => Err(AwsError::new(
             "DeleteBucket",
             what(bucket),

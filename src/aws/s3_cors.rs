@@ -4,11 +4,9 @@ use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
 use aws_sdk_s3::Client;
 
 use super::build_error;
-use super::errors::{absent_as_none, AwsError};
+use super::errors::{absent_as_none, s3_code, AwsError};
 use crate::plan::normalize;
 use crate::plan::resources::{CorsProps, CorsRuleProps};
-
-const NOT_FOUND: &[&str] = &["NoSuchCORSConfiguration"];
 
 fn what(bucket: &str) -> String {
     format!("CORS configuration of bucket {bucket}")
@@ -18,7 +16,7 @@ fn what(bucket: &str) -> String {
 pub async fn find(s3: &Client, bucket: &str) -> Result<Option<CorsProps>, AwsError> {
     let found = absent_as_none(
         s3.get_bucket_cors().bucket(bucket).send().await,
-        NOT_FOUND,
+        s3_code("NoSuchCORSConfiguration"),
         "GetBucketCors",
         &what(bucket),
     )?;
@@ -76,7 +74,7 @@ pub async fn put(s3: &Client, p: &CorsProps) -> Result<(), AwsError> {
 pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
     absent_as_none(
         s3.delete_bucket_cors().bucket(bucket).send().await,
-        NOT_FOUND,
+        s3_code("NoSuchCORSConfiguration"),
         "DeleteBucketCors",
         &what(bucket),
     )?;

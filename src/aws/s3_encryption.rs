@@ -7,10 +7,8 @@ use aws_sdk_s3::types::{
 use aws_sdk_s3::Client;
 
 use super::build_error;
-use super::errors::{absent_as_none, AwsError};
+use super::errors::{absent_as_none, s3_code, AwsError};
 use crate::plan::resources::EncryptionProps;
-
-const NOT_FOUND: &[&str] = &["ServerSideEncryptionConfigurationNotFoundError"];
 
 fn what(bucket: &str) -> String {
     format!("default encryption of bucket {bucket}")
@@ -20,7 +18,7 @@ fn what(bucket: &str) -> String {
 pub async fn find(s3: &Client, bucket: &str) -> Result<Option<EncryptionProps>, AwsError> {
     let found = absent_as_none(
         s3.get_bucket_encryption().bucket(bucket).send().await,
-        NOT_FOUND,
+        s3_code("ServerSideEncryptionConfigurationNotFoundError"),
         "GetBucketEncryption",
         &what(bucket),
     )?;
@@ -72,7 +70,7 @@ pub async fn put(s3: &Client, p: &EncryptionProps) -> Result<(), AwsError> {
 pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
     absent_as_none(
         s3.delete_bucket_encryption().bucket(bucket).send().await,
-        NOT_FOUND,
+        s3_code("ServerSideEncryptionConfigurationNotFoundError"),
         "DeleteBucketEncryption",
         &what(bucket),
     )?;

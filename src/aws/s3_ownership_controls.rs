@@ -4,14 +4,12 @@ use aws_sdk_s3::types::{ObjectOwnership, OwnershipControls, OwnershipControlsRul
 use aws_sdk_s3::Client;
 
 use super::build_error;
-use super::errors::{absent_as_none, AwsError};
+use super::errors::{absent_as_none, s3_code, AwsError};
 use crate::plan::resources::OwnershipProps;
 
 fn what(bucket: &str) -> String {
     format!("ownership controls of bucket {bucket}")
 }
-
-const NOT_FOUND: &[&str] = &["OwnershipControlsNotFoundError"];
 
 /// `None` when the bucket or its ownership controls are missing.
 pub async fn find(s3: &Client, bucket: &str) -> Result<Option<OwnershipProps>, AwsError> {
@@ -20,7 +18,7 @@ pub async fn find(s3: &Client, bucket: &str) -> Result<Option<OwnershipProps>, A
             .bucket(bucket)
             .send()
             .await,
-        NOT_FOUND,
+        s3_code("OwnershipControlsNotFoundError"),
         "GetBucketOwnershipControls",
         &what(bucket),
     )?;
@@ -57,7 +55,7 @@ pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
             .bucket(bucket)
             .send()
             .await,
-        NOT_FOUND,
+        s3_code("OwnershipControlsNotFoundError"),
         "DeleteBucketOwnershipControls",
         &what(bucket),
     )?;

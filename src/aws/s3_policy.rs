@@ -3,11 +3,9 @@
 
 use aws_sdk_s3::Client;
 
-use super::errors::{absent_as_none, AwsError};
+use super::errors::{absent_as_none, s3_code, AwsError};
 use crate::plan::normalize;
 use crate::plan::resources::PolicyProps;
-
-const NOT_FOUND: &[&str] = &["NoSuchBucketPolicy"];
 
 fn what(bucket: &str) -> String {
     format!("policy of bucket {bucket}")
@@ -17,7 +15,7 @@ fn what(bucket: &str) -> String {
 pub async fn find(s3: &Client, bucket: &str) -> Result<Option<PolicyProps>, AwsError> {
     let found = absent_as_none(
         s3.get_bucket_policy().bucket(bucket).send().await,
-        NOT_FOUND,
+        s3_code("NoSuchBucketPolicy"),
         "GetBucketPolicy",
         &what(bucket),
     )?;
@@ -52,7 +50,7 @@ pub async fn put(s3: &Client, p: &PolicyProps) -> Result<(), AwsError> {
 pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
     absent_as_none(
         s3.delete_bucket_policy().bucket(bucket).send().await,
-        NOT_FOUND,
+        s3_code("NoSuchBucketPolicy"),
         "DeleteBucketPolicy",
         &what(bucket),
     )?;

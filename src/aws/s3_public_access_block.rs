@@ -3,10 +3,8 @@
 use aws_sdk_s3::types::PublicAccessBlockConfiguration;
 use aws_sdk_s3::Client;
 
-use super::errors::{absent_as_none, AwsError};
+use super::errors::{absent_as_none, s3_code, AwsError};
 use crate::plan::resources::PublicAccessBlockProps;
-
-const NOT_FOUND: &[&str] = &["NoSuchPublicAccessBlockConfiguration"];
 
 fn what(bucket: &str) -> String {
     format!("public access block of bucket {bucket}")
@@ -16,7 +14,7 @@ fn what(bucket: &str) -> String {
 pub async fn find(s3: &Client, bucket: &str) -> Result<Option<PublicAccessBlockProps>, AwsError> {
     let found = absent_as_none(
         s3.get_public_access_block().bucket(bucket).send().await,
-        NOT_FOUND,
+        s3_code("NoSuchPublicAccessBlockConfiguration"),
         "GetPublicAccessBlock",
         &what(bucket),
     )?;
@@ -53,7 +51,7 @@ pub async fn put(s3: &Client, p: &PublicAccessBlockProps) -> Result<(), AwsError
 pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
     absent_as_none(
         s3.delete_public_access_block().bucket(bucket).send().await,
-        NOT_FOUND,
+        s3_code("NoSuchPublicAccessBlockConfiguration"),
         "DeletePublicAccessBlock",
         &what(bucket),
     )?;

@@ -15,7 +15,7 @@ fn what(bucket: &str) -> String {
 pub async fn find(s3: &Client, bucket: &str) -> Result<Option<VersioningProps>, AwsError> {
     let found = absent_as_none(
         s3.get_bucket_versioning().bucket(bucket).send().await,
-        &[],
+        |_| false,
         "GetBucketVersioning",
         &what(bucket),
     )?;

@@ -1,11 +1,9 @@
 //! Who we are: the account id, needed in ARNs and in the role's trust condition.
 
-use super::clients::Clients;
 use super::errors::AwsError;
 
-pub async fn account_id(clients: &Clients) -> Result<String, AwsError> {
-    let out = clients
-        .sts
+pub async fn account_id(sts: &aws_sdk_sts::Client) -> Result<String, AwsError> {
+    let out = sts
         .get_caller_identity()
         .send()
         .await

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 
-use super::{apply, confirm, read_live, report_calls, ExitStatus, Session};
+use super::{apply, confirm, report_calls, ExitStatus, Session};
 use crate::aws::http_api;
+use crate::aws::read_all;
 use crate::cli::{DeployArgs, Global};
 use crate::output::{render, Printer};
 use crate::plan::{desired, reconcile};
@@ -19,7 +20,7 @@ pub async fn run(
     let mut session = Session::open(global, printer, clients).await?;
     let mut signals = super::Signals::install();
     let lock = super::lock_or_interrupt(&session, global, printer, "deploy", &mut signals).await?;
-    let interrupt = session.clients.interrupt.clone();
+    let interrupt = session.interrupt.clone();
     let body = locked(&mut session, global, args, printer);
     super::with_lock(lock, signals, interrupt, printer, "deploy", body).await
 }
@@ -37,7 +38,7 @@ async fn locked(
         .load(&session.stack.name)
         .await?
         .unwrap_or_else(|| session.state_or_new());
-    super::test_hold_point().await;
+    crate::hooks::hold_point().await;
     let recorded = state.resources.clone();
     // Physical ids are names, known without the account id: read every resource while the
     // account id (STS) and the artifact are fetched, in one parallel wave.
@@ -61,16 +62,16 @@ async fn locked(
             code_sha256: String::new(),
         },
     ));
-    let clients = session.clients.clone();
+    let run = session.run.clone();
     let (wanted, live) = tokio::join!(
         session.desired(printer, true),
-        read_live(&clients, provisional.clone())
+        read_all(&run, provisional.clone())
     );
     let wanted = wanted?;
     let mut live = live.context("reading the stack's resources from AWS")?;
     if targets_of(&wanted) != provisional {
         // Cannot happen while physical ids do not depend on the account; read again if so.
-        live = read_live(&session.clients, targets_of(&wanted))
+        live = read_all(&session.run, targets_of(&wanted))
             .await
             .context("reading the stack's resources from AWS")?;
     }
@@ -110,7 +111,7 @@ async fn locked(
             "stack": session.stack.name, "region": session.region,
             "changed": false, "plan": [], "applied": 0, "outputs": state.outputs,
         }));
-        report_calls(printer, &session.clients);
+        report_calls(printer, &session.run.clients);
         return Ok(ExitStatus::Success);
     }
     if adopted {
@@ -163,23 +164,7 @@ async fn outputs(session: &Session) -> anyhow::Result<BTreeMap<String, String>> 
     out.insert("function_arn".into(), desired::function_arn(stack, &target));
     out.insert("role_arn".into(), desired::role_arn(stack, &target));
     let api_name = desired::api_name(stack);
-    let known_id = session
-        .clients
-        .api_ids
-        .lock()
-        .ok()
-        .and_then(|ids| ids.get(&api_name).cloned());
-    // An API's endpoint is https://<id>.execute-api.<region>.amazonaws.com: no need to ask
-    // for it when this run already knows the id (it created or verified it).
-    let endpoint = match known_id {
-        Some(id) if !region.starts_with("cn-") => {
-            Some(format!("https://{id}.execute-api.{region}.amazonaws.com"))
-        }
-        _ => http_api::resolve(&session.clients, &api_name)
-            .await?
-            .map(|(_, endpoint)| endpoint),
-    };
-    if let Some(endpoint) = endpoint {
+    if let Some(endpoint) = http_api::endpoint(&session.run, &api_name).await? {
         out.insert(
             "api_url".into(),
             format!("{}{}", endpoint.trim_end_matches('/'), stack.api.route),
@@ -196,7 +181,7 @@ fn print_outputs(session: &Session, printer: &Printer, outputs: &BTreeMap<String
     printer.result(&text);
     // An emulator keeps API Gateway's resources but serves no HTTP through them.
     if let (Some(endpoint), true) = (
-        &session.clients.s3_endpoint,
+        &session.run.clients.s3_endpoint,
         outputs.contains_key("api_url"),
     ) {
         printer.info(&format!(

@@ -2,7 +2,8 @@
 
 use anyhow::bail;
 
-use super::{apply, confirm, read_live, read_recorded, report_calls, ExitStatus, Session};
+use super::{apply, confirm, read_recorded, report_calls, ExitStatus, Session};
+use crate::aws::read_all;
 use crate::aws::s3_bucket;
 use crate::cli::{DestroyArgs, Global};
 use crate::output::{render, Printer};
@@ -17,7 +18,7 @@ pub async fn run(
     let session = Session::open(global, printer, clients).await?;
     let mut signals = super::Signals::install();
     let lock = super::lock_or_interrupt(&session, global, printer, "destroy", &mut signals).await?;
-    let interrupt = session.clients.interrupt.clone();
+    let interrupt = session.interrupt.clone();
     let body = locked(&session, global, args, printer);
     super::with_lock(lock, signals, interrupt, printer, "destroy", body).await
 }
@@ -30,7 +31,7 @@ async fn locked(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let loaded = session.store.load(&session.stack.name).await?;
-    super::test_hold_point().await;
+    crate::hooks::hold_point().await;
     let Some(mut state) = loaded else {
         printer.result(&format!(
             "Nothing to destroy: stack {:?} has no state (it was never deployed here, or was destroyed).\n",
@@ -45,10 +46,10 @@ async fn locked(
     // what it made is the stack's, so destroy takes it too.
     let half_made = reconcile::half_made(&state.resources, &state.pending);
     if !half_made.is_empty() {
-        let found = read_live(&session.clients, half_made).await?;
+        let found = read_all(&session.run, half_made).await?;
         reconcile::recover(&mut state.resources, found);
     }
-    let live = read_recorded(&session.clients, &state.resources).await?;
+    let live = read_recorded(&session.run, &state.resources).await?;
     let decided = reconcile::reconcile_destroy(
         &session.stack.name,
         &state.resources,
@@ -74,7 +75,7 @@ async fn locked(
         printer.json_result(serde_json::json!({
             "stack": session.stack.name, "region": session.region, "plan": [], "deleted": 0,
         }));
-        report_calls(printer, &session.clients);
+        report_calls(printer, &session.run.clients);
         return Ok(ExitStatus::Success);
     }
     for r in &decided.refused {
@@ -88,7 +89,7 @@ async fn locked(
     }
     let mut to_empty = None;
     for bucket in &decided.buckets {
-        let objects = s3_bucket::count_objects(&session.clients.s3, bucket).await?;
+        let objects = s3_bucket::count_objects(&session.run.clients.s3, bucket).await?;
         if objects > 0 {
             if !(args.force_empty || session.stack.bucket.force_destroy) {
                 bail!(
@@ -117,7 +118,7 @@ async fn locked(
         printer.progress(&format!(
             "emptying bucket {bucket} ({n} object versions)..."
         ));
-        let deleted = s3_bucket::empty(&session.clients.s3, bucket)
+        let deleted = s3_bucket::empty(&session.run.clients.s3, bucket)
             .await
             .map_err(|mut e| {
                 let denying = deny_statements_on_deletes(&session.stack);

@@ -13,9 +13,9 @@ pub async fn run(
     let mut session = Session::open(global, printer, clients).await?;
     let recorded = session.recorded();
     // The reads and the account id (STS) in one parallel wave.
-    let clients = session.clients.clone();
+    let run = session.run.clone();
     let (live, wanted) = tokio::join!(
-        read_recorded(&clients, &recorded),
+        read_recorded(&run, &recorded),
         session.desired(printer, false)
     );
     let (live, wanted) = (live?, wanted?);
@@ -26,7 +26,7 @@ pub async fn run(
     json["stack"] = session.stack.name.clone().into();
     json["region"] = session.region.clone().into();
     printer.json_result(json);
-    report_calls(printer, &session.clients);
+    report_calls(printer, &session.run.clients);
     Ok(if report.in_sync() {
         ExitStatus::Success
     } else {

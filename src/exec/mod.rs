@@ -2,14 +2,42 @@
 //! as the steps it waits for are done; a failure skips the steps that depend on it and lets
 //! independent work finish. The state is written after every completed step.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use crate::aws::{self, AwsError, Clients};
+use crate::aws::{self, AwsError, Run};
 use crate::output::Printer;
 use crate::plan::{Action, Plan, Step};
 use crate::state::{PendingOperation, State, StateError, Store};
+
+/// A request to stop (SIGINT, SIGTERM), shared by the command and the executor: while changes
+/// are being applied, the executor starts no more of them and lets those under way finish.
+#[derive(Debug, Default)]
+pub struct Interrupt {
+    requested: AtomicBool,
+    applying: AtomicBool,
+}
+
+impl Interrupt {
+    pub fn requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+
+    /// Records a request; `true` when one was already made.
+    pub fn request(&self) -> bool {
+        self.requested.swap(true, Ordering::SeqCst)
+    }
+
+    pub fn applying(&self) -> bool {
+        self.applying.load(Ordering::SeqCst)
+    }
+
+    pub fn set_applying(&self, on: bool) {
+        self.applying.store(on, Ordering::SeqCst);
+    }
+}
 
 /// What happened to each step.
 #[derive(Debug, Default)]
@@ -162,7 +190,8 @@ pub async fn run_graph<D: Driver>(
 /// Drives a plan's steps: journal, AWS call, record, progress.
 struct PlanDriver<'a> {
     plan: &'a Plan,
-    clients: &'a Clients,
+    run: &'a Run,
+    interrupt: &'a Interrupt,
     state: &'a mut State,
     store: &'a Store,
     printer: &'a Printer,
@@ -189,11 +218,11 @@ impl Driver for PlanDriver<'_> {
             &step.id,
             &format!("{} {}...", verb(step.action).0, label(step)),
         );
-        let clients = self.clients.clone();
+        let run = self.run.clone();
         let step = step.clone();
         Ok(Box::pin(async move {
             let t0 = Instant::now();
-            let result = aws::apply(&clients, &step).await;
+            let result = aws::apply(&run, &step).await;
             (result, t0.elapsed())
         }))
     }
@@ -266,15 +295,16 @@ impl Driver for PlanDriver<'_> {
     }
 
     fn stopping(&self) -> bool {
-        self.clients.interrupt.requested()
+        self.interrupt.requested()
     }
 }
 
-/// Runs `plan`, recording every completed step in `state` and saving it through `store`.
+/// Runs `plan`, starting no more steps once `interrupt` is requested, recording every completed step in `state` and saving it through `store`.
 /// Returns an error only when the state cannot be written (then nothing more is started).
 pub async fn execute(
     plan: &Plan,
-    clients: &Clients,
+    run: &Run,
+    interrupt: &Interrupt,
     state: &mut State,
     store: &Store,
     printer: &Printer,
@@ -298,7 +328,8 @@ pub async fn execute(
         .collect();
     let mut driver = PlanDriver {
         plan,
-        clients,
+        run,
+        interrupt,
         state,
         store,
         printer,

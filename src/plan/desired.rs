@@ -443,12 +443,14 @@ pub fn signer(stack: &Stack, t: &Target) -> Vec<Resource> {
                     throttle_rate_limit: stack.api.throttle_rate_limit,
                     throttle_burst_limit: stack.api.throttle_burst_limit as i32,
                 }),
-                invoke_permission: Some(format!(
-                    "{} arn:aws:execute-api:{}:{}:{}",
+                invoke_permission: Some(InvokePermission::api_gateway(
                     function_arn(stack, t),
-                    t.region,
-                    t.account_id,
-                    route_source(&route_key)
+                    format!(
+                        "arn:aws:execute-api:{}:{}:{}",
+                        t.region,
+                        t.account_id,
+                        route_source(&route_key)
+                    ),
                 )),
             }),
             depends_on: vec![ids::FUNCTION.into()],

@@ -202,9 +202,80 @@ pub struct HttpApiProps {
     pub integration: Option<String>,
     pub route: Option<ApiRoute>,
     pub stage: Option<ApiStage>,
-    /// The function's permission for this API: `<function ARN> <source ARN>`, the API id in the
-    /// source ARN written `{api}` so the value is known before the API exists.
-    pub invoke_permission: Option<String>,
+    /// The function's permission for this API.
+    pub invoke_permission: Option<InvokePermission>,
+}
+
+/// The statement that lets API Gateway invoke the function for this API's route. Stored and shown
+/// as `<function ARN> <source ARN>` (with ` principal=<p>` when the principal is not API
+/// Gateway), the API id in the source ARN written `{api}` so the value is known before the API
+/// exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct InvokePermission {
+    pub function_arn: String,
+    pub source_arn: String,
+    pub principal: String,
+}
+
+impl InvokePermission {
+    /// The principal every permission of ours grants to.
+    pub const API_GATEWAY: &'static str = "apigateway.amazonaws.com";
+
+    /// API Gateway's permission for `function_arn` from `source_arn`.
+    pub fn api_gateway(function_arn: impl Into<String>, source_arn: impl Into<String>) -> Self {
+        InvokePermission {
+            function_arn: function_arn.into(),
+            source_arn: source_arn.into(),
+            principal: Self::API_GATEWAY.to_string(),
+        }
+    }
+
+    /// The source ARN with the API's real id in place of `{api}`.
+    pub fn source_arn_for(&self, api_id: &str) -> String {
+        self.source_arn.replace("{api}", api_id)
+    }
+}
+
+impl fmt::Display for InvokePermission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.function_arn, self.source_arn)?;
+        if self.principal != Self::API_GATEWAY {
+            write!(f, " principal={}", self.principal)?;
+        }
+        Ok(())
+    }
+}
+
+impl From<InvokePermission> for String {
+    fn from(p: InvokePermission) -> String {
+        p.to_string()
+    }
+}
+
+impl TryFrom<String> for InvokePermission {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        let mut parts = s.split(' ');
+        let (Some(function_arn), Some(source_arn)) = (parts.next(), parts.next()) else {
+            return Err(format!("not `<function ARN> <source ARN>`: {s:?}"));
+        };
+        let principal = match parts.next() {
+            None => Self::API_GATEWAY,
+            Some(p) => p
+                .strip_prefix("principal=")
+                .ok_or_else(|| format!("unexpected {p:?} in an invoke permission"))?,
+        };
+        if parts.next().is_some() {
+            return Err(format!("unexpected words in an invoke permission: {s:?}"));
+        }
+        Ok(InvokePermission {
+            function_arn: function_arn.to_string(),
+            source_arn: source_arn.to_string(),
+            principal: principal.to_string(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

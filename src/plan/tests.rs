@@ -318,9 +318,19 @@ fn the_invoke_permission_is_limited_to_this_apis_route() {
         panic!()
     };
     assert_eq!(
-        api.invoke_permission.as_deref(),
+        api.invoke_permission.as_ref().map(ToString::to_string).as_deref(),
         Some("arn:aws:lambda:eu-west-1:111122223333:function:demo-signer arn:aws:execute-api:eu-west-1:111122223333:{api}/*/GET/sign")
     );
+    let stored = serde_json::to_value(&api.invoke_permission).unwrap();
+    assert_eq!(
+        stored,
+        serde_json::json!("arn:aws:lambda:eu-west-1:111122223333:function:demo-signer arn:aws:execute-api:eu-west-1:111122223333:{api}/*/GET/sign"),
+        "the state stores the permission as it always has"
+    );
+    let other: crate::plan::resources::InvokePermission =
+        serde_json::from_value(serde_json::json!("fn src principal=s3.amazonaws.com")).unwrap();
+    assert_eq!(other.principal, "s3.amazonaws.com");
+    assert_eq!(other.to_string(), "fn src principal=s3.amazonaws.com");
     assert_eq!(api.route.as_ref().unwrap().route_key, "GET /sign");
     assert_eq!(
         api.integration.as_deref(),

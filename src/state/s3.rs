@@ -139,14 +139,10 @@ impl Intercept for ServerDate {
     }
 }
 
-/// This machine's clock, only when S3 sent no `Date`. Tests may skew it
-/// (`PRESIGN_STACK_TEST_CLOCK_SKEW_SECONDS`) to show that leases do not depend on it.
+/// This machine's clock, only when S3 sent no `Date`. Tests may skew it ([`crate::hooks`]) to
+/// show that leases do not depend on it.
 fn local_now() -> u64 {
-    let skew: i64 = std::env::var("PRESIGN_STACK_TEST_CLOCK_SKEW_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    crate::clock::now_unix().saturating_add_signed(skew)
+    crate::clock::now_unix().saturating_add_signed(crate::hooks::clock_skew_seconds())
 }
 
 /// The state object of one stack in a bucket.
@@ -177,19 +173,23 @@ fn condition_failed<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
 /// empty 403) is named by its HTTP status.
 fn aws_error<E>(operation: &'static str, location: &str, err: SdkError<E>) -> AwsError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match status(&err) {
         Some(st) if code_of(&err).is_none() => AwsError {
             operation,
             resource: location.to_string(),
-            code: Some(match st {
-                403 => "Forbidden".to_string(),
-                404 => "NotFound".to_string(),
-                _ => format!("HTTP{st}"),
-            }),
+            code: Some(
+                match st {
+                    403 => "Forbidden".to_string(),
+                    404 => "NotFound".to_string(),
+                    _ => format!("HTTP{st}"),
+                }
+                .into(),
+            ),
             message: format!("HTTP {st} without an error body"),
             hint: None,
+            source: Some(Box::new(err)),
         },
         _ => AwsError::from_sdk(operation, location.to_string(), err),
     }

@@ -271,7 +271,7 @@ impl TestStack {
         argv.extend_from_slice(args);
         argv.extend_from_slice(&["-f", spec.to_str().unwrap()]);
         let cli = Cli::try_parse_from(argv).unwrap();
-        let clients = Clients::new(&sdk_config().await, REGION, &self.name);
+        let clients = Clients::new(&sdk_config().await, REGION);
         let (printer, out, err) = Printer::capture();
         let status = presign_stack::run(cli, &printer, Some(clients.clone())).await;
         Run {

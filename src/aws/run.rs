@@ -1,0 +1,93 @@
+//! What one run's resource operations carry besides the SDK clients: whose resources they are
+//! and where, how long they may wait, where they say what they wait for, the signer's artifact,
+//! and the API ids learned so far. Built by the command's session; the clients know none of it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::clients::Clients;
+
+/// Where the resource operations say what they are waiting for.
+pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How long a run waits for AWS's eventual consistency and asynchronous states.
+#[derive(Debug, Clone, Copy)]
+pub struct Budgets {
+    /// For IAM changes to reach Lambda (`--propagation-timeout`).
+    pub propagation: Duration,
+    /// For a function to become Active or finish an update.
+    pub function_wait: Duration,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Budgets {
+            propagation: Duration::from_secs(300),
+            function_wait: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The ids of HTTP APIs by name, as this run found or created them (an API's name is not unique:
+/// only `aws::http_api` writes here, after checking the name and the ownership tag). A hint from
+/// the state is only a hint: `http_api::find` verifies it before trusting it.
+#[derive(Debug, Clone, Default)]
+pub struct ApiIds(Arc<Mutex<BTreeMap<String, String>>>);
+
+impl ApiIds {
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0.lock().ok().and_then(|ids| ids.get(name).cloned())
+    }
+
+    pub(super) fn remember(&self, name: &str, id: &str) {
+        if let Ok(mut ids) = self.0.lock() {
+            ids.insert(name.to_string(), id.to_string());
+        }
+    }
+
+    pub(super) fn forget(&self, name: &str) {
+        if let Ok(mut ids) = self.0.lock() {
+            ids.remove(name);
+        }
+    }
+}
+
+/// One run of a command against one stack.
+#[derive(Clone)]
+pub struct Run {
+    pub clients: Clients,
+    /// The stack's name: resources are found by it through the ownership tag.
+    pub stack: String,
+    pub region: String,
+    pub budgets: Budgets,
+    pub notify: Notify,
+    /// The signer's deployment zip, when this run deploys the function.
+    pub artifact: Option<Arc<Vec<u8>>>,
+    pub api_ids: ApiIds,
+}
+
+impl Run {
+    /// A run for `stack` in `region` with the default budgets, saying nothing.
+    pub fn new(clients: Clients, stack: &str, region: &str) -> Run {
+        Run {
+            clients,
+            stack: stack.to_string(),
+            region: region.to_string(),
+            budgets: Budgets::default(),
+            notify: Arc::new(|_| {}),
+            artifact: None,
+            api_ids: ApiIds::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("stack", &self.stack)
+            .field("region", &self.region)
+            .field("budgets", &self.budgets)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,170 @@
+//! What `dev` answers, before it becomes HTTP: the route, CORS (preflight and response headers),
+//! the JWT authorizer, and the signer's own handler, as API Gateway and the function would.
+
+use presign_signer::{handler, Config, Presigner};
+
+use super::jwt::LocalJwt;
+use crate::presigned::cors::wildcard_match;
+
+/// What a request needs: the signer, its configuration, the route, the API's CORS rules and its
+/// JWT authorizer.
+pub struct Api {
+    pub cfg: Config,
+    pub signer: Presigner,
+    pub route: String,
+    pub cors_origins: Vec<String>,
+    /// The headers a preflight may ask for, as the deployed API's CORS configuration lists them.
+    pub cors_allow_headers: Vec<String>,
+    /// With `api.jwt`: the route needs a token, as behind API Gateway's JWT authorizer.
+    pub jwt: Option<LocalJwt>,
+}
+
+/// The response `dev` gives, before it becomes HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+    /// For the log line.
+    pub outcome: String,
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space, as API Gateway
+/// decodes query parameters).
+fn form_decode(s: &str) -> String {
+    crate::presigned::percent_decode(&s.replace('+', " "))
+}
+
+/// The query as API Gateway's `queryStringParameters`: decoded, repeated names joined by commas.
+pub fn query_parameters(raw: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (form_decode(k), form_decode(v));
+        match out.iter_mut().find(|(name, _)| *name == k) {
+            Some((_, existing)) => {
+                existing.push(',');
+                existing.push_str(&v);
+            }
+            None => out.push((k, v)),
+        }
+    }
+    out
+}
+
+/// API Gateway's answer for a route it does not have.
+fn not_found(mut headers: Vec<(&'static str, String)>, outcome: String) -> Answer {
+    headers.push(("content-type", "application/json".into()));
+    Answer {
+        status: 404,
+        headers,
+        body: r#"{"message":"Not Found"}"#.into(),
+        outcome,
+    }
+}
+
+impl Api {
+    fn origin_allowed(&self, origin: &str) -> bool {
+        self.cors_origins.iter().any(|o| wildcard_match(o, origin))
+    }
+
+    /// Answers one request, as API Gateway with its CORS configuration, its JWT authorizer
+    /// and the signer would.
+    pub fn answer(&self, req: &DevRequest<'_>, now: u64) -> Answer {
+        let DevRequest {
+            method,
+            path,
+            query,
+            origin,
+            authorization,
+        } = *req;
+        let allowed = origin.filter(|o| self.origin_allowed(o));
+        let mut headers: Vec<(&'static str, String)> = Vec::new();
+        if let Some(o) = allowed {
+            headers.push(("access-control-allow-origin", o.to_string()));
+            headers.push(("vary", "origin".into()));
+        }
+        if path != self.route {
+            return not_found(headers, "no such route".into());
+        }
+        if method == "OPTIONS" && origin.is_some() {
+            return match allowed {
+                Some(_) => {
+                    headers.push(("access-control-allow-methods", "GET, OPTIONS".into()));
+                    headers.push((
+                        "access-control-allow-headers",
+                        self.cors_allow_headers.join(","),
+                    ));
+                    headers.push(("access-control-max-age", "300".into()));
+                    Answer {
+                        status: 204,
+                        headers,
+                        body: String::new(),
+                        outcome: "preflight allowed".into(),
+                    }
+                }
+                None => Answer {
+                    status: 403,
+                    headers,
+                    body: String::new(),
+                    outcome: format!(
+                        "preflight refused: origin {} is not in api.cors_origins",
+                        origin.unwrap_or_default()
+                    ),
+                },
+            };
+        }
+        if method != "GET" {
+            return not_found(headers, format!("no {method} route"));
+        }
+        if let Some(jwt) = &self.jwt {
+            if let Err(why) = jwt.check(authorization, now) {
+                headers.push(("content-type", "application/json".into()));
+                headers.push(("www-authenticate", "Bearer".into()));
+                return Answer {
+                    status: 401,
+                    headers,
+                    body: r#"{"message":"Unauthorized"}"#.into(),
+                    outcome: format!("unauthorized: {why}"),
+                };
+            }
+        }
+        let params = query_parameters(query);
+        let reply = handler::sign(
+            &self.cfg,
+            &self.signer,
+            |name| {
+                params
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+            },
+            now,
+        );
+        headers.push(("content-type", "application/json".into()));
+        headers.push(("cache-control", "no-store".into()));
+        let outcome = match (origin, allowed) {
+            (Some(o), None) => format!(
+                "{} (origin {o} is not allowed: the browser will block it)",
+                reply.outcome
+            ),
+            _ => reply.outcome.to_string(),
+        };
+        Answer {
+            status: reply.status,
+            headers,
+            body: reply.body,
+            outcome,
+        }
+    }
+}
+
+/// The parts of an HTTP request `dev` answers from.
+#[derive(Debug, Clone, Copy)]
+pub struct DevRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub origin: Option<&'a str>,
+    pub authorization: Option<&'a str>,
+}

@@ -1,0 +1,151 @@
+//! `presign-stack dev`: the stack's API on 127.0.0.1, served by the signer's own code (the
+//! `lambda/` crate as a library, same validation, same response) with the API's CORS rules,
+//! signing with the caller's credentials for the stack's bucket, on the emulator or on AWS.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use super::{ExitStatus, Session};
+use crate::cli::{DevArgs, Global};
+use crate::output::Printer;
+
+mod api;
+mod jwt;
+
+pub use api::{query_parameters, Answer, Api, DevRequest};
+pub use jwt::LocalJwt;
+
+async fn serve(
+    api: Arc<Api>,
+    printer: Printer,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let answer = api.answer(
+        &DevRequest {
+            method: &method,
+            path: &path,
+            query: req.uri().query().unwrap_or_default(),
+            origin: header("origin"),
+            authorization: header("authorization"),
+        },
+        crate::clock::now_unix(),
+    );
+    // One line per request: never the key or the signed URL.
+    printer.progress(&format!(
+        "{method} {path} → {} {}",
+        answer.status, answer.outcome
+    ));
+    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in answer.headers {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&value) {
+            response.headers_mut().append(name, v);
+        }
+    }
+    Ok(response)
+}
+
+pub async fn run(global: &Global, args: &DevArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let session = Session::open(global, printer, None).await?;
+    let cfg = super::url::signer_config(&session)?;
+    let signer = super::url::local_presigner(&session, &cfg).await?;
+    let api = Arc::new(Api {
+        route: session.stack.api.route.clone(),
+        cors_origins: session.stack.api.cors_origins.clone(),
+        cors_allow_headers: crate::plan::desired::api_cors(&session.stack)
+            .map(|c| c.allow_headers)
+            .unwrap_or_default(),
+        jwt: session
+            .stack
+            .api
+            .jwt
+            .as_ref()
+            .map(|j| LocalJwt::new(&j.issuer, &j.audience)),
+        cfg,
+        signer,
+    });
+    // Uploads need the bucket: say so now rather than at the first PUT.
+    if let Err(e) = session
+        .run
+        .clients
+        .s3
+        .head_bucket()
+        .bucket(&api.cfg.bucket)
+        .send()
+        .await
+    {
+        let missing = e.as_service_error().is_some_and(|s| s.is_not_found());
+        printer.info(&if missing {
+            format!(
+                "warning: bucket {} does not exist yet: uploads will fail until you run `presign-stack deploy`",
+                api.cfg.bucket
+            )
+        } else {
+            format!(
+                "warning: could not check bucket {}: {}",
+                api.cfg.bucket,
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        });
+    }
+    let listener = TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on 127.0.0.1:{}\n  hint: pick another --port (0 picks a free one)",
+                args.port
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let target = match &api.cfg.endpoint {
+        Some(e) => format!("{e} (path-style)"),
+        None => format!("AWS, {}", api.cfg.region),
+    };
+    let token_note = match &api.jwt {
+        Some(jwt) => format!(
+            "api.jwt is on: requests need a token. A local one (valid 1 h, accepted only by this server):\n  Authorization: Bearer {}\n",
+            jwt.mint(crate::clock::now_unix())
+        ),
+        None => String::new(),
+    };
+    printer.result(&format!(
+        "{token_note}Listening on http://{addr}{route}\n  bucket {bucket} on {target}, signing with your credentials\n  CORS origins: {origins}\n  try: curl 'http://{addr}{route}?filekey=cat.jpg&contentType=image/jpeg'\nPress Ctrl-C to stop.\n",
+        route = api.route,
+        bucket = api.cfg.bucket,
+        origins = if api.cors_origins.is_empty() { "(none: browsers are refused)".to_string() } else { api.cors_origins.join(", ") },
+    ));
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    printer.info(&format!("accept failed: {e}"));
+                    continue;
+                }
+            },
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        let (api, printer) = (api.clone(), printer.clone());
+        tokio::spawn(async move {
+            let service = service_fn(move |req| serve(api.clone(), printer.clone(), req));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+    printer.info("Stopped.");
+    Ok(ExitStatus::Success)
+}

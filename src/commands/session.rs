@@ -1,0 +1,335 @@
+//! Opening a session: the spec, the region, the state store and its state, and the clients.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use crate::aws::{clients, http_api, Clients, Run};
+use crate::cli::Global;
+use crate::exec::Interrupt;
+use crate::output::Printer;
+use crate::plan::{desired, Props, Resource};
+use crate::spec::{self, names, Backend, Stack};
+use crate::state::local::LocalStore;
+use crate::state::s3::S3Store;
+use crate::state::{RecordedResource, State, Store};
+
+/// The spec's warnings, one per line, on stderr (they never fail a command).
+pub fn print_warnings(printer: &Printer, stack: &spec::Stack) {
+    for w in &stack.warnings {
+        printer.info(&format!("warning: {w}"));
+    }
+}
+
+/// The folder of the spec: relative paths in it start here.
+pub fn spec_dir(global: &Global) -> PathBuf {
+    match global.file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Where state and lock files live: `--state-dir`, or `.presign-stack/` next to the spec.
+pub fn state_dir(global: &Global) -> PathBuf {
+    match &global.state_dir {
+        Some(d) => d.clone(),
+        None => spec_dir(global).join(".presign-stack"),
+    }
+}
+
+/// Everything a command works with.
+pub struct Session {
+    pub stack: Stack,
+    pub region: String,
+    /// The folder of the spec (relative paths in it start here).
+    pub spec_dir: PathBuf,
+    pub store: Store,
+    pub state: Option<State>,
+    /// The clients and what this run's resource operations carry.
+    pub run: Run,
+    /// SIGINT / SIGTERM during changes, shared with the executor.
+    pub interrupt: Arc<Interrupt>,
+    account_id: Option<String>,
+}
+
+impl Session {
+    /// Parses the spec (before anything touches AWS), resolves the region, loads the state and
+    /// builds the clients (unless `clients` are given, as tests do). Makes no AWS call.
+    pub async fn open(
+        global: &Global,
+        printer: &Printer,
+        clients: Option<Clients>,
+    ) -> anyhow::Result<Session> {
+        let stack = spec::load_env(&global.file, global.env.as_deref())?;
+        print_warnings(printer, &stack);
+        let sdk = match &clients {
+            Some(_) => None,
+            None => Some(
+                clients::load_sdk_config(&clients::Target {
+                    profile: global.profile.clone(),
+                    region: None,
+                })
+                .await?,
+            ),
+        };
+        let region = resolve_region(global, &stack, sdk.as_ref())?;
+        let spec_dir = spec_dir(global);
+        let clients = match (clients, &sdk) {
+            (Some(c), _) => c,
+            (None, Some(config)) => Clients::new(config, &region),
+            (None, None) => unreachable!("the SDK config is loaded whenever no clients are given"),
+        };
+        // The state bucket may be in another region, so it gets its own client: from the SDK
+        // settings (its calls are not counted with the stack's), or from the clients tests gave.
+        let state_client = |r: &str| match &sdk {
+            Some(config) => clients::state_s3_client(config, r),
+            None => aws_sdk_s3::Client::from_conf(
+                clients
+                    .s3
+                    .config()
+                    .to_builder()
+                    .region(aws_config::Region::new(r.to_string()))
+                    .build(),
+            ),
+        };
+        let access = StateAccess {
+            client_for: &state_client,
+            plain_http: (clients.s3_endpoint.as_deref()).is_some_and(|e| e.starts_with("http://")),
+        };
+        let store = open_store(global, &stack, stack.state.backend, &region, access)?;
+        let state = load_checked(&store, global, &stack).await?;
+        if let Some(s) = &state {
+            if s.region != region && !s.resources.is_empty() {
+                bail!(
+                    "stack {:?} was deployed to {}, but this run targets {region}\n  hint: pass --region {} (or destroy it there first to move it)",
+                    stack.name,
+                    s.region,
+                    s.region
+                );
+            }
+        }
+        let mut run = Run::new(clients, &stack.name, &region);
+        // The API's endpoint from the last deploy: a hint that saves looking the API up by name
+        // (aws::http_api verifies name and ownership tag before trusting it).
+        if let Some(url) = state.as_ref().and_then(|s| s.outputs.get("api_url")) {
+            http_api::hint_endpoint(&run, &crate::plan::desired::api_name(&stack), url);
+        }
+        run.budgets.propagation = Duration::from_secs(global.propagation_timeout);
+        let progress = printer.clone();
+        run.notify = Arc::new(move |m: &str| progress.progress(m));
+        Ok(Session {
+            stack,
+            region,
+            spec_dir,
+            store,
+            state,
+            run,
+            interrupt: Arc::default(),
+            account_id: None,
+        })
+    }
+
+    /// The account the credentials belong to (one STS call, then remembered).
+    pub async fn account_id(&self) -> anyhow::Result<String> {
+        match &self.account_id {
+            Some(a) => Ok(a.clone()),
+            None => Ok(crate::aws::sts::account_id(&self.run.clients.sts).await?),
+        }
+    }
+
+    /// Every resource the spec wants. Reads the account id (one STS call) and loads the
+    /// signer's artifact, which later steps upload; `may_build`: build a checkout's signer
+    /// first when its sources changed (deploy does; diff, which is read-only, does not).
+    pub async fn desired(
+        &mut self,
+        printer: &Printer,
+        may_build: bool,
+    ) -> anyhow::Result<Vec<Resource>> {
+        let account_id = self.account_id().await?;
+        self.account_id = Some(account_id.clone());
+        let notify = self.run.notify.clone();
+        let artifact = crate::artifact::load(
+            &self.spec_dir,
+            self.stack.function.artifact.as_deref(),
+            may_build,
+            &|m: &str| notify(m),
+        )?;
+        if artifact.placeholder && may_build {
+            printer.info(&format!(
+                "warning: no signer build found for {}: the function gets the built-in placeholder, which answers every request with 503 \"not built yet\"\n  hint: build the signer in a presign-stack checkout (scripts/build-signer) and set function.artifact to its bootstrap.zip",
+                self.spec_dir.display()
+            ));
+        }
+        if artifact.stale {
+            printer.info(
+                "note: the signer's sources changed since its last build: deploy will build it and update the function's code (diff compares the last build)",
+            );
+        }
+        let target = desired::Target {
+            region: self.region.clone(),
+            account_id,
+            code_sha256: artifact.sha256.clone(),
+        };
+        self.run.artifact = Some(Arc::new(artifact.bytes));
+        Ok(desired::whole_stack(&self.stack, &target))
+    }
+
+    /// The first line of a plan or report: stack, region and state file.
+    pub fn header(&self) -> String {
+        format!(
+            "Stack {:?} in {} (state: {})",
+            self.stack.name,
+            self.region,
+            self.store.location()
+        )
+    }
+
+    pub fn recorded(&self) -> BTreeMap<String, RecordedResource> {
+        self.state
+            .as_ref()
+            .map(|s| s.resources.clone())
+            .unwrap_or_default()
+    }
+
+    /// The state to write to: the loaded one, or a new one for a first deploy.
+    pub fn state_or_new(&self) -> State {
+        self.state
+            .clone()
+            .unwrap_or_else(|| State::new(&self.stack.name, &self.region))
+    }
+}
+
+/// The region: `--region`, the spec's `region:`, the profile's, then `AWS_REGION`.
+fn resolve_region(
+    global: &Global,
+    stack: &Stack,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> anyhow::Result<String> {
+    let region = global
+        .region
+        .clone()
+        .or_else(|| stack.region.clone())
+        .or_else(|| sdk.and_then(|c| c.region()).map(|r| r.to_string()))
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .context("no AWS region: set region: in stack.yaml, pass --region, or set AWS_REGION")?;
+    if let Err(m) = names::check_region(&region) {
+        bail!("{m}\n  hint: pass a valid --region");
+    }
+    Ok(region)
+}
+
+/// The local store of `stack`: `<state dir>/<stack>.json`.
+pub fn local_store(global: &Global, stack: &Stack) -> LocalStore {
+    LocalStore::new(&state_dir(global), &stack.name)
+}
+
+/// How runs reach the state bucket: an S3 client for a region, and whether the endpoint is
+/// plain HTTP (an emulator).
+pub struct StateAccess<'a> {
+    pub client_for: &'a dyn Fn(&str) -> aws_sdk_s3::Client,
+    pub plain_http: bool,
+}
+
+/// The store of `backend` for `stack`: a local file, or the S3 object the spec's `state:` names
+/// (in `state.region`, default `region`).
+pub fn open_store(
+    global: &Global,
+    stack: &Stack,
+    backend: Backend,
+    region: &str,
+    access: StateAccess<'_>,
+) -> anyhow::Result<Store> {
+    match backend {
+        Backend::Local => Ok(Store::Local(local_store(global, stack))),
+        Backend::S3 => {
+            let Some(s3) = &stack.state.s3 else {
+                bail!(
+                    "{}: no state bucket: set state.bucket in the spec\n  hint: `presign-stack state bootstrap` creates one",
+                    global.file.display()
+                );
+            };
+            let client = (access.client_for)(s3.region.as_deref().unwrap_or(region));
+            let mut store = S3Store::new(
+                client,
+                &s3.bucket,
+                &s3.key,
+                s3.kms_key_id.clone(),
+                Duration::from_secs(stack.state.lock_lease_seconds),
+            );
+            store.plain_http = access.plain_http;
+            Ok(Store::S3(store))
+        }
+    }
+}
+
+/// Loads the state; on S3, refuses to start from nothing while a local state of the stack
+/// exists (it has not been migrated: `state migrate --to s3`).
+async fn load_checked(
+    store: &Store,
+    global: &Global,
+    stack: &Stack,
+) -> anyhow::Result<Option<State>> {
+    let state = store.load(&stack.name).await?;
+    if state.is_none() && matches!(store, Store::S3(_)) {
+        let local = local_store(global, stack);
+        if let Ok(Some(s)) = local.load(&stack.name) {
+            if !s.resources.is_empty() {
+                bail!(
+                    "stack {:?} has no state at {} but has a local state at {} (serial {}, {} resources)\n  hint: move it with `presign-stack state migrate --to s3` before deploying with backend: s3",
+                    stack.name,
+                    store.location(),
+                    local.location(),
+                    s.serial,
+                    s.resources.len()
+                );
+            }
+        }
+    }
+    Ok(state)
+}
+
+/// Opens the spec's state store for commands that only need the state (`output`, `state`):
+/// for `backend: s3` this loads the AWS settings, for a local state nothing.
+pub async fn open_spec_store(global: &Global) -> anyhow::Result<(Stack, Store)> {
+    let stack = spec::load_env(&global.file, global.env.as_deref())?;
+    let store = spec_store(global, &stack, stack.state.backend).await?;
+    Ok((stack, store))
+}
+
+/// The store of `backend` for `stack`, loading the AWS settings only when it is on S3.
+pub async fn spec_store(global: &Global, stack: &Stack, backend: Backend) -> anyhow::Result<Store> {
+    if backend == Backend::Local {
+        return Ok(Store::Local(local_store(global, stack)));
+    }
+    let sdk = clients::load_sdk_config(&clients::Target {
+        profile: global.profile.clone(),
+        region: None,
+    })
+    .await?;
+    let region = match stack.state.s3.as_ref().and_then(|s| s.region.clone()) {
+        Some(r) => r,
+        None => resolve_region(global, stack, Some(&sdk))?,
+    };
+    let access = StateAccess {
+        client_for: &|r: &str| clients::state_s3_client(&sdk, r),
+        plain_http: clients::s3_endpoint(&sdk).is_some_and(|e| e.starts_with("http://")),
+    };
+    open_store(global, stack, backend, &region, access)
+}
+
+/// Reads every recorded resource at the physical id the state records for it.
+pub async fn read_recorded(
+    run: &Run,
+    recorded: &BTreeMap<String, RecordedResource>,
+) -> anyhow::Result<BTreeMap<String, Option<Props>>> {
+    let targets = recorded
+        .iter()
+        .map(|(id, r)| (id.clone(), r.kind, r.physical_id.clone()))
+        .collect();
+    crate::aws::read_all(run, targets)
+        .await
+        .context("reading the stack's resources from AWS")
+}
