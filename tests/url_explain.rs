@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::ObjectCannedAcl;
-use presign_stack::plan::resources::CorsRuleProps;
+use presign_stack::plan::resources::CorsRule;
 use presign_stack::presigned::explain::{
     explain, BucketFacts, Context, Finding, Request, Severity,
 };
@@ -617,7 +617,7 @@ async fn missing_key_answers_403() {
 
 #[tokio::test]
 async fn cors_rule_missing_for_the_pages_origin() {
-    let rules = vec![CorsRuleProps {
+    let rules = vec![CorsRule {
         id: None,
         allowed_origins: vec!["https://app.example.com".into()],
         allowed_methods: vec!["PUT".into()],

@@ -11,10 +11,9 @@ use aws_sdk_lambda::types::{
     Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
 };
 use aws_sdk_lambda::Client;
-use tokio::time::Instant;
 
 use super::errors::{absent_as_none, AwsError};
-use super::retry::{is_role_propagation, retry_within};
+use super::retry::{is_role_propagation, retry_within, Backoff};
 use super::run::Run;
 use crate::plan::resources::FunctionProps;
 
@@ -223,10 +222,15 @@ fn account_of(arn: &str) -> &str {
 
 /// Polls until the function is `Active` with its last update `Successful`; reports a failed
 /// state with Lambda's reason. Bounded by the run's function-wait budget.
+///
+/// Not the SDK's waiters (`wait_until_function_active_v2`, `wait_until_function_updated_v2`):
+/// each waits on one of the two conditions, so "ready" would cost two polls where one
+/// `GetFunctionConfiguration` answers both; they cannot say what they wait for while they wait
+/// (the progress line below); and their failure carries the last response, not Lambda's reason
+/// as a message, which would have to be dug out of it. The budget itself would fit.
 pub async fn wait_until_ready(run: &Run, name: &str) -> Result<(), AwsError> {
     let budget = run.budgets.function_wait;
-    let deadline = Instant::now() + budget;
-    let mut delay = Duration::from_millis(250);
+    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5), budget);
     let mut said = false;
     loop {
         let c = run
@@ -256,7 +260,7 @@ pub async fn wait_until_ready(run: &Run, name: &str) -> Result<(), AwsError> {
         if active && updated {
             return Ok(());
         }
-        if Instant::now() >= deadline {
+        if backoff.expired() {
             return Err(AwsError::new(
                 "GetFunctionConfiguration",
                 what(name),
@@ -277,8 +281,7 @@ pub async fn wait_until_ready(run: &Run, name: &str) -> Result<(), AwsError> {
             ));
             said = true;
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
+        backoff.wait().await;
     }
 }
 

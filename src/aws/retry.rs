@@ -8,6 +8,38 @@ use tokio::time::Instant;
 
 use super::errors::AwsError;
 
+/// Exponential delays within a time budget: `first`, then twice as long each time up to `max`,
+/// never past the deadline. The one backoff of the effect layer (IAM propagation, Lambda's
+/// asynchronous states); the SDK's own retries cover throttling and transient errors.
+#[derive(Debug)]
+pub struct Backoff {
+    delay: Duration,
+    max: Duration,
+    deadline: Instant,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, max: Duration, budget: Duration) -> Backoff {
+        Backoff {
+            delay: first,
+            max,
+            deadline: Instant::now() + budget,
+        }
+    }
+
+    /// Whether the budget is spent.
+    pub fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Waits the next delay (cut short at the deadline).
+    pub async fn wait(&mut self) {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        tokio::time::sleep(self.delay.min(left)).await;
+        self.delay = (self.delay * 2).min(self.max);
+    }
+}
+
 /// Lambda's answers while a new or changed role has not reached it yet. Messages, because that is
 /// all AWS gives: they arrive as `InvalidParameterValueException`, the code of every bad
 /// parameter, and only the message says it is the role (terraform-provider-aws matches the same
@@ -38,15 +70,13 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
-    let deadline = Instant::now() + budget;
-    let mut delay = Duration::from_millis(500);
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(8), budget);
     let mut said = false;
     loop {
         match op().await {
             Ok(v) => return Ok(v),
             Err(e) if retryable(&e) => {
-                let now = Instant::now();
-                if now >= deadline {
+                if backoff.expired() {
                     return Err(AwsError {
                         message: format!(
                             "gave up after {}s waiting for {awaited}; last answer: {}",
@@ -67,8 +97,7 @@ where
                     ));
                     said = true;
                 }
-                tokio::time::sleep(delay.min(deadline - now)).await;
-                delay = (delay * 2).min(Duration::from_secs(8));
+                backoff.wait().await;
             }
             Err(e) => return Err(e),
         }

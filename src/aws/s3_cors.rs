@@ -1,12 +1,12 @@
 //! The bucket's CORS configuration: what lets browser JavaScript `PUT` to a pre-signed URL.
 
-use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+use aws_sdk_s3::types::{CorsConfiguration, CorsRule as SdkCorsRule};
 use aws_sdk_s3::Client;
 
 use super::build_error;
 use super::errors::{absent_as_none, s3_code, AwsError};
 use crate::plan::normalize;
-use crate::plan::resources::{CorsProps, CorsRuleProps};
+use crate::plan::resources::{CorsProps, CorsRule};
 
 fn what(bucket: &str) -> String {
     format!("CORS configuration of bucket {bucket}")
@@ -29,7 +29,7 @@ pub async fn find(s3: &Client, bucket: &str) -> Result<Option<CorsProps>, AwsErr
             .cors_rules()
             .iter()
             .map(|r| {
-                normalize::cors_rule(CorsRuleProps {
+                normalize::cors_rule(CorsRule {
                     id: r.id().map(str::to_string),
                     allowed_origins: r.allowed_origins().to_vec(),
                     allowed_methods: r.allowed_methods().to_vec(),
@@ -47,7 +47,7 @@ pub async fn put(s3: &Client, p: &CorsProps) -> Result<(), AwsError> {
         .rules
         .iter()
         .map(|r| {
-            CorsRule::builder()
+            SdkCorsRule::builder()
                 .set_id(r.id.clone())
                 .set_allowed_origins(Some(r.allowed_origins.clone()))
                 .set_allowed_methods(Some(r.allowed_methods.clone()))

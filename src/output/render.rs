@@ -54,43 +54,44 @@ fn changes(p: &Printer, out: &mut String, changes: &[AttrChange], kind: crate::p
     }
 }
 
-/// A line diff of two JSON values pretty-printed (`-` before only, `+` after only, `  ` both),
-/// by longest common subsequence: policies and rule lists are small.
+/// Lines of unchanged context shown around each change of a long value.
+const CONTEXT_LINES: usize = 3;
+
+/// A line diff of two JSON values pretty-printed (`-` before only, `+` after only, `  ` both), by
+/// `similar`: the changed lines with up to three lines of context around each, `  ...` where
+/// unchanged lines are left out (a one-statement change in a long policy shows that statement,
+/// not the whole policy).
 fn json_line_diff(before: &Value, after: &Value) -> Vec<String> {
-    let lines = |v: &Value| -> Vec<String> {
-        match v {
-            Value::Null => Vec::new(),
-            other => serde_json::to_string_pretty(other)
-                .unwrap_or_default()
-                .lines()
-                .map(str::to_string)
-                .collect(),
-        }
+    let text = |v: &Value| match v {
+        Value::Null => String::new(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default() + "\n",
     };
-    let (a, b) = (lines(before), lines(after));
-    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
+    let (a, b) = (text(before), text(after));
+    let diff = similar::TextDiff::from_lines(&a, &b);
+    let old_lines = a.lines().count();
+    let mut out = Vec::new();
+    let mut shown_to = 0;
+    for group in diff.grouped_ops(CONTEXT_LINES) {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        if first.old_range().start > shown_to {
+            out.push("  ...".to_string());
+        }
+        shown_to = last.old_range().end;
+        for op in &group {
+            for change in diff.iter_changes(op) {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Delete => "- ",
+                    similar::ChangeTag::Insert => "+ ",
+                    similar::ChangeTag::Equal => "  ",
+                };
+                out.push(format!("{sign}{}", change.value().trim_end_matches('\n')));
+            }
         }
     }
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            out.push(format!("  {}", a[i]));
-            i += 1;
-            j += 1;
-        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            out.push(format!("- {}", a[i]));
-            i += 1;
-        } else {
-            out.push(format!("+ {}", b[j]));
-            j += 1;
-        }
+    if !out.is_empty() && shown_to < old_lines {
+        out.push("  ...".to_string());
     }
     out
 }

@@ -105,16 +105,7 @@ pub fn desired(stack: &Stack, region: &str) -> Vec<Resource> {
                 rules: b
                     .cors
                     .iter()
-                    .map(|r| {
-                        normalize::cors_rule(CorsRuleProps {
-                            id: r.id.clone(),
-                            allowed_origins: r.allowed_origins.clone(),
-                            allowed_methods: r.allowed_methods.clone(),
-                            allowed_headers: r.allowed_headers.clone(),
-                            expose_headers: r.expose_headers.clone(),
-                            max_age_seconds: r.max_age_seconds,
-                        })
-                    })
+                    .map(|r| normalize::cors_rule(r.clone()))
                     .collect(),
             }),
             depends_on: on_bucket(),

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::resources::CorsRuleProps;
+use super::resources::CorsRule;
 
 /// Keys whose values are sets of strings: order and a one-element array versus a string do not
 /// matter to AWS.
@@ -128,13 +128,13 @@ fn string_set(v: &Value, map: impl Fn(&str) -> String) -> Value {
 
 /// The canonical form of one CORS rule: list order inside a rule does not matter, the method
 /// names are upper case, an empty id is no id. Rule order is kept: the first match wins.
-pub fn cors_rule(rule: CorsRuleProps) -> CorsRuleProps {
+pub fn cors_rule(rule: CorsRule) -> CorsRule {
     let sorted = |mut v: Vec<String>| {
         v.sort();
         v.dedup();
         v
     };
-    CorsRuleProps {
+    CorsRule {
         id: rule.id.filter(|id| !id.is_empty()),
         allowed_origins: sorted(rule.allowed_origins),
         allowed_methods: sorted(
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn cors_lists_are_sets_but_rule_order_is_not() {
-        let rule = |methods: &[&str], origins: &[&str]| CorsRuleProps {
+        let rule = |methods: &[&str], origins: &[&str]| CorsRule {
             id: Some(String::new()),
             allowed_origins: origins.iter().map(|s| s.to_string()).collect(),
             allowed_methods: methods.iter().map(|s| s.to_string()).collect(),

@@ -121,18 +121,11 @@ pub struct VersioningProps {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CorsProps {
     pub bucket: String,
-    pub rules: Vec<CorsRuleProps>,
+    pub rules: Vec<CorsRule>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CorsRuleProps {
-    pub id: Option<String>,
-    pub allowed_origins: Vec<String>,
-    pub allowed_methods: Vec<String>,
-    pub allowed_headers: Vec<String>,
-    pub expose_headers: Vec<String>,
-    pub max_age_seconds: Option<i32>,
-}
+/// The spec's rule type, the one CORS rule there is.
+pub use crate::spec::CorsRule;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyProps {

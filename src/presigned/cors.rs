@@ -3,7 +3,7 @@
 //! by `url explain --origin` (against the bucket's rules); `dev` uses its origin matching for the
 //! API's `cors_origins`.
 
-use crate::plan::resources::CorsRuleProps;
+use crate::plan::resources::CorsRule;
 
 /// Whether `pattern` (with at most one `*`, as S3 allows) matches `value`, ignoring case.
 pub fn wildcard_match(pattern: &str, value: &str) -> bool {
@@ -27,12 +27,7 @@ pub enum Verdict {
 
 /// Matches a browser request (its origin, method and the headers it sets) against S3 CORS
 /// rules.
-pub fn evaluate(
-    rules: &[CorsRuleProps],
-    origin: &str,
-    method: &str,
-    headers: &[String],
-) -> Verdict {
+pub fn evaluate(rules: &[CorsRule], origin: &str, method: &str, headers: &[String]) -> Verdict {
     if rules.is_empty() {
         return Verdict::Refused {
             reason: "the bucket has no CORS configuration, so S3 refuses every cross-origin request"
@@ -102,9 +97,9 @@ pub fn evaluate(
 mod tests {
     use super::*;
 
-    fn rule(origins: &[&str], methods: &[&str], headers: &[&str]) -> CorsRuleProps {
+    fn rule(origins: &[&str], methods: &[&str], headers: &[&str]) -> CorsRule {
         let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
-        CorsRuleProps {
+        CorsRule {
             id: None,
             allowed_origins: v(origins),
             allowed_methods: v(methods),

@@ -9,7 +9,7 @@ use super::cors::{self, Verdict};
 use super::s3error::S3Error;
 use super::{canonical_header_value, PresignedUrl, MAX_EXPIRES_SECONDS};
 use crate::clock::{human_duration, rfc3339};
-use crate::plan::resources::CorsRuleProps;
+use crate::plan::resources::CorsRule;
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -53,7 +53,7 @@ pub struct BucketFacts {
     /// `BucketOwnerEnforced` ownership: ACLs are disabled.
     pub acls_disabled: Option<bool>,
     /// The bucket's CORS rules (`Some(vec![])`: none configured).
-    pub cors: Option<Vec<CorsRuleProps>>,
+    pub cors: Option<Vec<CorsRule>>,
     pub object_exists: Option<bool>,
     /// The bucket policy (`Some(Null)`: none).
     pub policy: Option<serde_json::Value>,

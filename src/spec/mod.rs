@@ -94,7 +94,9 @@ pub enum Encryption {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One CORS rule of the bucket: as the spec gives it and, normalised
+/// ([`crate::plan::normalize::cors_rule`]), as the plan, the state and S3 hold it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CorsRule {
     pub id: Option<String>,
     pub allowed_origins: Vec<String>,
