@@ -229,13 +229,28 @@ fn calls_in(files: Vec<std::path::PathBuf>, clients: &[&str]) -> BTreeSet<(Strin
     found
 }
 
-/// `(client, method)` of every SDK call in src/aws/.
+/// The files below `dir`, at any depth.
+fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_below(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// `(client, method)` of every SDK call in src/aws/ (and its folders).
 fn calls_in_code() -> BTreeSet<(String, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws");
-    let files = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let files = files_below(&dir);
+    assert!(
+        files.iter().any(|f| f.ends_with("http_api/converge.rs")),
+        "the walk reaches the resource modules' folders"
+    );
     calls_in(
         files,
         &["s3", "iam", "lambda", "gw", "apigw", "logs", "sts"],

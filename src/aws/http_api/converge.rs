@@ -155,30 +155,28 @@ async fn integration(
         .find(|i| i.integration_uri() == Some(uri))
         .and_then(|i| i.integration_id())
         .map(str::to_string);
+    // The create and update builders are different types taking the same settings.
+    macro_rules! wanted {
+        ($builder:expr) => {
+            $builder
+                .api_id(id)
+                .integration_type(IntegrationType::AwsProxy)
+                .integration_uri(uri)
+                .payload_format_version("2.0")
+                .send()
+                .await
+        };
+    }
     match own {
         Some(iid) => {
             if live.is_none_or(|l| l.integration != p.integration) {
                 // Ours (it invokes our function): make sure of its type and format.
-                gw.update_integration()
-                    .api_id(id)
-                    .integration_id(&iid)
-                    .integration_type(IntegrationType::AwsProxy)
-                    .integration_uri(uri)
-                    .payload_format_version("2.0")
-                    .send()
-                    .await
+                wanted!(gw.update_integration().integration_id(&iid))
                     .map_err(|e| AwsError::from_sdk("UpdateIntegration", w, e))?;
             }
             Ok(iid)
         }
-        None => Ok(gw
-            .create_integration()
-            .api_id(id)
-            .integration_type(IntegrationType::AwsProxy)
-            .integration_uri(uri)
-            .payload_format_version("2.0")
-            .send()
-            .await
+        None => Ok(wanted!(gw.create_integration())
             .map_err(|e| AwsError::from_sdk("CreateIntegration", w, e))?
             .integration_id()
             .map(str::to_string)
@@ -208,21 +206,10 @@ async fn route(
     } else {
         AuthorizationType::None
     };
-    match existing {
-        Some(route_id) => {
-            gw.update_route()
-                .api_id(id)
-                .route_id(route_id)
-                .route_key(&wanted.route_key)
-                .set_target(target)
-                .authorization_type(auth_type)
-                .set_authorizer_id(authorizer_id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("UpdateRoute", w, e))?;
-        }
-        None => {
-            gw.create_route()
+    // The create and update builders are different types taking the same settings.
+    macro_rules! wanted {
+        ($builder:expr) => {
+            $builder
                 .api_id(id)
                 .route_key(&wanted.route_key)
                 .set_target(target)
@@ -230,10 +217,16 @@ async fn route(
                 .set_authorizer_id(authorizer_id)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("CreateRoute", w, e))?;
-        }
+        };
     }
-    Ok(())
+    match existing {
+        Some(route_id) => wanted!(gw.update_route().route_id(route_id))
+            .map_err(|e| AwsError::from_sdk("UpdateRoute", w, e))
+            .map(drop),
+        None => wanted!(gw.create_route())
+            .map_err(|e| AwsError::from_sdk("CreateRoute", w, e))
+            .map(drop),
+    }
 }
 
 /// The auto-deployed `$default` stage with the spec's throttling.
@@ -255,26 +248,27 @@ async fn stage(
         .throttling_rate_limit(stage.throttle_rate_limit)
         .throttling_burst_limit(stage.throttle_burst_limit)
         .build();
-    if live.is_some_and(|l| l.stage.is_some()) {
-        gw.update_stage()
-            .api_id(id)
-            .stage_name(STAGE)
-            .auto_deploy(true)
-            .default_route_settings(settings)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("UpdateStage", w, e))?;
-    } else {
-        gw.create_stage()
-            .api_id(id)
-            .stage_name(STAGE)
-            .auto_deploy(true)
-            .default_route_settings(settings)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("CreateStage", w, e))?;
+    // The create and update builders are different types taking the same settings.
+    macro_rules! wanted {
+        ($builder:expr) => {
+            $builder
+                .api_id(id)
+                .stage_name(STAGE)
+                .auto_deploy(true)
+                .default_route_settings(settings)
+                .send()
+                .await
+        };
     }
-    Ok(())
+    if live.is_some_and(|l| l.stage.is_some()) {
+        wanted!(gw.update_stage())
+            .map_err(|e| AwsError::from_sdk("UpdateStage", w, e))
+            .map(drop)
+    } else {
+        wanted!(gw.create_stage())
+            .map_err(|e| AwsError::from_sdk("CreateStage", w, e))
+            .map(drop)
+    }
 }
 
 async fn put_authorizer(
