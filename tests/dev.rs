@@ -64,7 +64,10 @@ fn event_for(params: &[(&str, &str)]) -> Event {
             content_type: get("contentType"),
             method: get("method"),
             size: get("size"),
+            filename: get("filename"),
+            file_type: get("type"),
         }),
+        ..Default::default()
     }
 }
 
@@ -225,4 +228,69 @@ fn dev_warns_when_the_bucket_does_not_exist_yet() {
         &[],
     );
     assert_eq!(status, 200);
+}
+
+/// `dev` answers Uppy's `/s3/params` with the function's own routing when the signer's
+/// configuration turns it on, and API Gateway's 404 otherwise.
+#[test]
+fn dev_serves_uppys_params_route_only_when_it_is_on() {
+    use presign_stack::commands::dev::{Api, DevRequest};
+    let cfg = |uppy: bool| Config {
+        bucket: "b".into(),
+        prefix: "uploads/".into(),
+        allowed_content_types: vec!["image/png".into()],
+        expires_seconds: 300,
+        max_size_bytes: Some(1000),
+        min_size_bytes: None,
+        uppy,
+        allow_downloads: false,
+        region: "us-east-1".into(),
+        endpoint: Some("http://127.0.0.1:9".into()),
+    };
+    let api = |uppy: bool| Api {
+        signer: Presigner::new(
+            Credentials {
+                access_key_id: "AKID".into(),
+                secret_access_key: "secret".into(),
+                session_token: None,
+            },
+            "us-east-1",
+            "b",
+            Some("http://127.0.0.1:9"),
+        ),
+        cfg: cfg(uppy),
+        route: "/sign".into(),
+        cors_origins: vec![],
+        cors_allow_headers: vec![],
+        jwt: None,
+    };
+    let request = DevRequest {
+        method: "GET",
+        path: "/s3/params",
+        query: "filename=a%20b.png&type=image%2Fpng",
+        origin: None,
+        authorization: None,
+    };
+    let on = api(true).answer(&request, 1_800_000_000);
+    assert_eq!(on.status, 200, "{}", on.body);
+    let body: serde_json::Value = serde_json::from_str(&on.body).unwrap();
+    assert_eq!(body["method"], "POST");
+    assert_eq!(body["url"], "http://127.0.0.1:9/b/");
+    let key = body["fields"]["key"].as_str().unwrap();
+    assert!(key.starts_with("uploads/") && key.ends_with("/a_b.png"), "{key}");
+    let policy = body["fields"]["policy"].as_str().unwrap();
+    use base64::Engine as _;
+    let policy: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(policy)
+            .unwrap(),
+    )
+    .unwrap();
+    let conditions = policy["conditions"].as_array().unwrap();
+    assert!(conditions.contains(&serde_json::json!(["content-length-range", 0, 1000])));
+    assert!(conditions.contains(&serde_json::json!({"key": key})));
+    assert!(conditions.contains(&serde_json::json!({"bucket": "b"})));
+    assert_eq!(policy["expiration"], "2027-01-15T08:05:00.000Z");
+    let off = api(false).answer(&request, 1_800_000_000);
+    assert_eq!(off.status, 404, "{}", off.body);
 }

@@ -18,6 +18,8 @@ fn cfg() -> Config {
         allowed_content_types: vec!["image/jpeg".into(), "image/png".into()],
         expires_seconds: 300,
         max_size_bytes: None,
+        min_size_bytes: None,
+        uppy: false,
         allow_downloads: false,
         region: "us-east-1".into(),
         endpoint: None,

@@ -14,6 +14,10 @@ pub struct Config {
     pub allowed_content_types: Vec<String>,
     pub expires_seconds: u64,
     pub max_size_bytes: Option<u64>,
+    /// The smallest upload S3 accepts on the paths where it enforces a range (POST forms).
+    pub min_size_bytes: Option<u64>,
+    /// Serve Uppy's `@uppy/aws-s3` routes (`/s3/...`) beside the signing route.
+    pub uppy: bool,
     pub allow_downloads: bool,
     pub region: String,
     /// For tests and emulators: `http://127.0.0.1:9000` (path-style URLs on that host).
@@ -76,6 +80,8 @@ impl Config {
             allowed_content_types,
             expires_seconds,
             max_size_bytes: number("PRESIGN_MAX_SIZE_BYTES", None)?,
+            min_size_bytes: number("PRESIGN_MIN_SIZE_BYTES", None)?,
+            uppy: var("PRESIGN_UPPY").is_some_and(|v| v == "true"),
             allow_downloads: var("PRESIGN_ALLOW_DOWNLOADS").is_some_and(|v| v == "true"),
             region: need("AWS_REGION")?,
             endpoint: var("PRESIGN_S3_ENDPOINT").filter(|v| !v.is_empty()),

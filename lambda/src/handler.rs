@@ -20,7 +20,56 @@ pub struct Event {
     /// Decoded query parameters (API Gateway joins repeated ones with commas).
     #[serde(rename = "queryStringParameters", default)]
     pub query: Option<Query>,
+    /// The request's path (`/sign`, `/s3/params`).
+    #[serde(rename = "rawPath", default)]
+    pub path: Option<String>,
+    #[serde(rename = "requestContext", default)]
+    pub context: Option<RequestContext>,
 }
+
+/// `requestContext`: only the JWT authorizer's claims are read.
+#[derive(Debug, Default, Deserialize)]
+pub struct RequestContext {
+    #[serde(default)]
+    pub authorizer: Option<Authorizer>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Authorizer {
+    #[serde(default)]
+    pub jwt: Option<JwtContext>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct JwtContext {
+    #[serde(default)]
+    pub claims: Option<Claims>,
+}
+
+/// The token's claims, as API Gateway's JWT authorizer passes them on.
+#[derive(Debug, Default, Deserialize)]
+pub struct Claims {
+    pub sub: Option<String>,
+}
+
+impl Event {
+    /// The verified token's subject, when the route has a JWT authorizer.
+    pub fn user(&self) -> Option<&str> {
+        self.context
+            .as_ref()?
+            .authorizer
+            .as_ref()?
+            .jwt
+            .as_ref()?
+            .claims
+            .as_ref()?
+            .sub
+            .as_deref()
+    }
+}
+
+/// The path of Uppy's simple-upload route.
+pub const PARAMS_PATH: &str = "/s3/params";
 
 /// The query parameters the signer understands; others are ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -30,6 +79,10 @@ pub struct Query {
     pub content_type: Option<String>,
     pub method: Option<String>,
     pub size: Option<String>,
+    /// Uppy's routes: the file's name and type.
+    pub filename: Option<String>,
+    #[serde(rename = "type")]
+    pub file_type: Option<String>,
 }
 
 impl Query {
@@ -40,6 +93,8 @@ impl Query {
             "contentType" => self.content_type.as_deref(),
             "method" => self.method.as_deref(),
             "size" => self.size.as_deref(),
+            "filename" => self.filename.as_deref(),
+            "type" => self.file_type.as_deref(),
             _ => None,
         }
     }
@@ -78,12 +133,12 @@ struct Refused<'a> {
     message: &'a str,
 }
 
-fn to_json(value: &impl Serialize) -> String {
+pub(crate) fn to_json(value: &impl Serialize) -> String {
     // Plain structs of strings always serialise.
     serde_json::to_string(value).unwrap_or_default()
 }
 
-fn rejected(r: Rejection) -> Reply {
+pub(crate) fn rejected(r: Rejection) -> Reply {
     Reply {
         status: 400,
         body: to_json(&Refused {
@@ -224,6 +279,24 @@ fn push_json_str(out: &mut String, s: &str) {
     }
 }
 
+/// The answer for a request to `path`: Uppy's routes when they are on, else the signing route
+/// (the API sends the function nothing else).
+pub fn route<'q>(
+    cfg: &Config,
+    signer: &Presigner,
+    path: Option<&str>,
+    param: impl Fn(&str) -> Option<&'q str>,
+    user: Option<&str>,
+    now: u64,
+) -> Reply {
+    match path {
+        Some(PARAMS_PATH) if cfg.uppy => {
+            crate::upload::params(cfg, signer, param, user, now).unwrap_or_else(rejected)
+        }
+        _ => sign(cfg, signer, param, now),
+    }
+}
+
 /// An API Gateway HTTP API event in, the proxy response out, and the outcome for the log.
 pub fn handle(
     cfg: &Config,
@@ -232,7 +305,8 @@ pub fn handle(
     now: u64,
 ) -> (ProxyResponse, &'static str) {
     let query = event.query.as_ref();
-    let reply = sign(cfg, signer, |name| query.and_then(|q| q.get(name)), now);
+    let param = |name: &str| query.and_then(|q| q.get(name));
+    let reply = route(cfg, signer, event.path.as_deref(), param, event.user(), now);
     let response = ProxyResponse {
         status_code: reply.status,
         headers: ResponseHeaders {

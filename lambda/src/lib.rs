@@ -9,6 +9,7 @@
 pub mod config;
 pub mod handler;
 pub mod sign;
+pub mod upload;
 pub mod validate;
 
 pub use config::Config;

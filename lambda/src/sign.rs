@@ -107,6 +107,7 @@ fn push_digits(out: &mut String, n: u64, width: u32) {
 /// Signs URLs for one bucket with one set of credentials.
 pub struct Presigner {
     credentials: Credentials,
+    bucket: String,
     region: String,
     /// `bucket.s3.region.amazonaws.com`, or the endpoint's host for path-style URLs.
     host: String,
@@ -224,6 +225,7 @@ impl Presigner {
         }
         Presigner {
             credentials,
+            bucket: bucket.to_string(),
             region: region.to_string(),
             host,
             scheme,
@@ -342,5 +344,81 @@ impl Presigner {
             std::str::from_utf8(&hex_digits(&mac.finalize().into_bytes())).unwrap_or_default(),
         );
         url
+    }
+}
+
+/// S3's limit for one `PutObject` or POST upload: 5 GiB.
+pub const MAX_SINGLE_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
+/// One browser form upload to sign: S3's `POST Object` with a SigV4-signed policy
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html>).
+/// S3 itself then enforces every condition: the exact key, the content type, the size range.
+pub struct PostRequest<'a> {
+    pub key: &'a str,
+    pub content_type: &'a str,
+    /// The smallest and largest body S3 accepts, inclusive (`content-length-range`).
+    pub size_range: (u64, u64),
+    pub expires_seconds: u64,
+    pub time: SigningTime,
+}
+
+/// A signed form: where to POST it, and the fields to send, in this order, before the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostForm {
+    pub url: String,
+    pub fields: Vec<(&'static str, String)>,
+}
+
+impl Presigner {
+    /// The bucket's URL: virtual-hosted on AWS, path-style on a configured endpoint.
+    pub fn bucket_url(&self) -> String {
+        format!("{}://{}{}/", self.scheme, self.host, self.path_prefix)
+    }
+
+    /// A form for one upload whose policy names the bucket, the exact key, the content type, the
+    /// size range, `success_action_status` 201 and the signature's own fields; the policy
+    /// (base64) is signed with the day's key. The string to sign is the policy itself.
+    pub fn presign_post(&self, req: &PostRequest<'_>) -> PostForm {
+        use base64::Engine as _;
+        let stamp = req.time.stamp();
+        let day = self.day(&stamp[..8]);
+        let credential = format!("{}/{}", self.credentials.access_key_id, day.scope);
+        let expiration = SigningTime {
+            unix: req.time.unix + req.expires_seconds,
+        }
+        .rfc3339()
+        .replace('Z', ".000Z");
+        let mut fields: Vec<(&'static str, String)> = vec![
+            ("key", req.key.to_string()),
+            ("Content-Type", req.content_type.to_string()),
+            ("success_action_status", "201".to_string()),
+            ("x-amz-algorithm", "AWS4-HMAC-SHA256".to_string()),
+            ("x-amz-credential", credential),
+            ("x-amz-date", stamp),
+        ];
+        if let Some(token) = &self.credentials.session_token {
+            fields.push(("x-amz-security-token", token.clone()));
+        }
+        let mut conditions = vec![
+            serde_json::json!({ "bucket": self.bucket }),
+            serde_json::json!(["content-length-range", req.size_range.0, req.size_range.1]),
+        ];
+        conditions.extend(
+            fields
+                .iter()
+                .map(|(name, value)| serde_json::json!({ *name: value })),
+        );
+        let policy = serde_json::json!({ "expiration": expiration, "conditions": conditions });
+        let policy = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
+        let mut mac = day.mac.clone();
+        mac.update(policy.as_bytes());
+        let signature =
+            String::from_utf8_lossy(&hex_digits(&mac.finalize().into_bytes())).into_owned();
+        fields.push(("policy", policy));
+        fields.push(("x-amz-signature", signature));
+        PostForm {
+            url: self.bucket_url(),
+            fields,
+        }
     }
 }

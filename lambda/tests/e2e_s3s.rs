@@ -28,6 +28,8 @@ fn cfg(downloads: bool) -> Config {
         allowed_content_types: vec!["image/png".into(), "image/jpeg".into()],
         expires_seconds: 300,
         max_size_bytes: None,
+        min_size_bytes: None,
+        uppy: false,
         allow_downloads: downloads,
         region: "us-east-1".into(),
         endpoint: Some(format!("http://127.0.0.1:{}", s3().0)),
@@ -222,6 +224,8 @@ fn a_tampered_signature_is_refused() {
 fn regression_a_size_limit_is_enforced_by_s3_on_every_url() {
     let limited = Config {
         max_size_bytes: Some(1000),
+        min_size_bytes: None,
+        uppy: false,
         ..cfg(false)
     };
     let query = handler::Query {
@@ -229,7 +233,10 @@ fn regression_a_size_limit_is_enforced_by_s3_on_every_url() {
         content_type: Some("image/png".into()),
         ..Default::default()
     };
-    let event = handler::Event { query: Some(query) };
+    let event = handler::Event {
+        query: Some(query),
+        ..Default::default()
+    };
     let (response, outcome) = handler::handle(&limited, &signer(&limited), &event, now());
     assert_eq!(
         (response.status_code, outcome),

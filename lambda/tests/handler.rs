@@ -11,6 +11,8 @@ fn cfg(downloads: bool) -> Config {
         allowed_content_types: vec!["image/jpeg".into()],
         expires_seconds: 300,
         max_size_bytes: None,
+        min_size_bytes: None,
+        uppy: false,
         allow_downloads: downloads,
         region: "eu-west-1".into(),
         endpoint: None,
@@ -81,6 +83,8 @@ fn a_valid_request_gets_a_url_the_headers_to_send_and_the_expiry() {
 fn limited() -> Config {
     Config {
         max_size_bytes: Some(5_000_000),
+        min_size_bytes: None,
+        uppy: false,
         ..cfg(false)
     }
 }

@@ -10,6 +10,8 @@ fn cfg() -> Config {
         allowed_content_types: vec!["image/png".into(), "image/jpeg".into(), "video/*".into()],
         expires_seconds: 300,
         max_size_bytes: Some(1000),
+        min_size_bytes: None,
+        uppy: false,
         allow_downloads: false,
         region: "us-east-1".into(),
         endpoint: None,
@@ -114,6 +116,8 @@ fn sizes_are_numbers_within_the_limit() {
     );
     let unlimited = Config {
         max_size_bytes: None,
+        min_size_bytes: None,
+        uppy: false,
         ..cfg()
     };
     assert_eq!(validate::size(&unlimited, None).unwrap(), None);

@@ -84,7 +84,8 @@ impl Api {
             headers.push(("access-control-allow-origin", o.to_string()));
             headers.push(("vary", "origin".into()));
         }
-        if path != self.route {
+        let uppy = self.cfg.uppy && path == handler::PARAMS_PATH;
+        if path != self.route && !uppy {
             return not_found(headers, "no such route".into());
         }
         if method == "OPTIONS" && origin.is_some() {
@@ -117,28 +118,35 @@ impl Api {
         if method != "GET" {
             return not_found(headers, format!("no {method} route"));
         }
+        let mut user = None;
         if let Some(jwt) = &self.jwt {
-            if let Err(why) = jwt.check(authorization, now) {
-                headers.push(("content-type", "application/json".into()));
-                headers.push(("www-authenticate", "Bearer".into()));
-                return Answer {
-                    status: 401,
-                    headers,
-                    body: r#"{"message":"Unauthorized"}"#.into(),
-                    outcome: format!("unauthorized: {why}"),
-                };
+            match jwt.check(authorization, now) {
+                Ok(sub) => user = sub,
+                Err(why) => {
+                    headers.push(("content-type", "application/json".into()));
+                    headers.push(("www-authenticate", "Bearer".into()));
+                    return Answer {
+                        status: 401,
+                        headers,
+                        body: r#"{"message":"Unauthorized"}"#.into(),
+                        outcome: format!("unauthorized: {why}"),
+                    };
+                }
             }
         }
         let params = query_parameters(query);
-        let reply = handler::sign(
+        // The function's own routing, as behind API Gateway.
+        let reply = handler::route(
             &self.cfg,
             &self.signer,
+            Some(path),
             |name| {
                 params
                     .iter()
                     .find(|(k, _)| k == name)
                     .map(|(_, v)| v.as_str())
             },
+            user.as_deref(),
             now,
         );
         headers.push(("content-type", "application/json".into()));

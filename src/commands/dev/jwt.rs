@@ -54,9 +54,14 @@ impl LocalJwt {
         format!("{signed}.{signature}")
     }
 
-    /// Checks an `Authorization` header (the token, with or without `Bearer `); why not, when
-    /// it is refused (for the log line).
-    pub fn check(&self, authorization: Option<&str>, now: u64) -> Result<(), &'static str> {
+    /// Checks an `Authorization` header (the token, with or without `Bearer `): its subject
+    /// (`sub`, as API Gateway passes it on) when it is accepted; why not, when it is refused
+    /// (for the log line).
+    pub fn check(
+        &self,
+        authorization: Option<&str>,
+        now: u64,
+    ) -> Result<Option<String>, &'static str> {
         use base64::Engine;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let token = authorization.ok_or("no Authorization header")?.trim();
@@ -111,7 +116,7 @@ impl LocalJwt {
         if claims["nbf"].as_u64().is_some_and(|nbf| nbf > now) {
             return Err("not valid yet");
         }
-        Ok(())
+        Ok(claims["sub"].as_str().map(str::to_string))
     }
 }
 
