@@ -277,7 +277,10 @@ fn dev_serves_uppys_params_route_only_when_it_is_on() {
     assert_eq!(body["method"], "POST");
     assert_eq!(body["url"], "http://127.0.0.1:9/b/");
     let key = body["fields"]["key"].as_str().unwrap();
-    assert!(key.starts_with("uploads/") && key.ends_with("/a_b.png"), "{key}");
+    assert!(
+        key.starts_with("uploads/") && key.ends_with("/a_b.png"),
+        "{key}"
+    );
     let policy = body["fields"]["policy"].as_str().unwrap();
     use base64::Engine as _;
     let policy: serde_json::Value = serde_json::from_slice(

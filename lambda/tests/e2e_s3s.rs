@@ -2,23 +2,18 @@
 //! client PUTs with the returned headers, the object reads back; a different Content-Type, a
 //! different key, an expired URL and GET on a PUT URL are all refused.
 
-#[path = "../../tests/support/server.rs"]
-mod server;
+mod s3s;
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use presign_signer::{handler, Config, Credentials, Presigner};
+use presign_signer::{handler, Config};
+use s3s::{now, server, signer};
 
 const BUCKET: &str = "uploads-bucket";
-const ACCESS_KEY: &str = "AKIAS3SFSTEST";
-const SECRET_KEY: &str = "s3s-fs-test-secret";
 
 /// The s3s-fs server for this test binary: its port and data folder.
 fn s3() -> &'static (u16, PathBuf) {
-    static SERVER: OnceLock<(u16, PathBuf)> = OnceLock::new();
-    SERVER.get_or_init(|| server::start_s3s_fs(ACCESS_KEY, SECRET_KEY, &[BUCKET]))
+    s3s::s3(BUCKET)
 }
 
 fn cfg(downloads: bool) -> Config {
@@ -34,27 +29,6 @@ fn cfg(downloads: bool) -> Config {
         region: "us-east-1".into(),
         endpoint: Some(format!("http://127.0.0.1:{}", s3().0)),
     }
-}
-
-fn signer(cfg: &Config) -> Presigner {
-    let credentials = Credentials {
-        access_key_id: ACCESS_KEY.into(),
-        secret_access_key: SECRET_KEY.into(),
-        session_token: None,
-    };
-    Presigner::new(
-        credentials,
-        &cfg.region,
-        &cfg.bucket,
-        cfg.endpoint.as_deref(),
-    )
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 /// Calls the handler with an API Gateway HTTP API event, as Lambda would. `query` is written

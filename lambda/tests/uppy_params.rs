@@ -4,22 +4,17 @@
 //! and S3 itself refuses what the policy does not allow (a body outside the size range, another
 //! content type, another key).
 
-#[path = "../../tests/support/server.rs"]
-mod server;
+mod s3s;
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use presign_signer::{handler, Config, Credentials, Presigner};
+use presign_signer::{handler, Config};
+use s3s::{now, server, signer};
 
 const BUCKET: &str = "uppy-bucket";
-const ACCESS_KEY: &str = "AKIAS3SFSUPPY";
-const SECRET_KEY: &str = "s3s-fs-uppy-secret";
 
 fn s3() -> &'static (u16, PathBuf) {
-    static SERVER: OnceLock<(u16, PathBuf)> = OnceLock::new();
-    SERVER.get_or_init(|| server::start_s3s_fs(ACCESS_KEY, SECRET_KEY, &[BUCKET]))
+    s3s::s3(BUCKET)
 }
 
 fn cfg(min: Option<u64>, max: Option<u64>) -> Config {
@@ -35,26 +30,6 @@ fn cfg(min: Option<u64>, max: Option<u64>) -> Config {
         region: "us-east-1".into(),
         endpoint: Some(format!("http://127.0.0.1:{}", s3().0)),
     }
-}
-
-fn signer(cfg: &Config) -> Presigner {
-    Presigner::new(
-        Credentials {
-            access_key_id: ACCESS_KEY.into(),
-            secret_access_key: SECRET_KEY.into(),
-            session_token: None,
-        },
-        &cfg.region,
-        &cfg.bucket,
-        cfg.endpoint.as_deref(),
-    )
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 /// The handler's answer to `GET /s3/params` with these (decoded) parameters, as API Gateway
