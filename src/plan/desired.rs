@@ -331,14 +331,13 @@ pub fn signer_environment(
     if let Some(max) = u.max_size_bytes {
         env.insert("PRESIGN_MAX_SIZE_BYTES".to_string(), max.to_string());
     }
+    if let Some(min) = u.min_size_bytes {
+        env.insert("PRESIGN_MIN_SIZE_BYTES".to_string(), min.to_string());
+    }
+    if u.uppy {
+        env.insert("PRESIGN_UPPY".to_string(), "true".to_string());
+    }
     env
-}
-
-/// `GET /sign` → the source ARN pattern of that route: `{api}/*/GET/sign`.
-fn route_source(route_key: &str) -> String {
-    let (method, path) = route_key.split_once(' ').unwrap_or(("*", route_key));
-    let method = if method == "ANY" { "*" } else { method };
-    format!("{{api}}/*/{method}{path}")
 }
 
 /// The HTTP API's CORS configuration (`None` without `api.cors_origins`): what API Gateway
@@ -351,7 +350,16 @@ pub fn api_cors(stack: &Stack) -> Option<ApiCors> {
         ApiCors {
             allow_origins: origins,
             allow_methods: vec!["GET".into(), "OPTIONS".into()],
-            allow_headers: vec!["authorization".into(), "content-type".into()],
+            // Uppy's client sends its versions with every request to its routes.
+            allow_headers: if stack.uploads.uppy {
+                vec![
+                    "authorization".into(),
+                    "content-type".into(),
+                    "uppy-versions".into(),
+                ]
+            } else {
+                vec!["authorization".into(), "content-type".into()]
+            },
             max_age: 300,
         }
     })
@@ -364,6 +372,24 @@ pub fn signer(stack: &Stack, t: &Target) -> Vec<Resource> {
     let f = &stack.function;
     let route_key = format!("GET {}", stack.api.route);
     let cors = api_cors(stack);
+    let permission = |route_key: &str| {
+        InvokePermission::api_gateway(
+            function_arn(stack, t),
+            format!(
+                "arn:aws:execute-api:{}:{}:{}",
+                t.region,
+                t.account_id,
+                route_source(route_key)
+            ),
+        )
+    };
+    let mut other_routes: Vec<String> = if stack.uploads.uppy {
+        UPPY_ROUTE_KEYS.iter().map(|k| k.to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    other_routes.sort();
+    let other_permissions = other_routes.iter().map(|k| permission(k)).collect();
     vec![
         Resource {
             id: ids::ROLE.into(),
@@ -434,15 +460,9 @@ pub fn signer(stack: &Stack, t: &Target) -> Vec<Resource> {
                     throttle_rate_limit: stack.api.throttle_rate_limit,
                     throttle_burst_limit: stack.api.throttle_burst_limit as i32,
                 }),
-                invoke_permission: Some(InvokePermission::api_gateway(
-                    function_arn(stack, t),
-                    format!(
-                        "arn:aws:execute-api:{}:{}:{}",
-                        t.region,
-                        t.account_id,
-                        route_source(&route_key)
-                    ),
-                )),
+                invoke_permission: Some(permission(&route_key)),
+                other_routes,
+                other_permissions,
             }),
             depends_on: vec![ids::FUNCTION.into()],
         },

@@ -197,6 +197,25 @@ pub struct HttpApiProps {
     pub stage: Option<ApiStage>,
     /// The function's permission for this API.
     pub invoke_permission: Option<InvokePermission>,
+    /// Routes beyond the signing route (Uppy's, [`UPPY_ROUTE_KEYS`]), sorted: to the same
+    /// integration, with the same authorizer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_routes: Vec<String>,
+    /// The invoke permission of each of them, in the same order: one statement per route, never
+    /// one wildcard over routes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_permissions: Vec<InvokePermission>,
+}
+
+/// Uppy's `@uppy/aws-s3` routes, served beside the signing route with `uploads.uppy`.
+pub const UPPY_ROUTE_KEYS: [&str; 1] = ["GET /s3/params"];
+
+/// `GET /sign` → the part of an invoke permission's source ARN that names that route:
+/// `{api}/*/GET/sign` (`ANY` is `*`).
+pub fn route_source(route_key: &str) -> String {
+    let (method, path) = route_key.split_once(' ').unwrap_or(("*", route_key));
+    let method = if method == "ANY" { "*" } else { method };
+    format!("{{api}}/*/{method}{path}")
 }
 
 /// The statement that lets API Gateway invoke the function for this API's route. Stored and shown
@@ -222,6 +241,13 @@ impl InvokePermission {
             source_arn: source_arn.into(),
             principal: Self::API_GATEWAY.to_string(),
         }
+    }
+
+    /// The route the source ARN names (`GET/s3/params`), after the API and stage.
+    pub fn route(&self) -> &str {
+        self.source_arn
+            .split_once("/*/")
+            .map_or(self.source_arn.as_str(), |(_, r)| r)
     }
 
     /// The source ARN with the API's real id in place of `{api}`.

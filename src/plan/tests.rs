@@ -426,3 +426,50 @@ fn a_state_from_before_log_group_tags_were_read_shows_no_false_drift() {
     let report = diff(&signer, &recorded, &as_live(&signer));
     assert!(report.drift.is_empty(), "{:?}", report.drift);
 }
+
+#[test]
+fn uppy_adds_its_route_with_its_own_permission_and_tells_the_function() {
+    let all = desired::whole_stack(&stack("uploads:\n  uppy: true\n  min_size_bytes: 1\napi:\n  cors_origins: [\"https://a.example\"]\n"), &target());
+    let Props::HttpApi(api) = &all.iter().find(|r| r.id == ids::API).unwrap().props else {
+        panic!()
+    };
+    assert_eq!(api.other_routes, ["GET /s3/params"]);
+    let permissions: Vec<String> = api
+        .other_permissions
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        permissions,
+        ["arn:aws:lambda:eu-west-1:111122223333:function:demo-signer arn:aws:execute-api:eu-west-1:111122223333:{api}/*/GET/s3/params"]
+    );
+    assert!(api
+        .cors
+        .as_ref()
+        .unwrap()
+        .allow_headers
+        .contains(&"uppy-versions".to_string()));
+    let Props::LambdaFunction(f) = &all.iter().find(|r| r.id == ids::FUNCTION).unwrap().props
+    else {
+        panic!()
+    };
+    assert_eq!(
+        f.environment.get("PRESIGN_UPPY").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        f.environment
+            .get("PRESIGN_MIN_SIZE_BYTES")
+            .map(String::as_str),
+        Some("1")
+    );
+
+    // Off (the default): nothing of it, and the stored props keep their old shape.
+    let all = desired::whole_stack(&stack(""), &target());
+    let Props::HttpApi(api) = &all.iter().find(|r| r.id == ids::API).unwrap().props else {
+        panic!()
+    };
+    assert!(api.other_routes.is_empty() && api.other_permissions.is_empty());
+    let stored = serde_json::to_value(api).unwrap();
+    assert!(stored.get("other_routes").is_none() && stored.get("other_permissions").is_none());
+}

@@ -112,7 +112,11 @@ pub struct Uploads {
     pub allowed_content_types: Vec<String>,
     pub expires_seconds: u64,
     pub max_size_bytes: Option<u64>,
+    /// The smallest upload, where S3 enforces a range (Uppy's POST forms).
+    pub min_size_bytes: Option<u64>,
     pub allow_downloads: bool,
+    /// Serve Uppy's `@uppy/aws-s3` routes beside the signing route.
+    pub uppy: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -148,7 +148,9 @@ impl RawUploads {
             allowed_content_types: pick(self.allowed_content_types, o.allowed_content_types),
             expires_seconds: pick(self.expires_seconds, o.expires_seconds),
             max_size_bytes: pick(self.max_size_bytes, o.max_size_bytes),
+            min_size_bytes: pick(self.min_size_bytes, o.min_size_bytes),
             allow_downloads: pick(self.allow_downloads, o.allow_downloads),
+            uppy: pick(self.uppy, o.uppy),
         }
     }
 }
@@ -347,9 +349,18 @@ pub struct RawUploads {
     #[serde(default)]
     #[schemars(range(min = 0))]
     pub max_size_bytes: Option<u64>,
+    /// The smallest upload accepted where S3 enforces a size range (Uppy's POST forms) [default: 0].
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub min_size_bytes: Option<Spanned<u64>>,
     /// Also hand out pre-signed GET URLs for the prefix [default: false].
     #[serde(default)]
     pub allow_downloads: Option<bool>,
+    /// Serve Uppy's `@uppy/aws-s3` simple upload (`GET /s3/params`: a POST form whose policy S3
+    /// enforces, at a key the server chooses) beside the signing route [default: false].
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub uppy: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

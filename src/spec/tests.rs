@@ -322,3 +322,31 @@ fn an_explicit_state_key_shared_by_every_environment_is_refused() {
         "photos-prod.json"
     );
 }
+
+#[test]
+fn uppy_without_a_bucket_rule_for_post_is_a_warning_and_a_minimum_over_the_maximum_an_error() {
+    let stack = parse(
+        Path::new("stack.yaml"),
+        "stack: demo\nuploads:\n  uppy: true\n",
+    )
+    .unwrap();
+    assert!(stack.uploads.uppy);
+    assert_eq!(stack.warnings.len(), 1, "{:?}", stack.warnings);
+    let w = stack.warnings[0].to_string();
+    assert!(
+        w.contains("no bucket.cors rule allows POST") && w.contains(":3:"),
+        "{w}"
+    );
+    let with_post = parse(
+        Path::new("stack.yaml"),
+        "stack: demo\nbucket:\n  cors:\n    - allowed_origins: [\"https://a.example\"]\n      allowed_methods: [PUT, POST]\nuploads:\n  uppy: true\n",
+    )
+    .unwrap();
+    assert!(with_post.warnings.is_empty(), "{:?}", with_post.warnings);
+    let e = one_error("stack: demo\nuploads:\n  max_size_bytes: 10\n  min_size_bytes: 11\n");
+    assert!(
+        e.to_string()
+            .contains("min_size_bytes 11 is over max_size_bytes 10"),
+        "{e}"
+    );
+}

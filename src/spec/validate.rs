@@ -312,7 +312,22 @@ impl Validator<'_> {
                 );
             }
         }
+        let uppy_at = raw
+            .uploads
+            .as_ref()
+            .and_then(|u| u.uppy.as_ref())
+            .map(|u| u.referenced);
         let uploads = self.uploads(raw.uploads);
+        let posts = |r: &CorsRule| r.allowed_methods.iter().any(|m| m == "POST");
+        if let (true, Some(at)) = (uploads.uppy, &uppy_at) {
+            if !bucket.cors.iter().any(posts) {
+                self.warn(
+                    at,
+                    "uploads.uppy: no bucket.cors rule allows POST, so browsers cannot send Uppy's forms to the bucket",
+                    "add POST to allowed_methods of the rule for your origins (and ETag, Location to expose_headers)",
+                );
+            }
+        }
         if let (Some(public), Some(at)) = (&bucket.public_read_prefix, &public_at) {
             let (p, u) = (public.as_str(), uploads.prefix.as_str());
             if u.starts_with(p) || p.starts_with(u) {
@@ -867,12 +882,28 @@ impl Validator<'_> {
             }
             e.value
         });
+        let min_size_bytes = raw.min_size_bytes.map(|m| {
+            if raw.max_size_bytes.is_some_and(|max| m.value > max) {
+                self.err(
+                    &m.referenced,
+                    format!(
+                        "min_size_bytes {} is over max_size_bytes {}",
+                        m.value,
+                        raw.max_size_bytes.unwrap_or_default()
+                    ),
+                    "no upload could satisfy both: lower min_size_bytes or raise max_size_bytes",
+                );
+            }
+            m.value
+        });
         Uploads {
             prefix,
             allowed_content_types,
             expires_seconds,
             max_size_bytes: raw.max_size_bytes,
+            min_size_bytes,
             allow_downloads: raw.allow_downloads.unwrap_or(false),
+            uppy: raw.uppy.is_some_and(|u| u.value),
         }
     }
 
@@ -1155,7 +1186,9 @@ impl Default for Uploads {
             allowed_content_types: vec!["image/jpeg".into(), "image/png".into()],
             expires_seconds: 300,
             max_size_bytes: None,
+            min_size_bytes: None,
             allow_downloads: false,
+            uppy: false,
         }
     }
 }

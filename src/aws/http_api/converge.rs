@@ -11,7 +11,7 @@ use aws_sdk_apigatewayv2::types::{
 use super::super::errors::{absent_as_none, AwsError};
 use super::super::run::Run;
 use super::{cors_config, permission, AUTHORIZER_NAME, STAGE};
-use crate::plan::resources::{ApiRoute, HttpApiProps, JwtAuthorizer};
+use crate::plan::resources::{HttpApiProps, JwtAuthorizer, UPPY_ROUTE_KEYS};
 
 /// Brings API `id` to `p`. `live`: what was read (`fresh`: the API was just created, so it has
 /// no integrations or routes to look up).
@@ -118,16 +118,39 @@ async fn integration_and_route(
         None => None,
     };
     let reaches_differs = live.is_none_or(|l| l.integration != p.integration);
-    if live.is_some_and(|l| l.route == p.route) && !reaches_differs {
+    let main_differs = reaches_differs || live.is_none_or(|l| l.route != p.route);
+    let others_differ = main_differs || live.is_none_or(|l| l.other_routes != p.other_routes);
+    if !others_differ {
         return Ok(());
     }
     let authorizer_id = match p.route.as_ref().and_then(|r| r.authorizer.as_ref()) {
         Some(jwt) => Some(put_authorizer(run, id, jwt, w).await?),
         None => None,
     };
-    if let Some(wanted) = &p.route {
-        let target = integration_id.map(|i| format!("integrations/{i}"));
-        route(run, id, &routes, wanted, target, authorizer_id.clone(), w).await?;
+    let reach = Reach {
+        target: integration_id.map(|i| format!("integrations/{i}")),
+        authorizer_id: authorizer_id.clone(),
+    };
+    if let (Some(wanted), true) = (&p.route, main_differs) {
+        route(run, id, &routes, &wanted.route_key, true, &reach, w).await?;
+    }
+    // Uppy's routes reach the same integration with the same authorizer; those not wanted
+    // (the spec turned them off) are deleted: the API is the stack's, proven by its tag.
+    for key in UPPY_ROUTE_KEYS {
+        if p.other_routes.iter().any(|k| k == key) {
+            route(run, id, &routes, key, false, &reach, w).await?;
+        } else if let Some(old) = routes
+            .iter()
+            .find(|r| r.route_key() == Some(key))
+            .and_then(|r| r.route_id())
+        {
+            absent_as_none(
+                gw.delete_route().api_id(id).route_id(old).send().await,
+                |e| e.is_not_found_exception(),
+                "DeleteRoute",
+                w,
+            )?;
+        }
     }
     let had_authorizer = live
         .and_then(|l| l.route.as_ref())
@@ -184,22 +207,35 @@ async fn integration(
     }
 }
 
-/// The route `wanted`, targeting `target` with the authorizer (if any): the route of that key
-/// (else the API's first) updated, or a new one.
+/// What every route of the stack's reaches: its integration, through its authorizer (if any).
+struct Reach {
+    target: Option<String>,
+    authorizer_id: Option<String>,
+}
+
+/// The route `key`, targeting `target` with the authorizer (if any): the route of that key
+/// (else, `or_the_signing_route`, the signing route under its old key) updated, or a new one.
 async fn route(
     run: &Run,
     id: &str,
     routes: &[Route],
-    wanted: &ApiRoute,
-    target: Option<String>,
-    authorizer_id: Option<String>,
+    key: &str,
+    or_the_signing_route: bool,
+    reach: &Reach,
     w: &str,
 ) -> Result<(), AwsError> {
+    let (target, authorizer_id) = (reach.target.clone(), reach.authorizer_id.clone());
     let gw = &run.clients.apigw;
     let existing = routes
         .iter()
-        .find(|r| r.route_key() == Some(wanted.route_key.as_str()))
-        .or_else(|| routes.first())
+        .find(|r| r.route_key() == Some(key))
+        .or_else(|| {
+            // The signing route under another key (the spec's `api.route` changed): moved.
+            routes
+                .iter()
+                .filter(|_| or_the_signing_route)
+                .find(|r| r.route_key().is_some_and(|k| !UPPY_ROUTE_KEYS.contains(&k)))
+        })
         .and_then(|r| r.route_id());
     let auth_type = if authorizer_id.is_some() {
         AuthorizationType::Jwt
@@ -211,7 +247,7 @@ async fn route(
         ($builder:expr) => {
             $builder
                 .api_id(id)
-                .route_key(&wanted.route_key)
+                .route_key(key)
                 .set_target(target)
                 .authorization_type(auth_type)
                 .set_authorizer_id(authorizer_id)

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_apigatewayv2::types::{Api, AuthorizationType, Cors, ProtocolType};
+use aws_sdk_apigatewayv2::types::{Api, AuthorizationType, Cors, ProtocolType, Route};
 
 mod converge;
 mod permission;
@@ -19,7 +19,9 @@ pub use permission::permission_sid;
 
 use super::errors::{absent_as_none, AwsError};
 use super::run::Run;
-use crate::plan::resources::{ApiCors, ApiRoute, ApiStage, HttpApiProps, JwtAuthorizer};
+use crate::plan::resources::{
+    ApiCors, ApiRoute, ApiStage, HttpApiProps, JwtAuthorizer, UPPY_ROUTE_KEYS,
+};
 use crate::spec::OWNERSHIP_TAG;
 
 const STAGE: &str = "$default";
@@ -187,7 +189,8 @@ async fn find_by_id(run: &Run, name: &str, id: &str) -> Result<Option<HttpApiPro
         "GetStage",
         &what(name),
     )?;
-    let route = routes.items().first();
+    // The signing route is the first one that is not one of Uppy's.
+    let route = routes.items().iter().find(|r| !is_uppy_route(r));
     // What the route reaches, as a chain: route → its target integration → that integration's
     // function. A route without a target, or a target that does not exist, reaches nothing.
     let target = route
@@ -224,7 +227,7 @@ async fn find_by_id(run: &Run, name: &str, id: &str) -> Result<Option<HttpApiPro
         async {
             match &integration {
                 Some(function_arn) => permission::find(run, function_arn, id).await,
-                None => Ok(None),
+                None => Ok((None, Vec::new())),
             }
         },
     );
@@ -234,7 +237,26 @@ async fn find_by_id(run: &Run, name: &str, id: &str) -> Result<Option<HttpApiPro
             audience: j.audience().to_vec(),
         })
     });
-    let invoke_permission = invoke_permission?;
+    let (invoke_permission, other_permissions) = invoke_permission?;
+    // Uppy's routes count only when they reach what the signing route reaches, as it does.
+    let same_as_signing = |r: &&Route| {
+        route.is_some_and(|main| {
+            (r.target(), r.authorization_type(), r.authorizer_id())
+                == (
+                    main.target(),
+                    main.authorization_type(),
+                    main.authorizer_id(),
+                )
+        })
+    };
+    let mut other_routes: Vec<String> = routes
+        .items()
+        .iter()
+        .filter(|r| is_uppy_route(r))
+        .filter(same_as_signing)
+        .filter_map(|r| r.route_key().map(str::to_string))
+        .collect();
+    other_routes.sort();
     let route = route.map(|r| ApiRoute {
         route_key: r.route_key().unwrap_or_default().to_string(),
         authorizer,
@@ -261,7 +283,14 @@ async fn find_by_id(run: &Run, name: &str, id: &str) -> Result<Option<HttpApiPro
         route,
         stage,
         invoke_permission,
+        other_routes,
+        other_permissions,
     }))
+}
+
+/// Whether `r` is one of Uppy's routes ([`UPPY_ROUTE_KEYS`]).
+fn is_uppy_route(r: &Route) -> bool {
+    r.route_key().is_some_and(|k| UPPY_ROUTE_KEYS.contains(&k))
 }
 
 /// Creates the API, then every part.
@@ -291,6 +320,8 @@ pub async fn create(run: &Run, p: &HttpApiProps) -> Result<(), AwsError> {
         route: None,
         stage: None,
         invoke_permission: None,
+        other_routes: Vec::new(),
+        other_permissions: Vec::new(),
         name: p.name.clone(),
     };
     converge::converge(run, &id, Some(&bare), p, true).await
@@ -315,8 +346,13 @@ pub async fn delete(
     name: &str,
     recorded: Option<&HttpApiProps>,
 ) -> Result<(), AwsError> {
-    if let Some(permission) = recorded.and_then(|r| r.invoke_permission.as_ref()) {
-        permission::remove(run, &permission.function_arn).await?;
+    if let Some(recorded) = recorded {
+        if let Some(p) = &recorded.invoke_permission {
+            permission::remove(run, &p.function_arn, &permission_sid(&run.stack)).await?;
+        }
+        for p in &recorded.other_permissions {
+            permission::remove(run, &p.function_arn, &permission::route_sid(&run.stack, p)).await?;
+        }
     }
     let Some(id) = api_id(run, name).await? else {
         return Ok(());

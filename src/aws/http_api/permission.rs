@@ -3,7 +3,7 @@
 
 use super::super::errors::{absent_as_none, AwsError};
 use super::super::run::Run;
-use crate::plan::resources::{HttpApiProps, InvokePermission};
+use crate::plan::resources::{route_source, HttpApiProps, InvokePermission, UPPY_ROUTE_KEYS};
 
 /// The statement id of the stack's invoke permission on its function: fixed per stack, so
 /// adding it is idempotent, and unique per stack, so one stack's repair can never remove
@@ -13,13 +13,24 @@ pub fn permission_sid(stack: &str) -> String {
     format!("presign-stack-{stack}-apigw")
 }
 
-/// The function's permission statement for this API, in the `{api}` form of
-/// [`InvokePermission`].
+/// The statement id of the permission of one of Uppy's routes (`p` names it by its source ARN):
+/// the stack's id with the route, so each route has its own statement.
+pub fn route_sid(stack: &str, p: &InvokePermission) -> String {
+    let route: String = p
+        .route()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    format!("{}-{route}", permission_sid(stack))
+}
+
+/// The function's permission statements for this API, in the `{api}` form of
+/// [`InvokePermission`]: the signing route's, and those of Uppy's routes (in route order).
 pub(super) async fn find(
     run: &Run,
     function_arn: &str,
     api_id: &str,
-) -> Result<Option<InvokePermission>, AwsError> {
+) -> Result<(Option<InvokePermission>, Vec<InvokePermission>), AwsError> {
     let policy = absent_as_none(
         run.clients
             .lambda
@@ -32,58 +43,104 @@ pub(super) async fn find(
         &format!("permissions of Lambda function {function_arn}"),
     )?;
     let Some(text) = policy.as_ref().and_then(|p| p.policy()) else {
-        return Ok(None);
+        return Ok((None, Vec::new()));
     };
     let doc: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let statements: Vec<&serde_json::Value> =
+        doc["Statement"].as_array().into_iter().flatten().collect();
     // AWS keeps one statement per id; moto appends another on a repeated AddPermission, so
     // the last one is the one in force.
-    let sid = permission_sid(&run.stack);
-    let statement = doc["Statement"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .rfind(|s| s["Sid"] == sid.as_str());
-    Ok(statement.map(|s| {
-        let source = s["Condition"]["ArnLike"]["AWS:SourceArn"]
-            .as_str()
-            .unwrap_or("(none)");
-        InvokePermission {
-            function_arn: function_arn.to_string(),
-            source_arn: source.replace(&format!(":{api_id}/"), ":{api}/"),
-            principal: s["Principal"]["Service"]
+    let read = |sid: &str| {
+        statements.iter().rfind(|s| s["Sid"] == sid).map(|s| {
+            let source = s["Condition"]["ArnLike"]["AWS:SourceArn"]
                 .as_str()
-                .unwrap_or("(none)")
-                .to_string(),
-        }
-    }))
+                .unwrap_or("(none)");
+            InvokePermission {
+                function_arn: function_arn.to_string(),
+                source_arn: source.replace(&format!(":{api_id}/"), ":{api}/"),
+                principal: s["Principal"]["Service"]
+                    .as_str()
+                    .unwrap_or("(none)")
+                    .to_string(),
+            }
+        })
+    };
+    let main = read(&permission_sid(&run.stack));
+    let mut keys = UPPY_ROUTE_KEYS.to_vec();
+    keys.sort_unstable();
+    let others = keys
+        .iter()
+        .filter_map(|key| {
+            let wanted = InvokePermission::api_gateway(function_arn, route_source(key));
+            read(&route_sid(&run.stack, &wanted))
+        })
+        .collect();
+    Ok((main, others))
 }
 
-/// Brings the permission of API `id` to `p`'s: the live statement (read under this stack's own
-/// statement id, so removing it never touches another stack's permission) is replaced when it
-/// differs.
+/// Brings the permissions of API `id` to `p`'s: the signing route's statement and one per
+/// other route. A live statement (read under this stack's own statement ids, so removing it
+/// never touches another stack's permission) is replaced when it differs, removed when no
+/// longer wanted.
 pub(super) async fn converge(
     run: &Run,
     id: &str,
     live: Option<&HttpApiProps>,
     p: &HttpApiProps,
 ) -> Result<(), AwsError> {
-    if live.is_some_and(|l| l.invoke_permission == p.invoke_permission) {
+    let main = permission_sid(&run.stack);
+    put(
+        run,
+        id,
+        &main,
+        live.and_then(|l| l.invoke_permission.as_ref()),
+        p.invoke_permission.as_ref(),
+    )
+    .await?;
+    let by_sid =
+        |list: &[InvokePermission]| -> std::collections::BTreeMap<String, InvokePermission> {
+            list.iter()
+                .map(|x| (route_sid(&run.stack, x), x.clone()))
+                .collect()
+        };
+    let (was, wanted) = (
+        by_sid(live.map_or(&[][..], |l| &l.other_permissions)),
+        by_sid(&p.other_permissions),
+    );
+    for sid in was
+        .keys()
+        .chain(wanted.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        put(run, id, sid, was.get(sid), wanted.get(sid)).await?;
+    }
+    Ok(())
+}
+
+/// Makes the statement `sid` be `wanted` (or nothing) where it is `live` now.
+async fn put(
+    run: &Run,
+    id: &str,
+    sid: &str,
+    live: Option<&InvokePermission>,
+    wanted: Option<&InvokePermission>,
+) -> Result<(), AwsError> {
+    if live.is_some() && live == wanted {
         return Ok(());
     }
-    if let Some(old) = live.and_then(|l| l.invoke_permission.as_ref()) {
-        remove(run, &old.function_arn).await?;
+    if let Some(old) = live {
+        remove(run, &old.function_arn, sid).await?;
     }
-    let Some(permission) = &p.invoke_permission else {
+    let Some(permission) = wanted else {
         return Ok(());
     };
     let function = permission.function_arn.as_str();
-    let sid = permission_sid(&run.stack);
     let lambda = &run.clients.lambda;
     let add = || {
         lambda
             .add_permission()
             .function_name(function)
-            .statement_id(&sid)
+            .statement_id(sid)
             .action("lambda:InvokeFunction")
             .principal(&permission.principal)
             .source_arn(permission.source_arn_for(id))
@@ -96,7 +153,7 @@ pub(super) async fn converge(
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_conflict_exception()) =>
         {
-            remove(run, function).await?;
+            remove(run, function, sid).await?;
             add().await
         }
         other => other,
@@ -111,15 +168,15 @@ pub(super) async fn converge(
     Ok(())
 }
 
-/// Removes this stack's statement (and only it) from `function`'s policy; a missing one is
-/// success.
-pub(super) async fn remove(run: &Run, function: &str) -> Result<(), AwsError> {
+/// Removes this stack's statement `sid` (and only it) from `function`'s policy; a missing one
+/// is success.
+pub(super) async fn remove(run: &Run, function: &str, sid: &str) -> Result<(), AwsError> {
     match run
         .clients
         .lambda
         .remove_permission()
         .function_name(function)
-        .statement_id(permission_sid(&run.stack))
+        .statement_id(sid)
         .send()
         .await
     {
