@@ -149,14 +149,8 @@ async fn uppys_permission_removed_out_of_band_is_drift_and_is_repaired() {
         "api",
         "other_permissions",
         |name| async move {
-            lambda()
-                .await
-                .remove_permission()
-                .function_name(format!("{name}-signer"))
-                .statement_id(format!("presign-stack-{name}-apigw-GET-s3-params"))
-                .send()
-                .await
-                .unwrap();
+            let sid = format!("presign-stack-{name}-apigw-GET-s3-params");
+            support::remove_statement(&name, &sid).await;
         },
     )
     .await;

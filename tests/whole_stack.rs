@@ -412,14 +412,7 @@ async fn invoke_permission_removed_out_of_band() {
         "api",
         "invoke_permission",
         |name| async move {
-            lambda()
-                .await
-                .remove_permission()
-                .function_name(format!("{name}-signer"))
-                .statement_id(format!("presign-stack-{name}-apigw"))
-                .send()
-                .await
-                .unwrap();
+            support::remove_statement(&name, &format!("presign-stack-{name}-apigw")).await;
         },
     )
     .await;

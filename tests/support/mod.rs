@@ -153,6 +153,18 @@ client_fn!(lambda, aws_sdk_lambda);
 client_fn!(apigw, aws_sdk_apigatewayv2);
 client_fn!(logs, aws_sdk_cloudwatchlogs);
 
+/// Removes statement `sid` from the policy of stack `name`'s function, as someone out of band.
+pub async fn remove_statement(name: &str, sid: &str) {
+    lambda()
+        .await
+        .remove_permission()
+        .function_name(format!("{name}-signer"))
+        .statement_id(sid)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Deploys `stack`, lets `change` alter AWS out of band, then checks that `diff` reports drift
 /// naming `resource` and `attribute` (exit 2), `deploy` repairs it, and `diff` is clean again.
 /// Modelled on the Terraform provider's `_disappears` tests.
