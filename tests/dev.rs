@@ -66,6 +66,7 @@ fn event_for(params: &[(&str, &str)]) -> Event {
             size: get("size"),
             filename: get("filename"),
             file_type: get("type"),
+            key: get("key"),
         }),
         ..Default::default()
     }
@@ -232,8 +233,8 @@ fn dev_warns_when_the_bucket_does_not_exist_yet() {
 
 /// `dev` answers Uppy's `/s3/params` with the function's own routing when the signer's
 /// configuration turns it on, and API Gateway's 404 otherwise.
-#[test]
-fn dev_serves_uppys_params_route_only_when_it_is_on() {
+#[tokio::test]
+async fn dev_serves_uppys_params_route_only_when_it_is_on() {
     use presign_stack::commands::dev::{Api, DevRequest};
     let cfg = |uppy: bool| Config {
         bucket: "b".into(),
@@ -243,6 +244,7 @@ fn dev_serves_uppys_params_route_only_when_it_is_on() {
         max_size_bytes: Some(1000),
         min_size_bytes: None,
         uppy,
+        multipart: false,
         allow_downloads: false,
         region: "us-east-1".into(),
         endpoint: Some("http://127.0.0.1:9".into()),
@@ -270,8 +272,9 @@ fn dev_serves_uppys_params_route_only_when_it_is_on() {
         query: "filename=a%20b.png&type=image%2Fpng",
         origin: None,
         authorization: None,
+        body: b"",
     };
-    let on = api(true).answer(&request, 1_800_000_000);
+    let on = api(true).answer(&request, 1_800_000_000).await;
     assert_eq!(on.status, 200, "{}", on.body);
     let body: serde_json::Value = serde_json::from_str(&on.body).unwrap();
     assert_eq!(body["method"], "POST");
@@ -294,6 +297,6 @@ fn dev_serves_uppys_params_route_only_when_it_is_on() {
     assert!(conditions.contains(&serde_json::json!({"key": key})));
     assert!(conditions.contains(&serde_json::json!({"bucket": "b"})));
     assert_eq!(policy["expiration"], "2027-01-15T08:05:00.000Z");
-    let off = api(false).answer(&request, 1_800_000_000);
+    let off = api(false).answer(&request, 1_800_000_000).await;
     assert_eq!(off.status, 404, "{}", off.body);
 }

@@ -397,6 +397,7 @@ fn expiry_over_seven_days() {
         key: "uploads/cat.png",
         expires_seconds: 700_000,
         headers: &[],
+        query: &[],
         time: presign_signer::sign::SigningTime { unix: T0 },
     });
     let findings = run(&url, now_ctx(T0));

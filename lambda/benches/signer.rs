@@ -20,6 +20,7 @@ fn cfg() -> Config {
         max_size_bytes: None,
         min_size_bytes: None,
         uppy: false,
+        multipart: false,
         allow_downloads: false,
         region: "us-east-1".into(),
         endpoint: None,
@@ -62,6 +63,7 @@ fn main() {
             key: black_box("uploads/cat.jpg"),
             expires_seconds: 300,
             headers: &headers,
+            query: &[],
             time: SigningTime { unix: NOW },
         }));
     });

@@ -18,6 +18,8 @@ pub struct Config {
     pub min_size_bytes: Option<u64>,
     /// Serve Uppy's `@uppy/aws-s3` routes (`/s3/...`) beside the signing route.
     pub uppy: bool,
+    /// Serve Uppy's multipart routes (`/s3/multipart...`), which call S3 themselves.
+    pub multipart: bool,
     pub allow_downloads: bool,
     pub region: String,
     /// For tests and emulators: `http://127.0.0.1:9000` (path-style URLs on that host).
@@ -82,6 +84,7 @@ impl Config {
             max_size_bytes: number("PRESIGN_MAX_SIZE_BYTES", None)?,
             min_size_bytes: number("PRESIGN_MIN_SIZE_BYTES", None)?,
             uppy: var("PRESIGN_UPPY").is_some_and(|v| v == "true"),
+            multipart: var("PRESIGN_MULTIPART").is_some_and(|v| v == "true"),
             allow_downloads: var("PRESIGN_ALLOW_DOWNLOADS").is_some_and(|v| v == "true"),
             region: need("AWS_REGION")?,
             endpoint: var("PRESIGN_S3_ENDPOINT").filter(|v| !v.is_empty()),

@@ -11,6 +11,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::multipart;
+pub use crate::multipart::MULTIPART_PATH;
+use crate::s3::S3;
 use crate::sign::{PresignRequest, Presigner, SigningTime};
 use crate::validate::{self, Rejection};
 
@@ -25,13 +28,26 @@ pub struct Event {
     pub path: Option<String>,
     #[serde(rename = "requestContext", default)]
     pub context: Option<RequestContext>,
+    /// The request body (the multipart routes' JSON), base64 when `is_base64_encoded`.
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(rename = "isBase64Encoded", default)]
+    pub is_base64_encoded: bool,
 }
 
-/// `requestContext`: only the JWT authorizer's claims are read.
+/// `requestContext`: the JWT authorizer's claims and the HTTP method are read.
 #[derive(Debug, Default, Deserialize)]
 pub struct RequestContext {
     #[serde(default)]
     pub authorizer: Option<Authorizer>,
+    #[serde(default)]
+    pub http: Option<HttpContext>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct HttpContext {
+    #[serde(default)]
+    pub method: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -53,6 +69,30 @@ pub struct Claims {
 }
 
 impl Event {
+    /// The request's method (`GET` when the event does not say).
+    pub fn method(&self) -> &str {
+        self.context
+            .as_ref()
+            .and_then(|c| c.http.as_ref())
+            .and_then(|h| h.method.as_deref())
+            .unwrap_or("GET")
+    }
+
+    /// The body's bytes: decoded from base64 when API Gateway encoded it; `None` when that
+    /// encoding is broken.
+    pub fn body_bytes(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        use base64::Engine as _;
+        let body = self.body.as_deref().unwrap_or_default();
+        if self.is_base64_encoded {
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .ok()
+                .map(std::borrow::Cow::Owned)
+        } else {
+            Some(std::borrow::Cow::Borrowed(body.as_bytes()))
+        }
+    }
+
     /// The verified token's subject, when the route has a JWT authorizer.
     pub fn user(&self) -> Option<&str> {
         self.context
@@ -83,6 +123,8 @@ pub struct Query {
     pub filename: Option<String>,
     #[serde(rename = "type")]
     pub file_type: Option<String>,
+    /// The multipart routes: the key create answered.
+    pub key: Option<String>,
 }
 
 impl Query {
@@ -95,6 +137,7 @@ impl Query {
             "size" => self.size.as_deref(),
             "filename" => self.filename.as_deref(),
             "type" => self.file_type.as_deref(),
+            "key" => self.key.as_deref(),
             _ => None,
         }
     }
@@ -208,6 +251,7 @@ fn sign_inner<'q>(
         key: &key,
         expires_seconds: cfg.expires_seconds,
         headers: &signed,
+        query: &[],
         time: SigningTime { unix: now },
     });
     let expires_at = SigningTime {
@@ -293,8 +337,92 @@ pub fn route<'q>(
         Some(PARAMS_PATH) if cfg.uppy => {
             crate::upload::params(cfg, signer, param, user, now).unwrap_or_else(rejected)
         }
+        Some(p) if is_multipart(p) => Reply {
+            status: 404,
+            body: to_json(&Refused {
+                error: "not_found",
+                message: "the multipart routes are not served by this signer",
+            }),
+            outcome: "not_found",
+        },
         _ => sign(cfg, signer, param, now),
     }
+}
+
+fn is_multipart(path: &str) -> bool {
+    path.strip_prefix(MULTIPART_PATH)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The answer to any request: the multipart routes (which call S3) when they are on, else
+/// [`route`]. `method`, `path` and `body` as the API passes them on.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve<'q>(
+    cfg: &Config,
+    s3: &S3<'_>,
+    method: &str,
+    path: Option<&str>,
+    param: &'q (dyn Fn(&str) -> Option<&'q str> + Sync),
+    body: Option<&[u8]>,
+    user: Option<&str>,
+    now: u64,
+) -> Reply {
+    match path {
+        Some(p) if cfg.multipart && is_multipart(p) => {
+            let Some(body) = body else {
+                return rejected(Rejection {
+                    code: "invalid_body",
+                    message: "the request body is not valid base64".into(),
+                });
+            };
+            let req = multipart::Request {
+                method,
+                rest: &p[MULTIPART_PATH.len()..],
+                param,
+                body,
+                user,
+                now,
+            };
+            multipart::serve(cfg, s3, &req).await
+        }
+        _ => route(cfg, s3.signer(), path, param, user, now),
+    }
+}
+
+/// [`handle`] for every route, the multipart ones included.
+pub async fn handle_all(
+    cfg: &Config,
+    s3: &S3<'_>,
+    event: &Event,
+    now: u64,
+) -> (ProxyResponse, &'static str) {
+    let query = event.query.as_ref();
+    let param = |name: &str| query.and_then(|q| q.get(name));
+    let body = event.body_bytes();
+    let reply = serve(
+        cfg,
+        s3,
+        event.method(),
+        event.path.as_deref(),
+        &param,
+        body.as_deref(),
+        event.user(),
+        now,
+    )
+    .await;
+    respond(reply)
+}
+
+fn respond(reply: Reply) -> (ProxyResponse, &'static str) {
+    let response = ProxyResponse {
+        status_code: reply.status,
+        headers: ResponseHeaders {
+            content_type: "application/json",
+            cache_control: "no-store",
+        },
+        body: reply.body,
+    };
+    (response, reply.outcome)
 }
 
 /// An API Gateway HTTP API event in, the proxy response out, and the outcome for the log.
@@ -306,16 +434,14 @@ pub fn handle(
 ) -> (ProxyResponse, &'static str) {
     let query = event.query.as_ref();
     let param = |name: &str| query.and_then(|q| q.get(name));
-    let reply = route(cfg, signer, event.path.as_deref(), param, event.user(), now);
-    let response = ProxyResponse {
-        status_code: reply.status,
-        headers: ResponseHeaders {
-            content_type: "application/json",
-            cache_control: "no-store",
-        },
-        body: reply.body,
-    };
-    (response, reply.outcome)
+    respond(route(
+        cfg,
+        signer,
+        event.path.as_deref(),
+        param,
+        event.user(),
+        now,
+    ))
 }
 
 #[cfg(test)]

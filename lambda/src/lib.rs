@@ -8,6 +8,8 @@
 
 pub mod config;
 pub mod handler;
+pub mod multipart;
+pub mod s3;
 pub mod sign;
 pub mod upload;
 pub mod validate;

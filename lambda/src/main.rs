@@ -1,4 +1,4 @@
-//! The `bootstrap` binary: the Lambda runtime loop around [`presign_signer::handler::handle`].
+//! The `bootstrap` binary: the Lambda runtime loop around [`presign_signer::handler::handle_all`].
 //! Logs one JSON line per request (request id, outcome, key prefix, latency); never keys,
 //! URLs or credentials.
 
@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use presign_signer::handler::{self, Event, ProxyResponse};
+use presign_signer::s3::{shared_client, S3};
 use presign_signer::{credentials_from_env, Config, Presigner};
 
 #[tokio::main(flavor = "current_thread")]
@@ -27,7 +28,8 @@ async fn main() -> Result<(), Error> {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let (response, outcome) = handler::handle(cfg, signer, &event.payload, now);
+        let s3 = S3::new(signer, shared_client());
+        let (response, outcome) = handler::handle_all(cfg, &s3, &event.payload, now).await;
         let log = serde_json::json!({
             "request_id": event.context.request_id,
             "outcome": outcome,

@@ -138,6 +138,10 @@ pub struct PresignRequest<'a> {
     pub expires_seconds: u64,
     /// Headers the client must send exactly as given (lower-case names), besides `host`.
     pub headers: &'a [(&'a str, &'a str)],
+    /// Sub-resources and parameters of the operation (`partNumber`, `uploadId`, `uploads`), in
+    /// order of name; each name starts with a lower-case letter, so they sort after the
+    /// `X-Amz-*` parameters in the canonical query. Values are encoded here.
+    pub query: &'a [(&'a str, &'a str)],
     pub time: SigningTime,
 }
 
@@ -305,6 +309,13 @@ impl Presigner {
                 url.push_str("%3B");
             }
             url.push_str(name);
+        }
+        for (name, value) in req.query {
+            debug_assert!(name.starts_with(|c: char| c.is_ascii_lowercase()));
+            url.push('&');
+            url.push_str(name);
+            url.push('=');
+            uri_encode(&mut url, value, false);
         }
 
         // The canonical request: method, path, query, headers, signed header names, payload.

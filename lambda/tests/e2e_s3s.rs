@@ -25,6 +25,7 @@ fn cfg(downloads: bool) -> Config {
         max_size_bytes: None,
         min_size_bytes: None,
         uppy: false,
+        multipart: false,
         allow_downloads: downloads,
         region: "us-east-1".into(),
         endpoint: Some(format!("http://127.0.0.1:{}", s3().0)),
@@ -200,6 +201,7 @@ fn regression_a_size_limit_is_enforced_by_s3_on_every_url() {
         max_size_bytes: Some(1000),
         min_size_bytes: None,
         uppy: false,
+        multipart: false,
         ..cfg(false)
     };
     let query = handler::Query {

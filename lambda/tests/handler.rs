@@ -13,6 +13,7 @@ fn cfg(downloads: bool) -> Config {
         max_size_bytes: None,
         min_size_bytes: None,
         uppy: false,
+        multipart: false,
         allow_downloads: downloads,
         region: "eu-west-1".into(),
         endpoint: None,
@@ -85,6 +86,7 @@ fn limited() -> Config {
         max_size_bytes: Some(5_000_000),
         min_size_bytes: None,
         uppy: false,
+        multipart: false,
         ..cfg(false)
     }
 }

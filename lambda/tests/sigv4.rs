@@ -109,6 +109,7 @@ fn our_signatures_match_the_aws_sdk() {
             key,
             expires_seconds: 300,
             headers: &headers,
+            query: &[],
             time: SigningTime { unix },
         });
         let bare = ours.split_once('?').unwrap().0;
@@ -139,6 +140,7 @@ fn the_signing_key_cache_gives_the_same_url_on_repeat_and_a_new_one_on_a_new_day
         key: "k",
         expires_seconds: 60,
         headers: &[],
+        query: &[],
         time: SigningTime { unix },
     };
     let a = p.presign(&req(1_795_876_239));

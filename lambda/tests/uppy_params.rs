@@ -26,6 +26,7 @@ fn cfg(min: Option<u64>, max: Option<u64>) -> Config {
         max_size_bytes: max,
         min_size_bytes: min,
         uppy: true,
+        multipart: false,
         allow_downloads: false,
         region: "us-east-1".into(),
         endpoint: Some(format!("http://127.0.0.1:{}", s3().0)),

@@ -12,6 +12,7 @@ fn cfg() -> Config {
         max_size_bytes: Some(1000),
         min_size_bytes: None,
         uppy: false,
+        multipart: false,
         allow_downloads: false,
         region: "us-east-1".into(),
         endpoint: None,
@@ -118,6 +119,7 @@ fn sizes_are_numbers_within_the_limit() {
         max_size_bytes: None,
         min_size_bytes: None,
         uppy: false,
+        multipart: false,
         ..cfg()
     };
     assert_eq!(validate::size(&unlimited, None).unwrap(), None);

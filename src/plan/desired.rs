@@ -240,7 +240,17 @@ pub fn signer_policy(stack: &Stack, t: &Target) -> Value {
             "Sid": "GetUploads",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": objects
+            "Resource": objects.clone()
+        }));
+    }
+    if stack.uploads.multipart {
+        // Create, upload part and complete are s3:PutObject; the routes also list the parts
+        // of an upload and abort it, on the prefix only.
+        statements.push(json!({
+            "Sid": "ManageMultipartUploads",
+            "Effect": "Allow",
+            "Action": ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+            "Resource": objects.clone()
         }));
     }
     if let Some(key) = upload_key_grant(stack, t) {
@@ -273,7 +283,9 @@ fn upload_key_grant(stack: &Stack, t: &Target) -> Option<Value> {
         return None;
     };
     let mut actions = vec!["kms:GenerateDataKey"];
-    if stack.uploads.allow_downloads {
+    // A multipart upload under a KMS key also needs kms:Decrypt (to complete it):
+    // https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions
+    if stack.uploads.allow_downloads || stack.uploads.multipart {
         actions.push("kms:Decrypt");
     }
     let alias = key
@@ -337,6 +349,9 @@ pub fn signer_environment(
     if u.uppy {
         env.insert("PRESIGN_UPPY".to_string(), "true".to_string());
     }
+    if u.multipart {
+        env.insert("PRESIGN_MULTIPART".to_string(), "true".to_string());
+    }
     env
 }
 
@@ -349,9 +364,18 @@ pub fn api_cors(stack: &Stack) -> Option<ApiCors> {
         origins.dedup();
         ApiCors {
             allow_origins: origins,
-            allow_methods: vec!["GET".into(), "OPTIONS".into()],
+            allow_methods: if stack.uploads.multipart {
+                vec![
+                    "DELETE".into(),
+                    "GET".into(),
+                    "OPTIONS".into(),
+                    "POST".into(),
+                ]
+            } else {
+                vec!["GET".into(), "OPTIONS".into()]
+            },
             // Uppy's client sends its versions with every request to its routes.
-            allow_headers: if stack.uploads.uppy {
+            allow_headers: if stack.uploads.uppy || stack.uploads.multipart {
                 vec![
                     "authorization".into(),
                     "content-type".into(),
@@ -383,11 +407,17 @@ pub fn signer(stack: &Stack, t: &Target) -> Vec<Resource> {
             ),
         )
     };
-    let mut other_routes: Vec<String> = if stack.uploads.uppy {
-        UPPY_ROUTE_KEYS.iter().map(|k| k.to_string()).collect()
-    } else {
-        Vec::new()
-    };
+    let mut other_routes: Vec<String> = UPPY_ROUTE_KEYS
+        .iter()
+        .filter(|k| {
+            if **k == UPPY_PARAMS_ROUTE {
+                stack.uploads.uppy
+            } else {
+                stack.uploads.multipart
+            }
+        })
+        .map(|k| k.to_string())
+        .collect();
     other_routes.sort();
     let other_permissions = other_routes.iter().map(|k| permission(k)).collect();
     vec![

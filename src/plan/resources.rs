@@ -207,15 +207,37 @@ pub struct HttpApiProps {
     pub other_permissions: Vec<InvokePermission>,
 }
 
-/// Uppy's `@uppy/aws-s3` routes, served beside the signing route with `uploads.uppy`.
-pub const UPPY_ROUTE_KEYS: [&str; 1] = ["GET /s3/params"];
+/// Uppy's `@uppy/aws-s3` routes, served beside the signing route: the simple upload's with
+/// `uploads.uppy` ([`UPPY_PARAMS_ROUTE`]), the multipart ones with `uploads.multipart`.
+pub const UPPY_ROUTE_KEYS: [&str; 6] = [
+    UPPY_PARAMS_ROUTE,
+    "POST /s3/multipart",
+    "GET /s3/multipart/{uploadId}",
+    "DELETE /s3/multipart/{uploadId}",
+    "GET /s3/multipart/{uploadId}/{partNumber}",
+    "POST /s3/multipart/{uploadId}/complete",
+];
+
+/// Uppy's simple upload: a POST form for one file.
+pub const UPPY_PARAMS_ROUTE: &str = "GET /s3/params";
 
 /// `GET /sign` → the part of an invoke permission's source ARN that names that route:
-/// `{api}/*/GET/sign` (`ANY` is `*`).
+/// `{api}/*/GET/sign` (`ANY` is `*`). A path parameter (`{uploadId}`) is `*`: API Gateway
+/// names the request's own path in the source ARN, and Lambda compares with `ArnLike`.
 pub fn route_source(route_key: &str) -> String {
     let (method, path) = route_key.split_once(' ').unwrap_or(("*", route_key));
     let method = if method == "ANY" { "*" } else { method };
-    format!("{{api}}/*/{method}{path}")
+    let path: Vec<&str> = path
+        .split('/')
+        .map(|s| {
+            if s.starts_with('{') && s.ends_with('}') {
+                "*"
+            } else {
+                s
+            }
+        })
+        .collect();
+    format!("{{api}}/*/{method}{}", path.join("/"))
 }
 
 /// The statement that lets API Gateway invoke the function for this API's route. Stored and shown

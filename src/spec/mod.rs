@@ -117,6 +117,8 @@ pub struct Uploads {
     pub allow_downloads: bool,
     /// Serve Uppy's `@uppy/aws-s3` routes beside the signing route.
     pub uppy: bool,
+    /// Serve Uppy's multipart routes (the function calls S3 for them).
+    pub multipart: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -151,6 +151,7 @@ impl RawUploads {
             min_size_bytes: pick(self.min_size_bytes, o.min_size_bytes),
             allow_downloads: pick(self.allow_downloads, o.allow_downloads),
             uppy: pick(self.uppy, o.uppy),
+            multipart: pick(self.multipart, o.multipart),
         }
     }
 }
@@ -361,6 +362,12 @@ pub struct RawUploads {
     #[serde(default)]
     #[schemars(with = "Option<bool>")]
     pub uppy: Option<Spanned<bool>>,
+    /// Serve Uppy's multipart routes (`/s3/multipart...`: large and resumable uploads in parts,
+    /// at a key the server chooses; the function calls S3 to create, list, complete and abort
+    /// them) beside the signing route [default: false].
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub multipart: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -317,8 +317,28 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|u| u.uppy.as_ref())
             .map(|u| u.referenced);
+        let multipart_at = raw
+            .uploads
+            .as_ref()
+            .and_then(|u| u.multipart.as_ref())
+            .map(|u| u.referenced);
         let uploads = self.uploads(raw.uploads);
         let posts = |r: &CorsRule| r.allowed_methods.iter().any(|m| m == "POST");
+        let puts_parts = |r: &CorsRule| {
+            r.allowed_methods.iter().any(|m| m == "PUT")
+                && r.expose_headers
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case("etag"))
+        };
+        if let (true, Some(at)) = (uploads.multipart, &multipart_at) {
+            if !bucket.cors.iter().any(puts_parts) {
+                self.warn(
+                    at,
+                    "uploads.multipart: no bucket.cors rule allows PUT and exposes ETag, so browsers cannot upload parts or read the ETag Uppy needs to complete",
+                    "add PUT to allowed_methods and ETag to expose_headers of the rule for your origins",
+                );
+            }
+        }
         if let (true, Some(at)) = (uploads.uppy, &uppy_at) {
             if !bucket.cors.iter().any(posts) {
                 self.warn(
@@ -904,6 +924,7 @@ impl Validator<'_> {
             min_size_bytes,
             allow_downloads: raw.allow_downloads.unwrap_or(false),
             uppy: raw.uppy.is_some_and(|u| u.value),
+            multipart: raw.multipart.is_some_and(|u| u.value),
         }
     }
 
@@ -1189,6 +1210,7 @@ impl Default for Uploads {
             min_size_bytes: None,
             allow_downloads: false,
             uppy: false,
+            multipart: false,
         }
     }
 }

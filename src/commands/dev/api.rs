@@ -1,6 +1,7 @@
 //! What `dev` answers, before it becomes HTTP: the route, CORS (preflight and response headers),
 //! the JWT authorizer, and the signer's own handler, as API Gateway and the function would.
 
+use presign_signer::s3::{shared_client, S3};
 use presign_signer::{handler, Config, Presigner};
 
 use super::jwt::LocalJwt;
@@ -68,15 +69,37 @@ impl Api {
         self.cors_origins.iter().any(|o| wildcard_match(o, origin))
     }
 
+    /// Whether the API has a route for `method` `path`, as deploy creates them.
+    fn has_route(&self, method: &str, path: &str) -> bool {
+        if path == self.route || (self.cfg.uppy && path == handler::PARAMS_PATH) {
+            return method == "GET";
+        }
+        let Some(rest) = path.strip_prefix(handler::MULTIPART_PATH) else {
+            return false;
+        };
+        let segments: Vec<&str> = rest.split('/').skip(1).collect();
+        self.cfg.multipart
+            && (rest.is_empty() || rest.starts_with('/'))
+            && matches!(
+                (method, segments.as_slice()),
+                ("POST", [])
+                    | ("GET", [_])
+                    | ("DELETE", [_])
+                    | ("GET", [_, _])
+                    | ("POST", [_, "complete"])
+            )
+    }
+
     /// Answers one request, as API Gateway with its CORS configuration, its JWT authorizer
     /// and the signer would.
-    pub fn answer(&self, req: &DevRequest<'_>, now: u64) -> Answer {
+    pub async fn answer(&self, req: &DevRequest<'_>, now: u64) -> Answer {
         let DevRequest {
             method,
             path,
             query,
             origin,
             authorization,
+            body,
         } = *req;
         let allowed = origin.filter(|o| self.origin_allowed(o));
         let mut headers: Vec<(&'static str, String)> = Vec::new();
@@ -84,14 +107,22 @@ impl Api {
             headers.push(("access-control-allow-origin", o.to_string()));
             headers.push(("vary", "origin".into()));
         }
-        let uppy = self.cfg.uppy && path == handler::PARAMS_PATH;
-        if path != self.route && !uppy {
-            return not_found(headers, "no such route".into());
+        let preflight = method == "OPTIONS" && origin.is_some();
+        let any_method = ["GET", "POST", "DELETE"]
+            .into_iter()
+            .any(|m| self.has_route(m, path));
+        if !any_method || (!preflight && !self.has_route(method, path)) {
+            return not_found(headers, format!("no route {method} {path}"));
         }
-        if method == "OPTIONS" && origin.is_some() {
+        if preflight {
+            let methods = if self.cfg.multipart {
+                "GET, POST, DELETE, OPTIONS"
+            } else {
+                "GET, OPTIONS"
+            };
             return match allowed {
                 Some(_) => {
-                    headers.push(("access-control-allow-methods", "GET, OPTIONS".into()));
+                    headers.push(("access-control-allow-methods", methods.into()));
                     headers.push((
                         "access-control-allow-headers",
                         self.cors_allow_headers.join(","),
@@ -115,9 +146,6 @@ impl Api {
                 },
             };
         }
-        if method != "GET" {
-            return not_found(headers, format!("no {method} route"));
-        }
         let mut user = None;
         if let Some(jwt) = &self.jwt {
             match jwt.check(authorization, now) {
@@ -135,20 +163,24 @@ impl Api {
             }
         }
         let params = query_parameters(query);
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
         // The function's own routing, as behind API Gateway.
-        let reply = handler::route(
+        let reply = handler::serve(
             &self.cfg,
-            &self.signer,
+            &S3::new(&self.signer, shared_client()),
+            method,
             Some(path),
-            |name| {
-                params
-                    .iter()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.as_str())
-            },
+            &param,
+            Some(body),
             user.as_deref(),
             now,
-        );
+        )
+        .await;
         headers.push(("content-type", "application/json".into()));
         headers.push(("cache-control", "no-store".into()));
         let outcome = match (origin, allowed) {
@@ -175,4 +207,6 @@ pub struct DevRequest<'a> {
     pub query: &'a str,
     pub origin: Option<&'a str>,
     pub authorization: Option<&'a str>,
+    /// The request body (read up to the API's limit).
+    pub body: &'a [u8],
 }

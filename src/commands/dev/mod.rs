@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use http_body_util::Full;
+use http_body_util::{BodyExt as _, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -29,19 +29,30 @@ async fn serve(
     printer: Printer,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let method = req.method().as_str().to_string();
-    let path = req.uri().path().to_string();
-    let answer = api.answer(
-        &DevRequest {
-            method: &method,
-            path: &path,
-            query: req.uri().query().unwrap_or_default(),
-            origin: header("origin"),
-            authorization: header("authorization"),
-        },
-        crate::clock::now_unix(),
-    );
+    let (parts, body) = req.into_parts();
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let method = parts.method.as_str().to_string();
+    let path = parts.uri.path().to_string();
+    // The multipart routes' bodies are small; anything over the signer's own limit is refused
+    // by it, so reading one byte more is enough to tell.
+    let limit = presign_signer::multipart::MAX_BODY_BYTES + 1;
+    let body = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => Bytes::from(vec![0u8; limit]),
+    };
+    let answer = api
+        .answer(
+            &DevRequest {
+                method: &method,
+                path: &path,
+                query: parts.uri.query().unwrap_or_default(),
+                origin: header("origin"),
+                authorization: header("authorization"),
+                body: &body,
+            },
+            crate::clock::now_unix(),
+        )
+        .await;
     // One line per request: never the key or the signed URL.
     printer.progress(&format!(
         "{method} {path} → {} {}",

@@ -1,0 +1,381 @@
+//! The S3 calls the multipart routes make themselves: create, list parts, complete and abort.
+//!
+//! Each request is signed by the same SigV4 code as the URLs handed out ([`Presigner::presign`],
+//! query-string authentication with `UNSIGNED-PAYLOAD`, which S3 accepts for every operation)
+//! and sent by hyper over rustls (ring, webpki roots compiled in): the runtime's own HTTP stack
+//! (`lambda_runtime` already links hyper 1), with a TLS provider that needs no C toolchain and
+//! no certificate files at start. The client is built on the first multipart call, so the
+//! signing path and its cold start pay nothing for it. See docs/signer.md.
+//!
+//! S3 answers in XML; the few fields read here are taken out by a small reader of our own (one
+//! element name at a time, entities decoded) rather than an XML crate: the answers are S3's own,
+//! flat and small, and the function's size is a target (`scripts/bench-signer`).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+
+use crate::sign::{PresignRequest, Presigner, SigningTime};
+
+/// The most of an S3 answer read into memory: a page of 1,000 parts is about 250 KB.
+const MAX_ANSWER_BYTES: usize = 2 * 1024 * 1024;
+/// How long one S3 call may take before the route answers 504.
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the signatures of the function's own calls are valid.
+const CALL_EXPIRES_SECONDS: u64 = 60;
+
+type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+/// The HTTPS client the calls share.
+pub type HttpClient = Client<Https, Full<Bytes>>;
+
+/// S3 for the multipart routes: the bucket's presigner and a lazily built HTTPS client.
+pub struct S3<'a> {
+    signer: &'a Presigner,
+    client: &'a OnceLock<Result<HttpClient, String>>,
+}
+
+/// One part as S3 lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub number: u32,
+    /// With its quotes, as S3 sends it; empty when the store does not say (s3s-fs).
+    pub etag: String,
+    pub size: u64,
+}
+
+/// Why an S3 call did not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum S3Error {
+    /// S3 answered with an error: its HTTP status, code and message.
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// No answer (connection, TLS, timeout) or one that could not be read.
+    Unreachable(String),
+}
+
+/// The client every call of this process shares (one connection pool).
+pub fn shared_client() -> &'static OnceLock<Result<HttpClient, String>> {
+    static CLIENT: OnceLock<Result<HttpClient, String>> = OnceLock::new();
+    &CLIENT
+}
+
+fn build_client() -> Result<HttpClient, String> {
+    // The provider is named, not taken from the process default: a build that links both
+    // ring and aws-lc-rs (the workspace's tests do) would otherwise have none.
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .map_err(|e| format!("TLS could not be set up: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(50))
+        .build(connector))
+}
+
+impl<'a> S3<'a> {
+    pub fn new(signer: &'a Presigner, client: &'a OnceLock<Result<HttpClient, String>>) -> Self {
+        S3 { signer, client }
+    }
+
+    /// The presigner the calls (and the part URLs) are signed with.
+    pub fn signer(&self) -> &Presigner {
+        self.signer
+    }
+
+    /// Starts a multipart upload of `key` with this content type: the upload id.
+    pub async fn create(&self, key: &str, content_type: &str, now: u64) -> Result<String, S3Error> {
+        let body = self
+            .call(
+                "POST",
+                key,
+                &[("content-type", content_type)],
+                &[("uploads", "")],
+                Bytes::new(),
+                now,
+            )
+            .await?;
+        element(&body, "UploadId")
+            .map(decode)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| S3Error::Unreachable("S3 answered without an UploadId".into()))
+    }
+
+    /// Every part uploaded so far, in part-number order (all pages).
+    pub async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        now: u64,
+    ) -> Result<Vec<Part>, S3Error> {
+        let mut parts = Vec::new();
+        let mut marker = String::new();
+        // S3 allows 10,000 parts and lists at most 1,000 a page; the bound stops a store
+        // that keeps answering "truncated".
+        for _ in 0..11 {
+            let mut query = vec![];
+            if !marker.is_empty() {
+                query.push(("part-number-marker", marker.as_str()));
+            }
+            query.push(("uploadId", upload_id));
+            let body = self
+                .call("GET", key, &[], &query, Bytes::new(), now)
+                .await?;
+            for part in elements(&body, "Part") {
+                let number = element(part, "PartNumber").and_then(|n| n.trim().parse().ok());
+                let size = element(part, "Size").and_then(|n| n.trim().parse().ok());
+                if let (Some(number), Some(size)) = (number, size) {
+                    parts.push(Part {
+                        number,
+                        etag: element(part, "ETag").map(decode).unwrap_or_default(),
+                        size,
+                    });
+                }
+            }
+            let truncated = element(&body, "IsTruncated").is_some_and(|t| t.trim() == "true");
+            match element(&body, "NextPartNumberMarker").map(decode) {
+                Some(next) if truncated && !next.is_empty() && next != marker => marker = next,
+                _ => break,
+            }
+        }
+        parts.sort_by_key(|p| p.number);
+        parts.dedup_by_key(|p| p.number);
+        Ok(parts)
+    }
+
+    /// Completes the upload from these parts; with `If-None-Match: *`, so an existing object
+    /// is never replaced. S3 may answer 200 with an error in the body: that is an error here.
+    pub async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+        now: u64,
+    ) -> Result<(), S3Error> {
+        let mut xml = String::with_capacity(64 + parts.len() * 80);
+        xml.push_str("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+        for (number, etag) in parts {
+            xml.push_str("<Part><PartNumber>");
+            xml.push_str(&number.to_string());
+            xml.push_str("</PartNumber><ETag>");
+            escape_into(&mut xml, etag);
+            xml.push_str("</ETag></Part>");
+        }
+        xml.push_str("</CompleteMultipartUpload>");
+        let body = self
+            .call(
+                "POST",
+                key,
+                &[("content-type", "application/xml"), ("if-none-match", "*")],
+                &[("uploadId", upload_id)],
+                Bytes::from(xml),
+                now,
+            )
+            .await?;
+        if let Some(code) = element(&body, "Code").filter(|_| element(&body, "Error").is_some()) {
+            return Err(S3Error::Refused {
+                status: 200,
+                code: decode(code),
+                message: element(&body, "Message").map(decode).unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Aborts the upload and frees its parts.
+    pub async fn abort(&self, key: &str, upload_id: &str, now: u64) -> Result<(), S3Error> {
+        self.call(
+            "DELETE",
+            key,
+            &[],
+            &[("uploadId", upload_id)],
+            Bytes::new(),
+            now,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// One signed call: the answer's body when S3 says 2xx.
+    async fn call(
+        &self,
+        method: &str,
+        key: &str,
+        headers: &[(&str, &str)],
+        query: &[(&str, &str)],
+        body: Bytes,
+        now: u64,
+    ) -> Result<String, S3Error> {
+        let url = self.signer.presign(&PresignRequest {
+            method,
+            key,
+            expires_seconds: CALL_EXPIRES_SECONDS,
+            headers,
+            query,
+            time: SigningTime { unix: now },
+        });
+        let mut request = hyper::Request::builder().method(method).uri(&url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| S3Error::Unreachable(format!("the request could not be built: {e}")))?;
+        let client = self
+            .client
+            .get_or_init(build_client)
+            .as_ref()
+            .map_err(|e| S3Error::Unreachable(e.clone()))?;
+        let answer = tokio::time::timeout(CALL_TIMEOUT, async {
+            let response = client
+                .request(request)
+                .await
+                .map_err(|e| S3Error::Unreachable(format!("S3 did not answer: {e}")))?;
+            let status = response.status().as_u16();
+            let bytes = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|e| S3Error::Unreachable(format!("S3's answer could not be read: {e}")))?
+                .to_bytes();
+            Ok::<_, S3Error>((status, String::from_utf8_lossy(&bytes).into_owned()))
+        })
+        .await
+        .map_err(|_| S3Error::Unreachable("S3 did not answer in time".into()))??;
+        let (status, text) = answer;
+        if (200..300).contains(&status) {
+            return Ok(text);
+        }
+        Err(S3Error::Refused {
+            status,
+            code: element(&text, "Code").map(decode).unwrap_or_default(),
+            message: element(&text, "Message").map(decode).unwrap_or_default(),
+        })
+    }
+}
+
+/// The text inside the first `<name>...</name>` of `xml` (entities not decoded).
+fn element<'x>(xml: &'x str, name: &str) -> Option<&'x str> {
+    elements(xml, name).next()
+}
+
+/// The text inside each `<name>...</name>` (or `<name attr=...>`) of `xml`, in order.
+fn elements<'x>(xml: &'x str, name: &str) -> impl Iterator<Item = &'x str> + 'x {
+    let mut rest = xml;
+    let name = name.to_string();
+    let close = format!("</{name}>");
+    std::iter::from_fn(move || loop {
+        let start = rest.find('<')?;
+        rest = &rest[start + 1..];
+        let Some(after) = rest.strip_prefix(name.as_str()) else {
+            continue;
+        };
+        let open_end = match after.as_bytes().first() {
+            Some(b'>') => 1,
+            Some(b' ') => after.find('>')? + 1,
+            Some(b'/') if after.starts_with("/>") => {
+                rest = &after[2..];
+                return Some("");
+            }
+            _ => continue,
+        };
+        let inner = &after[open_end..];
+        let end = inner.find(&close)?;
+        rest = &inner[end + close.len()..];
+        return Some(&inner[..end]);
+    })
+}
+
+/// XML text with its entities decoded (`&quot;`, `&amp;`, `&lt;`, `&gt;`, `&apos;`, `&#N;`,
+/// `&#xN;`); anything else is kept as written.
+fn decode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(end) = rest.find(';').filter(|&e| e <= 10) else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let entity = &rest[1..end];
+        let c = match entity {
+            "quot" => Some('"'),
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match c {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Appends `text` with `&`, `<`, `>` and `"` escaped for XML.
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elements_are_read_with_attributes_self_closing_tags_and_entities() {
+        let xml = r#"<?xml version="1.0"?><ListPartsResult xmlns="x"><IsTruncated>true</IsTruncated>
+            <NextPartNumberMarker>2</NextPartNumberMarker>
+            <Part><PartNumber>1</PartNumber><ETag>&quot;a&amp;b&quot;</ETag><Size>5</Size></Part>
+            <Part><PartNumber>2</PartNumber><ETag/><Size>6</Size></Part>
+            <PartNumberMarker>0</PartNumberMarker></ListPartsResult>"#;
+        let parts: Vec<&str> = elements(xml, "Part").collect();
+        assert_eq!(
+            parts.len(),
+            2,
+            "<PartNumber> and <PartNumberMarker> are not <Part>"
+        );
+        assert_eq!(element(parts[0], "ETag").map(decode).unwrap(), "\"a&b\"");
+        assert_eq!(element(parts[1], "ETag"), Some(""));
+        assert_eq!(element(xml, "IsTruncated"), Some("true"));
+        assert_eq!(element(xml, "Missing"), None);
+        assert_eq!(decode("&#34;x&#x27;&bogus; & y"), "\"x'&bogus; & y");
+    }
+
+    #[test]
+    fn escaping_and_decoding_are_inverse() {
+        for s in ["\"0123abc\"", "a<b>&\"c\"", "plain"] {
+            let mut out = String::new();
+            escape_into(&mut out, s);
+            assert_eq!(decode(&out), s);
+        }
+    }
+}
