@@ -13,6 +13,7 @@ pub mod s3;
 pub mod sign;
 pub mod upload;
 pub mod validate;
+pub mod xml;
 
 pub use config::Config;
 pub use sign::{Credentials, Presigner};

@@ -124,18 +124,45 @@ async fn serve_inner(cfg: &Config, s3: &S3<'_>, req: &Request<'_, '_>) -> Result
         .strip_prefix('/')
         .map(|r| r.split('/').collect())
         .unwrap_or_default();
-    match (req.method, segments.as_slice()) {
-        ("POST", []) => create(cfg, s3, req).await,
-        ("GET", [id, part]) => sign_part(cfg, s3, req, id, part),
-        ("GET", [id]) => list(cfg, s3, req, id).await,
-        ("POST", [id, "complete"]) => complete(cfg, s3, req, id).await,
-        ("DELETE", [id]) => abort(cfg, s3, req, id).await,
-        _ => Err(fail(
-            404,
-            "not_found",
-            format!("no route {} {MULTIPART_PATH}{}", req.method, req.rest),
-        )),
+    let (id, action) = match (req.method, segments.as_slice()) {
+        ("POST", []) => return create(cfg, s3, req).await,
+        ("GET", [id, part]) => (id, Action::SignPart(part)),
+        ("GET", [id]) => (id, Action::List),
+        ("POST", [id, "complete"]) => (id, Action::Complete),
+        ("DELETE", [id]) => (id, Action::Abort),
+        _ => {
+            return Err(fail(
+                404,
+                "not_found",
+                format!("no route {} {MULTIPART_PATH}{}", req.method, req.rest),
+            ))
+        }
+    };
+    // Every route on an upload checks first that the key is the caller's, then the id's shape.
+    let up = Upload {
+        key: owned_key(cfg, req)?,
+        id: upload_id(id)?,
+    };
+    match action {
+        Action::SignPart(part) => sign_part(cfg, s3, req, &up, part),
+        Action::List => list(s3, req, &up).await,
+        Action::Complete => complete(cfg, s3, req, &up).await,
+        Action::Abort => abort(s3, req, &up).await,
     }
+}
+
+enum Action<'a> {
+    SignPart(&'a str),
+    List,
+    Complete,
+    Abort,
+}
+
+/// An upload the caller named and owns: its key (checked against the caller's folder) and its
+/// percent-decoded id.
+struct Upload<'q> {
+    key: &'q str,
+    id: String,
 }
 
 fn ok(body: String, outcome: &'static str) -> Result<Reply, Failure> {
@@ -174,6 +201,27 @@ fn json_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Failure> {
     })
 }
 
+/// The refusal of an upload of `size` bytes when it is outside the stack's range: 413 over the
+/// maximum, 400 under the minimum; `then` is appended to the message.
+fn outside_limits(cfg: &Config, size: u64) -> Option<Failure> {
+    let (min, max) = limits(cfg);
+    if size > max {
+        Some(fail(
+            413,
+            "too_large",
+            format!("{size} bytes is over the limit of {max}"),
+        ))
+    } else if size < min {
+        Some(fail(
+            400,
+            "too_small",
+            format!("{size} bytes is under the minimum of {min}"),
+        ))
+    } else {
+        None
+    }
+}
+
 fn limits(cfg: &Config) -> (u64, u64) {
     (
         cfg.min_size_bytes.unwrap_or(0),
@@ -196,21 +244,9 @@ async fn create(cfg: &Config, s3: &S3<'_>, req: &Request<'_, '_>) -> Result<Repl
     } else {
         validate::content_type(cfg, &body.file_type)?
     };
-    let (min, max) = limits(cfg);
     if let Some(size) = body.size {
-        if size > max {
-            return Err(fail(
-                413,
-                "too_large",
-                format!("{size} bytes is over the limit of {max}"),
-            ));
-        }
-        if size < min {
-            return Err(fail(
-                400,
-                "too_small",
-                format!("{size} bytes is under the minimum of {min}"),
-            ));
+        if let Some(f) = outside_limits(cfg, size) {
+            return Err(f);
         }
     }
     let key = server_key(cfg, req.user, &random_id()?, &body.filename)?;
@@ -280,11 +316,9 @@ fn sign_part(
     cfg: &Config,
     s3: &S3<'_>,
     req: &Request<'_, '_>,
-    id: &str,
+    up: &Upload<'_>,
     part: &str,
 ) -> Result<Reply, Failure> {
-    let key = owned_key(cfg, req)?;
-    let id = upload_id(id)?;
     let number: u32 = part
         .parse()
         .ok()
@@ -324,10 +358,10 @@ fn sign_part(
     }
     let url = s3.signer().presign(&PresignRequest {
         method: "PUT",
-        key,
+        key: up.key,
         expires_seconds: cfg.expires_seconds,
         headers: &headers,
-        query: &[("partNumber", &number), ("uploadId", &id)],
+        query: &[("partNumber", &number), ("uploadId", &up.id)],
         time: SigningTime { unix: req.now },
     });
     ok(
@@ -336,15 +370,11 @@ fn sign_part(
     )
 }
 
-async fn list(
-    cfg: &Config,
-    s3: &S3<'_>,
-    req: &Request<'_, '_>,
-    id: &str,
-) -> Result<Reply, Failure> {
-    let key = owned_key(cfg, req)?;
-    let id = upload_id(id)?;
-    let parts = s3.list_parts(key, &id, req.now).await.map_err(from_s3)?;
+async fn list(s3: &S3<'_>, req: &Request<'_, '_>, up: &Upload<'_>) -> Result<Reply, Failure> {
+    let parts = s3
+        .list_parts(up.key, &up.id, req.now)
+        .await
+        .map_err(from_s3)?;
     let listed: Vec<serde_json::Value> = parts
         .iter()
         .map(|p| serde_json::json!({"PartNumber": p.number, "ETag": p.etag, "Size": p.size}))
@@ -369,10 +399,9 @@ async fn complete(
     cfg: &Config,
     s3: &S3<'_>,
     req: &Request<'_, '_>,
-    id: &str,
+    up: &Upload<'_>,
 ) -> Result<Reply, Failure> {
-    let key = owned_key(cfg, req)?;
-    let id = upload_id(id)?;
+    let (key, id) = (up.key, &up.id);
     let body: CompleteBody = json_body(req.body)?;
     if body.parts.is_empty() || body.parts.len() > MAX_PARTS as usize {
         return Err(fail(
@@ -394,36 +423,26 @@ async fn complete(
         ));
     }
     // S3 knows what was uploaded: the total of the listed parts is what the object will be.
-    let held = s3.list_parts(key, &id, req.now).await.map_err(from_s3)?;
+    let held = s3.list_parts(key, id, req.now).await.map_err(from_s3)?;
     let total: u64 = body
         .parts
         .iter()
         .filter_map(|p| held.iter().find(|h| h.number == p.number).map(|h| h.size))
         .sum();
-    let (min, max) = limits(cfg);
-    if total > max || total < min {
+    if let Some(mut refused) = outside_limits(cfg, total) {
         // The parts are of no use to anyone: free them now rather than at the lifecycle rule.
-        let aborted = s3.abort(key, &id, req.now).await.is_ok();
-        let (status, code, what) = if total > max {
-            (413, "too_large", format!("over the limit of {max}"))
-        } else {
-            (400, "too_small", format!("under the minimum of {min}"))
-        };
-        return Err(fail(
-            status,
-            code,
-            format!(
-                "the parts add up to {total} bytes, {what}; the upload was {}",
-                if aborted {
-                    "aborted"
-                } else {
-                    "not aborted (it expires with the bucket's lifecycle rule)"
+        refused
+            .message
+            .push_str(match s3.abort(key, id, req.now).await {
+                Ok(()) => "; the upload was aborted",
+                Err(_) => {
+                    "; the upload was not aborted (it expires with the bucket's lifecycle rule)"
                 }
-            ),
-        ));
+            });
+        return Err(refused);
     }
     let parts: Vec<(u32, String)> = body.parts.into_iter().map(|p| (p.number, p.etag)).collect();
-    s3.complete(key, &id, &parts, req.now)
+    s3.complete(key, id, &parts, req.now)
         .await
         .map_err(from_s3)?;
     let mut location = s3.signer().bucket_url();
@@ -434,14 +453,7 @@ async fn complete(
     )
 }
 
-async fn abort(
-    cfg: &Config,
-    s3: &S3<'_>,
-    req: &Request<'_, '_>,
-    id: &str,
-) -> Result<Reply, Failure> {
-    let key = owned_key(cfg, req)?;
-    let id = upload_id(id)?;
-    s3.abort(key, &id, req.now).await.map_err(from_s3)?;
+async fn abort(s3: &S3<'_>, req: &Request<'_, '_>, up: &Upload<'_>) -> Result<Reply, Failure> {
+    s3.abort(up.key, &up.id, req.now).await.map_err(from_s3)?;
     ok("{}".into(), "multipart_aborted")
 }

@@ -1,6 +1,6 @@
-//! S3's XML error body (`<Error><Code>SignatureDoesNotMatch</Code>...`), read without an XML
-//! library: the body is flat, and only a few elements matter. `CanonicalRequest` and
-//! `StringToSign` are what S3 computed from the request it *received*.
+//! S3's XML error body (`<Error><Code>SignatureDoesNotMatch</Code>...`), read by the signer's
+//! small XML reader (`presign_signer::xml`): the body is flat, and only a few elements matter.
+//! `CanonicalRequest` and `StringToSign` are what S3 computed from the request it *received*.
 
 /// The parts of an S3 error body `url explain` uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,53 +27,9 @@ impl S3Error {
     }
 }
 
-/// XML's five entities and numeric character references.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        let Some(end) = rest.find(';').filter(|e| *e <= 10) else {
-            out.push('&');
-            rest = &rest[1..];
-            continue;
-        };
-        let entity = &rest[1..end];
-        let ch = match entity {
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "amp" => Some('&'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            _ => entity
-                .strip_prefix("#x")
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                .and_then(char::from_u32),
-        };
-        match ch {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The text of the first `<name>...</name>` element.
+/// The text of the first `<name>...</name>` element, its entities decoded.
 fn element(body: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    let close = format!("</{name}>");
-    let start = body.find(&open)? + open.len();
-    let len = body[start..].find(&close)?;
-    Some(unescape(&body[start..start + len]))
+    presign_signer::xml::element(body, name).map(presign_signer::xml::decode)
 }
 
 /// Reads an S3 error body; `None` when it is not one (no `<Error>` with a `<Code>`).
@@ -107,7 +63,7 @@ mod tests {
         assert_eq!(super::parse("not xml"), None);
         assert_eq!(super::parse("<Error><Message>m</Message></Error>"), None);
         assert_eq!(
-            super::unescape("a & b &bogus; &#xFFFFFFFF; &"),
+            presign_signer::xml::decode("a & b &bogus; &#xFFFFFFFF; &"),
             "a & b &bogus; &#xFFFFFFFF; &"
         );
     }
