@@ -202,7 +202,7 @@ fn json_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Failure> {
 }
 
 /// The refusal of an upload of `size` bytes when it is outside the stack's range: 413 over the
-/// maximum, 400 under the minimum; `then` is appended to the message.
+/// maximum, 400 under the minimum.
 fn outside_limits(cfg: &Config, size: u64) -> Option<Failure> {
     let (min, max) = limits(cfg);
     if size > max {
