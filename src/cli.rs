@@ -143,6 +143,11 @@ pub struct DevArgs {
     /// Port to listen on (127.0.0.1 only; 0 picks a free port).
     #[arg(long, default_value_t = 8787)]
     pub port: u16,
+    /// With api.jwt on: print a local token for this subject (the token's `sub`, which names the
+    /// user's folder under uploads.prefix). Repeat it for several users; without it, one token
+    /// for `presign-stack-dev`.
+    #[arg(long = "token-for", value_name = "SUB")]
+    pub token_for: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,9 +6,7 @@
 // CHROMIUM (executable). Prints one JSON line: {allowed: {...}, disallowed: {...}}.
 "use strict";
 const { chromium } = require("playwright-core");
-const fs = require("fs");
-const os = require("os");
-const path = require("path");
+const { launch } = require("./launch");
 
 // A 1x1 PNG.
 const PNG = Buffer.from(
@@ -32,15 +30,7 @@ async function upload(context, page_url, name, screenshot) {
 }
 
 (async () => {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "presign-chromium-"));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync",
-    ],
-  });
+  const { context, cleanup } = await launch(chromium);
   try {
     const allowed = await upload(context, process.env.PAGE_ALLOWED, "from-allowed-origin.png", process.env.SCREENSHOT);
     if (!process.env.PAGE_DISALLOWED) {
@@ -53,8 +43,7 @@ async function upload(context, page_url, name, screenshot) {
     const bucketBlocked = await upload(context, process.env.PAGE_API_ONLY, "from-api-only-origin.png", null);
     console.log(JSON.stringify({ allowed, disallowed, bucket_blocked: bucketBlocked }));
   } finally {
-    await context.close();
-    fs.rmSync(userDataDir, { recursive: true, force: true });
+    await cleanup();
   }
 })().catch((e) => {
   console.error(e && e.stack || String(e));

@@ -408,7 +408,14 @@ impl DevServer {
 
     /// [`DevServer::start`] with extra environment variables.
     pub fn start_with(spec: &Path, env: &[(&str, &str)]) -> DevServer {
-        let mut child = command(&["dev", "--port", "0", "-f", spec.to_str().unwrap()])
+        DevServer::start_args(spec, &[], env)
+    }
+
+    /// [`DevServer::start_with`] with extra arguments for `dev`.
+    pub fn start_args(spec: &Path, args: &[&str], env: &[(&str, &str)]) -> DevServer {
+        let mut argv = vec!["dev", "--port", "0", "-f", spec.to_str().unwrap()];
+        argv.extend_from_slice(args);
+        let mut child = command(&argv)
             .envs(env.iter().copied())
             .spawn()
             .expect("start presign-stack dev");
@@ -453,6 +460,20 @@ impl DevServer {
                 };
             }
         }
+    }
+}
+
+impl DevServer {
+    /// The local token `dev` printed for `sub` (started with `--token-for <sub>`).
+    pub fn token_for(&self, sub: &str) -> String {
+        self.banner
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix(&format!("{sub}: Authorization: Bearer "))
+            })
+            .unwrap_or_else(|| panic!("dev printed no token for {sub}:\n{}", self.banner))
+            .to_string()
     }
 }
 

@@ -36,15 +36,15 @@ impl LocalJwt {
         mac.finalize().into_bytes().to_vec()
     }
 
-    /// A token for the spec's issuer and first audience, valid for an hour from `now`.
-    pub fn mint(&self, now: u64) -> String {
+    /// A token for `sub`, the spec's issuer and first audience, valid for an hour from `now`.
+    pub fn mint(&self, sub: &str, now: u64) -> String {
         use base64::Engine;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let header = b64.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
         let claims = serde_json::json!({
             "iss": self.issuer,
             "aud": self.audience.first().cloned().unwrap_or_default(),
-            "sub": "presign-stack-dev",
+            "sub": sub,
             "iat": now,
             "exp": now + LOCAL_TOKEN_SECONDS,
         });

@@ -24,6 +24,9 @@ mod jwt;
 pub use api::{query_parameters, Answer, Api, DevRequest};
 pub use jwt::LocalJwt;
 
+/// The subject of the token `dev` prints when no `--token-for` names one.
+const DEFAULT_SUB: &str = "presign-stack-dev";
+
 async fn serve(
     api: Arc<Api>,
     printer: Printer,
@@ -126,10 +129,20 @@ pub async fn run(global: &Global, args: &DevArgs, printer: &Printer) -> anyhow::
         None => format!("AWS, {}", api.cfg.region),
     };
     let token_note = match &api.jwt {
-        Some(jwt) => format!(
+        Some(jwt) if args.token_for.is_empty() => format!(
             "api.jwt is on: requests need a token. A local one (valid 1 h, accepted only by this server):\n  Authorization: Bearer {}\n",
-            jwt.mint(crate::clock::now_unix())
+            jwt.mint(DEFAULT_SUB, crate::clock::now_unix())
         ),
+        Some(jwt) => {
+            let mut note = "api.jwt is on: requests need a token. Local ones (valid 1 h, accepted only by this server):\n".to_string();
+            for sub in &args.token_for {
+                note.push_str(&format!(
+                    "  {sub}: Authorization: Bearer {}\n",
+                    jwt.mint(sub, crate::clock::now_unix())
+                ));
+            }
+            note
+        }
         None => String::new(),
     };
     printer.result(&format!(
