@@ -8,7 +8,7 @@ mod runtime_api;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use presign_signer::sign::{PresignRequest, SigningTime};
+use presign_signer::sign::{PostRequest, PresignRequest, SigningTime};
 use presign_signer::{handler, Config, Credentials, Presigner};
 
 fn cfg() -> Config {
@@ -64,6 +64,33 @@ fn main() {
             expires_seconds: 300,
             headers: &headers,
             query: &[],
+            time: SigningTime { unix: NOW },
+        }));
+    });
+    // Uppy's two other URLs: a multipart part (with its Content-Length signed) and a POST form
+    // (policy, base64, signature).
+    let part_url = per_call(200_000, || {
+        black_box(signer.presign(&PresignRequest {
+            method: "PUT",
+            key: black_box("uploads/alice/0123456789abcdef0123456789abcdef/big.bin"),
+            expires_seconds: 300,
+            headers: &[("content-length", "5242880")],
+            query: &[
+                ("partNumber", "17"),
+                (
+                    "uploadId",
+                    "VXBsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA",
+                ),
+            ],
+            time: SigningTime { unix: NOW },
+        }));
+    });
+    let post_form = per_call(200_000, || {
+        black_box(signer.presign_post(&PostRequest {
+            key: black_box("uploads/alice/0123456789abcdef0123456789abcdef/photo.png"),
+            content_type: "image/png",
+            size_range: (1, 10 * 1024 * 1024),
+            expires_seconds: 300,
             time: SigningTime { unix: NOW },
         }));
     });
@@ -134,6 +161,16 @@ fn main() {
         Some(us(sign_only)),
         "≤ 3",
     );
+    row(
+        "multipart part URL (Content-Length signed)",
+        Some(us(part_url)),
+        "≤ 3",
+    );
+    row(
+        "POST form (policy with content-length-range)",
+        Some(us(post_form)),
+        "≤ 5",
+    );
     println!("runtime boundary: event JSON text in, response JSON text out");
     row(
         "  Rust handler (lambda_runtime's (de)serialisation)",
@@ -188,6 +225,8 @@ fn main() {
     }
     let report = serde_json::json!({
         "sign_us": us(sign_only),
+        "part_url_us": us(part_url),
+        "post_form_us": us(post_form),
         "handler_us": us(end_to_end),
         "handle_us": us(handle_only),
         "event_parse_us": us(parse_only),
