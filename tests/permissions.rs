@@ -62,6 +62,22 @@ const ACTIONS: &[(&str, &str, &[&str])] = &[
     ("s3", "get_bucket_cors", &["s3:GetBucketCORS"]),
     ("s3", "put_bucket_cors", &["s3:PutBucketCORS"]),
     ("s3", "delete_bucket_cors", &["s3:PutBucketCORS"]),
+    (
+        "s3",
+        "get_bucket_lifecycle_configuration",
+        &["s3:GetLifecycleConfiguration"],
+    ),
+    (
+        "s3",
+        "put_bucket_lifecycle_configuration",
+        &["s3:PutLifecycleConfiguration"],
+    ),
+    // S3 has no action of its own for this: removing the rules is putting none.
+    (
+        "s3",
+        "delete_bucket_lifecycle",
+        &["s3:PutLifecycleConfiguration"],
+    ),
     ("s3", "get_bucket_policy", &["s3:GetBucketPolicy"]),
     ("s3", "put_bucket_policy", &["s3:PutBucketPolicy"]),
     ("s3", "delete_bucket_policy", &["s3:DeleteBucketPolicy"]),

@@ -180,3 +180,170 @@ async fn turning_uppy_off_removes_its_route_and_its_permission_only() {
     assert_eq!(sids, [format!("presign-stack-{}-apigw", stack.name)]);
     stack.expect(&["destroy", "--yes"], Success).await;
 }
+
+/// The bucket's lifecycle rules as (id, prefix, days after which incomplete uploads are aborted).
+async fn lifecycle_rules(bucket: &str) -> Option<Vec<(String, String, Option<i32>)>> {
+    let out = support::s3()
+        .await
+        .get_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+        .ok()?;
+    Some(
+        out.rules()
+            .iter()
+            .map(|r| {
+                (
+                    r.id().unwrap_or_default().to_string(),
+                    r.filter()
+                        .and_then(|f| f.prefix())
+                        .unwrap_or_default()
+                        .to_string(),
+                    r.abort_incomplete_multipart_upload()
+                        .and_then(|a| a.days_after_initiation()),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn abort_rule(days: i32) -> Vec<(String, String, Option<i32>)> {
+    vec![(
+        "presign-stack-abort-incomplete-uploads".to_string(),
+        "uploads/".to_string(),
+        Some(days),
+    )]
+}
+
+/// The example stack.yaml as shipped, with its `multipart: true` line switched on.
+fn example_with_multipart() -> String {
+    let example = support::example();
+    assert!(
+        example.contains("  # multipart: true"),
+        "the example offers multipart"
+    );
+    example.replacen("  # multipart: true", "  multipart: true", 1)
+}
+
+#[tokio::test]
+async fn the_example_with_multipart_on_deploys_its_routes_and_lifecycle_rule_and_diff_is_clean() {
+    let stack = TestStack::new("mp-example", &example_with_multipart());
+    stack.expect(&["deploy", "--yes"], Success).await;
+    let diff = stack.expect(&["diff"], Success).await;
+    assert_eq!(diff.mutations(), Vec::<String>::new());
+
+    let keys: Vec<String> = routes(&stack.name)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "DELETE /s3/multipart/{uploadId}",
+            "GET /s3/multipart/{uploadId}",
+            "GET /s3/multipart/{uploadId}/{partNumber}",
+            "GET /sign",
+            "POST /s3/multipart",
+            "POST /s3/multipart/{uploadId}/complete",
+        ]
+    );
+    assert_eq!(lifecycle_rules(&stack.bucket()).await, Some(abort_rule(1)));
+
+    // Turning multipart off takes its routes and the lifecycle rule away, nothing else.
+    stack.write_spec(&support::example());
+    let diff = stack.expect(&["diff"], Differences).await;
+    assert!(
+        diff.stdout.contains("bucket_lifecycle"),
+        "{}",
+        diff.output()
+    );
+    stack.expect(&["deploy", "--yes"], Success).await;
+    stack.expect(&["diff"], Success).await;
+    assert_eq!(lifecycle_rules(&stack.bucket()).await, None);
+    let keys: Vec<String> = routes(&stack.name)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys, ["GET /sign"]);
+    stack.expect(&["destroy", "--yes"], Success).await;
+}
+
+#[tokio::test]
+async fn a_lifecycle_rule_changed_out_of_band_is_drift_and_is_repaired() {
+    let stack = TestStack::new(
+        "mp-lifecycle",
+        "api:\n  cors_origins: [\"https://app.example.com\"]\nuploads:\n  multipart: true\n  abort_incomplete_after_days: 3\n",
+    );
+    let bucket = stack.bucket();
+    support::drift_is_reported_and_repaired(&stack, "bucket_lifecycle", "rules", |_| {
+        let bucket = bucket.clone();
+        async move {
+            use aws_sdk_s3::types::{
+                AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+                LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
+            };
+            // Someone "tidies up": a week to abort, and an expiry that would delete every upload.
+            let rule = LifecycleRule::builder()
+                .id("presign-stack-abort-incomplete-uploads")
+                .filter(LifecycleRuleFilter::builder().prefix("uploads/").build())
+                .status(ExpirationStatus::Enabled)
+                .abort_incomplete_multipart_upload(
+                    AbortIncompleteMultipartUpload::builder()
+                        .days_after_initiation(7)
+                        .build(),
+                )
+                .expiration(LifecycleExpiration::builder().days(30).build())
+                .build()
+                .unwrap();
+            support::s3()
+                .await
+                .put_bucket_lifecycle_configuration()
+                .bucket(&bucket)
+                .lifecycle_configuration(
+                    BucketLifecycleConfiguration::builder()
+                        .rules(rule)
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    assert_eq!(lifecycle_rules(&stack.bucket()).await, Some(abort_rule(3)));
+
+    // Removed altogether: drift again, and repaired again.
+    support::s3()
+        .await
+        .delete_bucket_lifecycle()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let diff = stack.expect(&["diff"], Differences).await;
+    assert!(
+        diff.stdout.contains("bucket_lifecycle"),
+        "{}",
+        diff.output()
+    );
+    stack.expect(&["deploy", "--yes"], Success).await;
+    assert_eq!(lifecycle_rules(&stack.bucket()).await, Some(abort_rule(3)));
+
+    // The bucket CORS the spec left out is the default Uppy needs.
+    let cors = support::s3()
+        .await
+        .get_bucket_cors()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = &cors.cors_rules()[0];
+    assert_eq!(rule.allowed_origins(), ["https://app.example.com"]);
+    assert_eq!(rule.allowed_methods(), ["PUT"]);
+    assert_eq!(rule.expose_headers(), ["ETag", "Location"]);
+    stack.expect(&["destroy", "--yes"], Success).await;
+}

@@ -17,6 +17,7 @@ pub mod run;
 pub mod s3_bucket;
 pub mod s3_cors;
 pub mod s3_encryption;
+pub mod s3_lifecycle;
 pub mod s3_ownership_controls;
 pub mod s3_policy;
 pub mod s3_public_access_block;
@@ -125,6 +126,9 @@ pub async fn read(run: &Run, kind: Kind, physical_id: &str) -> Result<Option<Pro
         Kind::S3BucketCors => s3_cors::find(s3, physical_id)
             .await?
             .map(Props::S3BucketCors),
+        Kind::S3BucketLifecycle => s3_lifecycle::find(s3, physical_id)
+            .await?
+            .map(Props::S3BucketLifecycle),
         Kind::S3BucketPolicy => s3_policy::find(s3, physical_id)
             .await?
             .map(Props::S3BucketPolicy),
@@ -173,6 +177,7 @@ pub async fn apply(run: &Run, step: &Step) -> Result<(), AwsError> {
         Props::S3BucketVersioning(p) if !p.enabled && step.action == Action::Create => Ok(()),
         Props::S3BucketVersioning(p) => s3_versioning::put(s3, p).await,
         Props::S3BucketCors(p) => s3_cors::put(s3, p).await,
+        Props::S3BucketLifecycle(p) => s3_lifecycle::put(s3, p).await,
         Props::S3BucketPolicy(p) => s3_policy::put(s3, p).await,
         Props::IamRole(p) => match live {
             Some(Props::IamRole(before)) => iam_role::update(&clients.iam, Some(before), p).await,
@@ -215,6 +220,7 @@ pub async fn delete(
         // Versioning cannot be removed; it goes with the bucket.
         Kind::S3BucketVersioning => Ok(()),
         Kind::S3BucketCors => s3_cors::delete(s3, physical_id).await,
+        Kind::S3BucketLifecycle => s3_lifecycle::delete(s3, physical_id).await,
         Kind::S3BucketPolicy => s3_policy::delete(s3, physical_id).await,
         Kind::IamRole => iam_role::delete(&clients.iam, physical_id).await,
         Kind::IamRolePolicy => {

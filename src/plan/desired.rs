@@ -14,6 +14,7 @@ pub mod ids {
     pub const ENCRYPTION: &str = "bucket_encryption";
     pub const VERSIONING: &str = "bucket_versioning";
     pub const CORS: &str = "bucket_cors";
+    pub const LIFECYCLE: &str = "bucket_lifecycle";
     pub const POLICY: &str = "bucket_policy";
     pub const ROLE: &str = "role";
     pub const ROLE_POLICY: &str = "role_policy";
@@ -21,6 +22,9 @@ pub mod ids {
     pub const FUNCTION: &str = "function";
     pub const API: &str = "api";
 }
+
+/// The id of the lifecycle rule that aborts abandoned multipart uploads under the prefix.
+pub const ABORT_INCOMPLETE_RULE: &str = "presign-stack-abort-incomplete-uploads";
 
 /// The bucket name the stack uses in `region`.
 pub fn bucket_name(stack: &Stack, region: &str) -> String {
@@ -108,6 +112,24 @@ pub fn desired(stack: &Stack, region: &str) -> Vec<Resource> {
                     .map(|r| normalize::cors_rule(r.clone()))
                     .collect(),
             }),
+            depends_on: on_bucket(),
+        });
+    }
+    if stack.uploads.multipart {
+        out.push(Resource {
+            id: ids::LIFECYCLE.into(),
+            props: Props::S3BucketLifecycle(normalize::lifecycle(LifecycleProps {
+                bucket: bucket.clone(),
+                rules: vec![LifecycleRule {
+                    id: ABORT_INCOMPLETE_RULE.into(),
+                    prefix: stack.uploads.prefix.clone(),
+                    enabled: true,
+                    abort_incomplete_after_days: Some(
+                        stack.uploads.abort_incomplete_after_days as i32,
+                    ),
+                    other: Vec::new(),
+                }],
+            })),
             depends_on: on_bucket(),
         });
     }

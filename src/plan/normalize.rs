@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::resources::CorsRule;
+use super::resources::{CorsRule, LifecycleProps};
 
 /// Keys whose values are sets of strings: order and a one-element array versus a string do not
 /// matter to AWS.
@@ -147,6 +147,17 @@ pub fn cors_rule(rule: CorsRule) -> CorsRule {
         expose_headers: sorted(rule.expose_headers),
         max_age_seconds: rule.max_age_seconds,
     }
+}
+
+/// The canonical form of a lifecycle configuration: rules in id order (S3 keeps the order it
+/// was given, which never matters), and each rule's other parts sorted.
+pub fn lifecycle(mut p: LifecycleProps) -> LifecycleProps {
+    for r in &mut p.rules {
+        r.other.sort();
+        r.other.dedup();
+    }
+    p.rules.sort_by(|a, b| a.id.cmp(&b.id));
+    p
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::desired::{desired, ids};
+use super::resources::LifecycleRule;
 use super::*;
 use crate::spec;
 
@@ -472,4 +473,55 @@ fn uppy_adds_its_route_with_its_own_permission_and_tells_the_function() {
     assert!(api.other_routes.is_empty() && api.other_permissions.is_empty());
     let stored = serde_json::to_value(api).unwrap();
     assert!(stored.get("other_routes").is_none() && stored.get("other_permissions").is_none());
+}
+
+#[test]
+fn multipart_adds_a_lifecycle_rule_on_the_prefix_and_a_hand_added_rule_is_an_update() {
+    assert!(desired(&stack(""), "us-east-1")
+        .iter()
+        .all(|r| r.id != ids::LIFECYCLE));
+    let d = desired(
+        &stack("uploads:\n  multipart: true\n  abort_incomplete_after_days: 2\n"),
+        "us-east-1",
+    );
+    let lifecycle = d.iter().find(|r| r.id == ids::LIFECYCLE).unwrap();
+    assert_eq!(lifecycle.depends_on, vec![ids::BUCKET]);
+    let Props::S3BucketLifecycle(wanted) = &lifecycle.props else {
+        panic!("{lifecycle:?}")
+    };
+    assert_eq!(
+        wanted.rules,
+        vec![LifecycleRule {
+            id: desired::ABORT_INCOMPLETE_RULE.into(),
+            prefix: "uploads/".into(),
+            enabled: true,
+            abort_incomplete_after_days: Some(2),
+            other: vec![],
+        }]
+    );
+
+    // A rule someone added, listed first by S3: drift in `rules`, repaired by an update.
+    let mut live = as_live(&d);
+    let mut theirs = wanted.clone();
+    theirs.rules.insert(
+        0,
+        LifecycleRule {
+            id: "expire-everything".into(),
+            prefix: String::new(),
+            enabled: true,
+            abort_incomplete_after_days: None,
+            other: vec!["expiration".into()],
+        },
+    );
+    live.insert(
+        ids::LIFECYCLE.into(),
+        Some(Props::S3BucketLifecycle(normalize::lifecycle(theirs))),
+    );
+    let plan = plan_deploy(&d, &as_recorded(&d), &live);
+    assert_eq!(plan.steps.len(), 1, "{plan:?}");
+    assert_eq!(
+        (plan.steps[0].id.as_str(), plan.steps[0].action),
+        (ids::LIFECYCLE, Action::Update)
+    );
+    assert_eq!(plan.steps[0].changes[0].attribute, "rules");
 }

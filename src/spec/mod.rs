@@ -119,6 +119,8 @@ pub struct Uploads {
     pub uppy: bool,
     /// Serve Uppy's multipart routes (the function calls S3 for them).
     pub multipart: bool,
+    /// With `multipart`: the bucket's lifecycle rule aborts uploads incomplete after this many days.
+    pub abort_incomplete_after_days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -152,6 +152,10 @@ impl RawUploads {
             allow_downloads: pick(self.allow_downloads, o.allow_downloads),
             uppy: pick(self.uppy, o.uppy),
             multipart: pick(self.multipart, o.multipart),
+            abort_incomplete_after_days: pick(
+                self.abort_incomplete_after_days,
+                o.abort_incomplete_after_days,
+            ),
         }
     }
 }
@@ -368,6 +372,13 @@ pub struct RawUploads {
     #[serde(default)]
     #[schemars(with = "Option<bool>")]
     pub multipart: Option<Spanned<bool>>,
+    /// With `multipart`: the days after which S3 aborts a multipart upload still incomplete and
+    /// deletes its parts (a lifecycle rule on the prefix, so abandoned uploads stop costing
+    /// storage) [default: 1].
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    #[schemars(range(min = 1, max = 2147483647))]
+    pub abort_incomplete_after_days: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

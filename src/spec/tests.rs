@@ -350,3 +350,63 @@ fn uppy_without_a_bucket_rule_for_post_is_a_warning_and_a_minimum_over_the_maxim
         "{e}"
     );
 }
+
+#[test]
+fn uppys_routes_without_bucket_rules_get_a_default_rule_for_the_apis_origins() {
+    let stack = parse(
+        Path::new("stack.yaml"),
+        "stack: demo\napi:\n  cors_origins: [\"https://app.example\"]\nuploads:\n  uppy: true\n  multipart: true\n",
+    )
+    .unwrap();
+    assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+    assert_eq!(stack.bucket.cors.len(), 1);
+    let rule = &stack.bucket.cors[0];
+    assert_eq!(rule.allowed_origins, ["https://app.example"]);
+    assert_eq!(rule.allowed_methods, ["PUT", "POST"]);
+    assert_eq!(rule.expose_headers, ["ETag", "Location"]);
+    assert_eq!(stack.uploads.abort_incomplete_after_days, 1);
+
+    // Rules given are the user's: no default is added, and a missing PUT is a warning.
+    let given = parse(
+        Path::new("stack.yaml"),
+        "stack: demo\nbucket:\n  cors:\n    - allowed_origins: [\"https://a.example\"]\n      allowed_methods: [POST]\napi:\n  cors_origins: [\"https://a.example\"]\nuploads:\n  multipart: true\n",
+    )
+    .unwrap();
+    assert_eq!(given.bucket.cors.len(), 1);
+    assert_eq!(given.warnings.len(), 1, "{:?}", given.warnings);
+    assert!(given.warnings[0]
+        .to_string()
+        .contains("allows PUT and exposes ETag"));
+
+    // Without origins there is nothing to allow: the bucket gets no rule and validate says so.
+    let no_origins = parse(
+        Path::new("stack.yaml"),
+        "stack: demo\nuploads:\n  multipart: true\n",
+    )
+    .unwrap();
+    assert!(no_origins.bucket.cors.is_empty());
+    assert_eq!(no_origins.warnings.len(), 1, "{:?}", no_origins.warnings);
+}
+
+#[test]
+fn abort_incomplete_after_days_is_checked_and_warned_about_without_multipart() {
+    let e =
+        one_error("stack: demo\nuploads:\n  multipart: true\n  abort_incomplete_after_days: 0\n");
+    assert_eq!((e.line, e.column), (4, 32), "{e}");
+    assert!(e.message.contains("from 1"), "{e}");
+    let alone = parse(
+        Path::new("stack.yaml"),
+        "stack: demo\nuploads:\n  abort_incomplete_after_days: 5\n",
+    )
+    .unwrap();
+    assert_eq!(alone.warnings.len(), 1, "{:?}", alone.warnings);
+    assert!(alone.warnings[0]
+        .to_string()
+        .contains("no effect without uploads.multipart"));
+    let on = parse(
+        Path::new("stack.yaml"),
+        "stack: demo\napi:\n  cors_origins: [\"https://a.example\"]\nuploads:\n  multipart: true\n  abort_incomplete_after_days: 5\n",
+    )
+    .unwrap();
+    assert_eq!(on.uploads.abort_incomplete_after_days, 5);
+}

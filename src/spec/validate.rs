@@ -298,7 +298,8 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|b| b.public_read.as_ref())
             .map(|p| p.value.prefix.referenced);
-        let bucket = self.bucket(raw.bucket.unwrap_or_default(), stack_tags.clone());
+        let cors_given = raw.bucket.as_ref().is_some_and(|b| b.cors.is_some());
+        let mut bucket = self.bucket(raw.bucket.unwrap_or_default(), stack_tags.clone());
         if let Some(f) = raw.function.as_ref().and_then(|f| f.name.as_ref()) {
             let ok = (1..=64).contains(&f.value.len())
                 && f.value
@@ -323,31 +324,6 @@ impl Validator<'_> {
             .and_then(|u| u.multipart.as_ref())
             .map(|u| u.referenced);
         let uploads = self.uploads(raw.uploads);
-        let posts = |r: &CorsRule| r.allowed_methods.iter().any(|m| m == "POST");
-        let puts_parts = |r: &CorsRule| {
-            r.allowed_methods.iter().any(|m| m == "PUT")
-                && r.expose_headers
-                    .iter()
-                    .any(|h| h.eq_ignore_ascii_case("etag"))
-        };
-        if let (true, Some(at)) = (uploads.multipart, &multipart_at) {
-            if !bucket.cors.iter().any(puts_parts) {
-                self.warn(
-                    at,
-                    "uploads.multipart: no bucket.cors rule allows PUT and exposes ETag, so browsers cannot upload parts or read the ETag Uppy needs to complete",
-                    "add PUT to allowed_methods and ETag to expose_headers of the rule for your origins",
-                );
-            }
-        }
-        if let (true, Some(at)) = (uploads.uppy, &uppy_at) {
-            if !bucket.cors.iter().any(posts) {
-                self.warn(
-                    at,
-                    "uploads.uppy: no bucket.cors rule allows POST, so browsers cannot send Uppy's forms to the bucket",
-                    "add POST to allowed_methods of the rule for your origins (and ETag, Location to expose_headers)",
-                );
-            }
-        }
         if let (Some(public), Some(at)) = (&bucket.public_read_prefix, &public_at) {
             let (p, u) = (public.as_str(), uploads.prefix.as_str());
             if u.starts_with(p) || p.starts_with(u) {
@@ -360,6 +336,34 @@ impl Validator<'_> {
         }
         let function = self.function(raw.function);
         let api = self.api(raw.api);
+        if !cors_given && (uploads.uppy || uploads.multipart) && !api.cors_origins.is_empty() {
+            bucket.cors = vec![uppy_bucket_cors(&api.cors_origins, &uploads)];
+        }
+        let posts = |r: &CorsRule| r.allowed_methods.iter().any(|m| m == "POST");
+        let puts_parts = |r: &CorsRule| {
+            r.allowed_methods.iter().any(|m| m == "PUT")
+                && r.expose_headers
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case("etag"))
+        };
+        if let (true, Some(at)) = (uploads.multipart, &multipart_at) {
+            if !bucket.cors.iter().any(puts_parts) {
+                self.warn(
+                    at,
+                    "uploads.multipart: no bucket.cors rule allows PUT and exposes ETag, so browsers cannot upload parts or read the ETag Uppy needs to complete",
+                    "add PUT to allowed_methods and ETag to expose_headers of the rule for your origins, or leave bucket.cors out and list them in api.cors_origins (the default rule allows what Uppy needs)",
+                );
+            }
+        }
+        if let (true, Some(at)) = (uploads.uppy, &uppy_at) {
+            if !bucket.cors.iter().any(posts) {
+                self.warn(
+                    at,
+                    "uploads.uppy: no bucket.cors rule allows POST, so browsers cannot send Uppy's forms to the bucket",
+                    "add POST to allowed_methods of the rule for your origins (and ETag, Location to expose_headers), or leave bucket.cors out and list them in api.cors_origins (the default rule allows what Uppy needs)",
+                );
+            }
+        }
         let state = self.state(raw.state, &raw.stack.value, bucket.name.as_deref());
         Stack {
             name: raw.stack.value,
@@ -916,6 +920,29 @@ impl Validator<'_> {
             }
             m.value
         });
+        let multipart = raw.multipart.as_ref().is_some_and(|u| u.value);
+        let abort_incomplete_after_days = raw.abort_incomplete_after_days.map_or(
+            d.abort_incomplete_after_days,
+            |days| {
+                if days.value == 0 || days.value > i32::MAX as u64 {
+                    self.err(
+                        &days.referenced,
+                        format!(
+                            "abort_incomplete_after_days {} must be a whole number of days from 1",
+                            days.value
+                        ),
+                        "S3 counts from the upload's start; 1 lets a slow upload finish and clears abandoned parts the next day",
+                    );
+                } else if !multipart {
+                    self.warn(
+                        &days.referenced,
+                        "uploads.abort_incomplete_after_days has no effect without uploads.multipart: true",
+                        "turn multipart on, or leave the setting out",
+                    );
+                }
+                days.value.min(i32::MAX as u64) as u32
+            },
+        );
         Uploads {
             prefix,
             allowed_content_types,
@@ -924,7 +951,8 @@ impl Validator<'_> {
             min_size_bytes,
             allow_downloads: raw.allow_downloads.unwrap_or(false),
             uppy: raw.uppy.is_some_and(|u| u.value),
-            multipart: raw.multipart.is_some_and(|u| u.value),
+            multipart,
+            abort_incomplete_after_days,
         }
     }
 
@@ -1200,6 +1228,24 @@ pub fn strings(v: Option<&serde_json::Value>) -> Vec<&str> {
     }
 }
 
+/// The bucket CORS rule the Uppy routes need when the spec gives none: the API's origins may
+/// `PUT` (parts, and the signing route's URLs) and, with `uploads.uppy`, `POST` forms, and read
+/// the `ETag` (Uppy completes with it) and `Location` headers.
+pub fn uppy_bucket_cors(origins: &[String], uploads: &Uploads) -> CorsRule {
+    let mut methods = vec!["PUT".to_string()];
+    if uploads.uppy {
+        methods.push("POST".into());
+    }
+    CorsRule {
+        id: Some("presign-stack-uploads".into()),
+        allowed_origins: origins.to_vec(),
+        allowed_methods: methods,
+        allowed_headers: vec!["content-type".into()],
+        expose_headers: vec!["ETag".into(), "Location".into()],
+        max_age_seconds: Some(3000),
+    }
+}
+
 impl Default for Uploads {
     fn default() -> Self {
         Uploads {
@@ -1211,6 +1257,7 @@ impl Default for Uploads {
             allow_downloads: false,
             uppy: false,
             multipart: false,
+            abort_incomplete_after_days: 1,
         }
     }
 }
