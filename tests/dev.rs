@@ -67,6 +67,7 @@ fn event_for(params: &[(&str, &str)]) -> Event {
             filename: get("filename"),
             file_type: get("type"),
             key: get("key"),
+            checksum: get("checksum"),
         }),
         ..Default::default()
     }
@@ -246,6 +247,7 @@ async fn dev_serves_uppys_params_route_only_when_it_is_on() {
         uppy,
         multipart: false,
         allow_downloads: false,
+        checksum: None,
         region: "us-east-1".into(),
         endpoint: Some("http://127.0.0.1:9".into()),
     };

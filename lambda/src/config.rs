@@ -5,6 +5,64 @@ use std::fmt;
 /// SigV4 caps pre-signed URLs at seven days.
 pub const MAX_EXPIRES_SECONDS: u64 = 604_800;
 
+/// The checksum S3 verifies on each upload body, when the stack turns it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checksum {
+    Sha256,
+    Crc32,
+}
+
+impl Checksum {
+    /// The header S3 reads the body's checksum from (lower case, as signed).
+    pub fn header(self) -> &'static str {
+        match self {
+            Checksum::Sha256 => "x-amz-checksum-sha256",
+            Checksum::Crc32 => "x-amz-checksum-crc32",
+        }
+    }
+
+    /// The name S3 gives the algorithm (`x-amz-checksum-algorithm`).
+    pub fn algorithm(self) -> &'static str {
+        match self {
+            Checksum::Sha256 => "SHA256",
+            Checksum::Crc32 => "CRC32",
+        }
+    }
+
+    /// The element of a part in ListParts and CompleteMultipartUpload.
+    pub fn part_element(self) -> &'static str {
+        match self {
+            Checksum::Sha256 => "ChecksumSHA256",
+            Checksum::Crc32 => "ChecksumCRC32",
+        }
+    }
+
+    /// The digest's length in bytes.
+    pub fn digest_len(self) -> usize {
+        match self {
+            Checksum::Sha256 => 32,
+            Checksum::Crc32 => 4,
+        }
+    }
+
+    /// The checksum of an empty body, base64: what a client that hashed before the body was
+    /// attached declares (aws-sdk-js-v3#6810), which S3 then refuses for every real file.
+    pub fn of_empty_body(self) -> &'static str {
+        match self {
+            Checksum::Sha256 => "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+            Checksum::Crc32 => "AAAAAA==",
+        }
+    }
+
+    /// `sha256` or `crc32` as in stack.yaml.
+    pub fn name(self) -> &'static str {
+        match self {
+            Checksum::Sha256 => "sha256",
+            Checksum::Crc32 => "crc32",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub bucket: String,
@@ -21,6 +79,8 @@ pub struct Config {
     /// Serve Uppy's multipart routes (`/s3/multipart...`), which call S3 themselves.
     pub multipart: bool,
     pub allow_downloads: bool,
+    /// The checksum every upload URL signs (the caller declares it); `None`: no checksum.
+    pub checksum: Option<Checksum>,
     pub region: String,
     /// For tests and emulators: `http://127.0.0.1:9000` (path-style URLs on that host).
     pub endpoint: Option<String>,
@@ -76,6 +136,16 @@ impl Config {
                 "PRESIGN_PREFIX={prefix:?} must not start with / or contain .."
             )));
         }
+        let checksum = match var("PRESIGN_CHECKSUM").unwrap_or_default().as_str() {
+            "" | "none" => None,
+            "sha256" => Some(Checksum::Sha256),
+            "crc32" => Some(Checksum::Crc32),
+            other => {
+                return Err(ConfigError(format!(
+                    "PRESIGN_CHECKSUM={other:?} must be sha256, crc32 or none"
+                )))
+            }
+        };
         Ok(Config {
             bucket: need("PRESIGN_BUCKET")?,
             prefix,
@@ -86,6 +156,7 @@ impl Config {
             uppy: var("PRESIGN_UPPY").is_some_and(|v| v == "true"),
             multipart: var("PRESIGN_MULTIPART").is_some_and(|v| v == "true"),
             allow_downloads: var("PRESIGN_ALLOW_DOWNLOADS").is_some_and(|v| v == "true"),
+            checksum,
             region: need("AWS_REGION")?,
             endpoint: var("PRESIGN_S3_ENDPOINT").filter(|v| !v.is_empty()),
         })

@@ -125,6 +125,8 @@ pub struct Query {
     pub file_type: Option<String>,
     /// The multipart routes: the key create answered.
     pub key: Option<String>,
+    /// The body's checksum (base64), signed when the stack turns checksums on.
+    pub checksum: Option<String>,
 }
 
 impl Query {
@@ -138,6 +140,7 @@ impl Query {
             "filename" => self.filename.as_deref(),
             "type" => self.file_type.as_deref(),
             "key" => self.key.as_deref(),
+            "checksum" => self.checksum.as_deref(),
             _ => None,
         }
     }
@@ -232,19 +235,23 @@ fn sign_inner<'q>(
         }
     };
     let key = validate::key(cfg, param("filekey").unwrap_or_default())?;
-    let (content_type, size) = if method == "PUT" {
+    let (content_type, size, checksum) = if method == "PUT" {
         let t = validate::content_type(cfg, param("contentType").unwrap_or_default())?;
-        let size = validate::size(cfg, param("size"))?.map(|n| n.to_string());
-        (Some(t), size)
+        let size = validate::size(cfg, param("size"))?;
+        let checksum = validate::checksum(cfg, param("checksum"), size)?;
+        (Some(t), size.map(|n| n.to_string()), checksum)
     } else {
-        (None, None)
+        (None, None, None)
     };
-    let mut signed: Vec<(&str, &str)> = Vec::with_capacity(2);
+    let mut signed: Vec<(&str, &str)> = Vec::with_capacity(3);
     if let Some(n) = &size {
         signed.push(("content-length", n));
     }
     if let Some(t) = &content_type {
         signed.push(("content-type", t));
+    }
+    if let Some((name, value)) = &checksum {
+        signed.push((name, value));
     }
     let url = signer.presign(&PresignRequest {
         method,
@@ -263,8 +270,14 @@ fn sign_inner<'q>(
         body: signed_body(
             &url,
             method,
-            content_type.as_deref(),
-            size.as_deref(),
+            &[
+                ("Content-Type", content_type.as_deref()),
+                ("Content-Length", size.as_deref()),
+                (
+                    checksum.as_ref().map_or("", |c| c.0),
+                    checksum.as_ref().map(|c| c.1.as_str()),
+                ),
+            ],
             &key,
             &expires_at,
         ),
@@ -277,8 +290,7 @@ fn sign_inner<'q>(
 fn signed_body(
     url: &str,
     method: &str,
-    content_type: Option<&str>,
-    size: Option<&str>,
+    headers: &[(&str, Option<&str>)],
     key: &str,
     expires_at: &str,
 ) -> String {
@@ -289,7 +301,7 @@ fn signed_body(
     push_json_str(&mut out, method);
     out.push_str(",\"headers\":{");
     let mut first = true;
-    for (name, value) in [("Content-Type", content_type), ("Content-Length", size)] {
+    for (name, value) in headers {
         if let Some(value) = value {
             if !first {
                 out.push(',');
@@ -464,8 +476,7 @@ mod tests {
                 let body = signed_body(
                     "https://h/p?a=b&c=%2F",
                     "PUT",
-                    ct,
-                    size,
+                    &[("Content-Type", ct), ("Content-Length", size), ("", None)],
                     key,
                     "2026-11-28T14:30:39Z",
                 );

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::handler::{to_json, Reply};
-use crate::s3::{S3Error, S3};
+use crate::s3::{Completed, S3Error, S3};
 use crate::sign::{PresignRequest, SigningTime, MAX_SINGLE_UPLOAD_BYTES};
 use crate::upload::{random_id, sanitise_name, server_key};
 use crate::validate::{self, Rejection};
@@ -250,8 +250,9 @@ async fn create(cfg: &Config, s3: &S3<'_>, req: &Request<'_, '_>) -> Result<Repl
         }
     }
     let key = server_key(cfg, req.user, &random_id()?, &body.filename)?;
+    let algorithm = cfg.checksum.map(|c| c.algorithm());
     let upload_id = s3
-        .create(&key, &content_type, req.now)
+        .create(&key, &content_type, algorithm, req.now)
         .await
         .map_err(from_s3)?;
     ok(
@@ -348,13 +349,18 @@ fn sign_part(
                     format!("a part of {n} bytes is over the limit of {max}"),
                 ));
             }
-            Some(n.to_string())
+            Some(n)
         }
     };
+    let checksum = validate::checksum(cfg, (req.param)("checksum"), size)?;
+    let size = size.map(|n| n.to_string());
     let number = number.to_string();
     let mut headers = vec![];
     if let Some(n) = &size {
         headers.push(("content-length", n.as_str()));
+    }
+    if let Some((name, value)) = &checksum {
+        headers.push((name, value.as_str()));
     }
     let url = s3.signer().presign(&PresignRequest {
         method: "PUT",
@@ -364,10 +370,12 @@ fn sign_part(
         query: &[("partNumber", &number), ("uploadId", &up.id)],
         time: SigningTime { unix: req.now },
     });
-    ok(
-        to_json(&serde_json::json!({"url": url, "expires": cfg.expires_seconds})),
-        "signed_part",
-    )
+    // Uppy reads `url`; a client that declared a checksum also learns the header to send.
+    let mut answer = serde_json::json!({"url": url, "expires": cfg.expires_seconds});
+    if let Some((name, value)) = checksum {
+        answer["headers"] = serde_json::json!({ name: value });
+    }
+    ok(to_json(&answer), "signed_part")
 }
 
 async fn list(s3: &S3<'_>, req: &Request<'_, '_>, up: &Upload<'_>) -> Result<Reply, Failure> {
@@ -441,7 +449,21 @@ async fn complete(
             });
         return Err(refused);
     }
-    let parts: Vec<(u32, String)> = body.parts.into_iter().map(|p| (p.number, p.etag)).collect();
+    // An upload created with a checksum algorithm needs each part's checksum: S3 lists them.
+    let element = cfg.checksum.map(|c| c.part_element());
+    let parts: Vec<Completed<'_>> = body
+        .parts
+        .iter()
+        .map(|p| Completed {
+            number: p.number,
+            etag: &p.etag,
+            checksum: element.zip(
+                held.iter()
+                    .find(|h| h.number == p.number)
+                    .and_then(|h| h.checksum.as_deref()),
+            ),
+        })
+        .collect();
     s3.complete(key, id, &parts, req.now)
         .await
         .map_err(from_s3)?;

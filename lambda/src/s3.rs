@@ -44,6 +44,18 @@ pub struct Part {
     /// With its quotes, as S3 sends it; empty when the store does not say (s3s-fs).
     pub etag: String,
     pub size: u64,
+    /// The part's checksum (base64) when the upload was created with an algorithm.
+    pub checksum: Option<String>,
+}
+
+/// One part of a complete call: its number, ETag and, when the upload was created with a
+/// checksum algorithm, its checksum under that algorithm's element (`ChecksumSHA256`), which
+/// S3 then requires for every part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed<'a> {
+    pub number: u32,
+    pub etag: &'a str,
+    pub checksum: Option<(&'static str, &'a str)>,
 }
 
 /// Why an S3 call did not do what was asked.
@@ -89,17 +101,21 @@ impl<'a> S3<'a> {
         self.signer
     }
 
-    /// Starts a multipart upload of `key` with this content type: the upload id.
-    pub async fn create(&self, key: &str, content_type: &str, now: u64) -> Result<String, S3Error> {
+    /// Starts a multipart upload of `key` with this content type (and checksum algorithm,
+    /// `SHA256`, when every part must carry one): the upload id.
+    pub async fn create(
+        &self,
+        key: &str,
+        content_type: &str,
+        checksum_algorithm: Option<&str>,
+        now: u64,
+    ) -> Result<String, S3Error> {
+        let mut headers = vec![("content-type", content_type)];
+        if let Some(alg) = checksum_algorithm {
+            headers.push(("x-amz-checksum-algorithm", alg));
+        }
         let body = self
-            .call(
-                "POST",
-                key,
-                &[("content-type", content_type)],
-                &[("uploads", "")],
-                Bytes::new(),
-                now,
-            )
+            .call("POST", key, &headers, &[("uploads", "")], Bytes::new(), now)
             .await?;
         element(&body, "UploadId")
             .map(decode)
@@ -135,6 +151,10 @@ impl<'a> S3<'a> {
                         number,
                         etag: element(part, "ETag").map(decode).unwrap_or_default(),
                         size,
+                        checksum: ["ChecksumSHA256", "ChecksumCRC32"]
+                            .iter()
+                            .find_map(|name| element(part, name))
+                            .map(decode),
                     });
                 }
             }
@@ -155,17 +175,27 @@ impl<'a> S3<'a> {
         &self,
         key: &str,
         upload_id: &str,
-        parts: &[(u32, String)],
+        parts: &[Completed<'_>],
         now: u64,
     ) -> Result<(), S3Error> {
-        let mut xml = String::with_capacity(64 + parts.len() * 80);
+        let mut xml = String::with_capacity(64 + parts.len() * 140);
         xml.push_str("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
-        for (number, etag) in parts {
+        for part in parts {
             xml.push_str("<Part><PartNumber>");
-            xml.push_str(&number.to_string());
+            xml.push_str(&part.number.to_string());
             xml.push_str("</PartNumber><ETag>");
-            escape_into(&mut xml, etag);
-            xml.push_str("</ETag></Part>");
+            escape_into(&mut xml, part.etag);
+            xml.push_str("</ETag>");
+            if let Some((element, value)) = part.checksum {
+                for piece in ["<", element, ">"] {
+                    xml.push_str(piece);
+                }
+                escape_into(&mut xml, value);
+                for piece in ["</", element, ">"] {
+                    xml.push_str(piece);
+                }
+            }
+            xml.push_str("</Part>");
         }
         xml.push_str("</CompleteMultipartUpload>");
         let body = self

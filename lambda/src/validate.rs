@@ -257,3 +257,59 @@ pub fn size(cfg: &Config, raw: Option<&str>) -> Result<Option<u64>, Rejection> {
     }
     Ok(Some(n))
 }
+
+/// The checksum header a URL signs: the caller's `checksum` (base64 of the body's digest) when
+/// the stack signs checksums. Never one the caller did not give, and never the checksum of an
+/// empty body for a body that is not declared empty (`size=0`): that value is what a client
+/// sends when it hashed before the body was attached (aws-sdk-js-v3#6810), and S3 would refuse
+/// every real file with it.
+pub fn checksum(
+    cfg: &Config,
+    declared: Option<&str>,
+    size: Option<u64>,
+) -> Result<Option<(&'static str, String)>, Rejection> {
+    let declared = declared.filter(|d| !d.is_empty());
+    let Some(alg) = cfg.checksum else {
+        return match declared {
+            None => Ok(None),
+            Some(_) => Err(reject(
+                "checksum_not_enabled",
+                "this stack signs no checksums (uploads.checksum is none): leave out &checksum=",
+            )),
+        };
+    };
+    let Some(value) = declared else {
+        return Err(reject(
+            "missing_checksum",
+            format!(
+                "uploads carry a {} checksum S3 verifies: add &checksum=<base64 of the body's {}>",
+                alg.name(),
+                alg.algorithm()
+            ),
+        ));
+    };
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let digest = engine
+        .decode(value)
+        .ok()
+        .filter(|d| d.len() == alg.digest_len());
+    let Some(digest) = digest else {
+        return Err(reject(
+            "invalid_checksum",
+            format!(
+                "checksum must be the base64 of a {}-byte {} digest",
+                alg.digest_len(),
+                alg.algorithm()
+            ),
+        ));
+    };
+    let canonical = engine.encode(digest);
+    if canonical == alg.of_empty_body() && size != Some(0) {
+        return Err(reject(
+            "empty_body_checksum",
+            "this is the checksum of an empty body: compute it over the file's bytes (or declare &size=0 for an empty file)",
+        ));
+    }
+    Ok(Some((alg.header(), canonical)))
+}

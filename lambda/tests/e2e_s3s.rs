@@ -27,6 +27,7 @@ fn cfg(downloads: bool) -> Config {
         uppy: false,
         multipart: false,
         allow_downloads: downloads,
+        checksum: None,
         region: "us-east-1".into(),
         endpoint: Some(format!("http://127.0.0.1:{}", s3().0)),
     }
@@ -241,4 +242,51 @@ fn regression_a_size_limit_is_enforced_by_s3_on_every_url() {
     assert!(!s3().1.join(BUCKET).join("uploads/small.png").exists());
     let (status, text) = http("PUT", url, &headers, b"0123456789");
     assert_eq!(status, 200, "the declared size uploads: {text}");
+}
+
+/// `uploads.checksum: sha256`: the URL signs the checksum the caller declared, so S3 verifies
+/// the body against it. s3s-fs checks the header's value against the body (BadDigest), as S3
+/// does (https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html).
+#[test]
+fn a_declared_sha256_is_signed_and_a_body_that_does_not_match_it_is_refused() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let with_checksum = Config {
+        checksum: Some(presign_signer::config::Checksum::Sha256),
+        ..cfg(false)
+    };
+    let file = b"the real PNG bytes";
+    let sum = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(file));
+    let body = sign(
+        &with_checksum,
+        &format!("filekey=sum.png&contentType=image/png&checksum={sum}"),
+        now(),
+    );
+    let url = body["signed_url"].as_str().unwrap();
+    assert!(
+        url.contains("x-amz-checksum-sha256"),
+        "the header is signed: {url}"
+    );
+    assert_eq!(body["headers"]["x-amz-checksum-sha256"], sum.as_str());
+    let headers = [
+        ("Content-Type", "image/png"),
+        ("x-amz-checksum-sha256", sum.as_str()),
+    ];
+    let (status, text) = http("PUT", url, &headers, b"a corrupted body!!");
+    assert_eq!(status, 400, "a body that does not match is refused: {text}");
+    assert!(text.contains("BadDigest"), "{text}");
+    // s3s-fs writes the body before it compares the checksum, so the refused bytes stay on its
+    // disk; S3 stores nothing for a request it refuses (docs/architecture.md lists the gap). The
+    // good upload below replaces them, and that is what is checked.
+
+    // Leaving the signed header out does not get around it: the signature no longer matches.
+    let (status, text) = http("PUT", url, &[("Content-Type", "image/png")], file);
+    assert_eq!(status, 403, "{text}");
+
+    let (status, text) = http("PUT", url, &headers, file);
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        std::fs::read(s3().1.join(BUCKET).join("uploads/sum.png")).unwrap(),
+        file
+    );
 }

@@ -15,6 +15,7 @@ fn cfg(downloads: bool) -> Config {
         uppy: false,
         multipart: false,
         allow_downloads: downloads,
+        checksum: None,
         region: "eu-west-1".into(),
         endpoint: None,
     }
@@ -246,4 +247,99 @@ fn the_adapter_reads_an_http_api_event_and_answers_a_proxy_response() {
     let empty: handler::Event = serde_json::from_str(r#"{"version": "2.0"}"#).unwrap();
     let (response, _) = handler::handle(&cfg(false), &signer(), &empty, NOW);
     assert_eq!(response.status_code, 400);
+}
+
+fn with_checksum(alg: presign_signer::config::Checksum) -> Config {
+    Config {
+        checksum: Some(alg),
+        ..cfg(false)
+    }
+}
+
+fn signed_headers(url: &str) -> String {
+    url.split('&')
+        .find_map(|p| p.strip_prefix("X-Amz-SignedHeaders="))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The trap of aws-sdk-js-v3#6810: a presigner that computes the checksum itself signs the
+/// checksum of the empty body it was given, and S3 refuses every real upload. The signer signs
+/// only a checksum the caller declared, never one of its own, never the empty body's.
+#[test]
+fn a_checksum_is_signed_only_when_the_caller_declares_it_and_never_the_empty_bodys() {
+    use presign_signer::config::Checksum::{Crc32, Sha256};
+    let base = [("filekey", "a.jpg"), ("contentType", "image/jpeg")];
+
+    // Off: no URL carries a checksum, and declaring one is a mistake, not silently dropped.
+    let plain = run(&cfg(false), &base);
+    assert_eq!(plain.status, 200);
+    let url = plain.body["signed_url"].as_str().unwrap();
+    assert!(!url.to_ascii_lowercase().contains("checksum"), "{url}");
+    assert_eq!(plain.body["headers"].as_object().unwrap().len(), 1);
+    let mut q = base.to_vec();
+    q.push(("checksum", "AAAAAA=="));
+    let r = run(&cfg(false), &q);
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("checksum_not_enabled"))
+    );
+
+    // On: the caller must declare it; the signer computes none in its place.
+    for alg in [Sha256, Crc32] {
+        let r = run(&with_checksum(alg), &base);
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (400, Some("missing_checksum")),
+            "{:?}",
+            r.body
+        );
+        // The empty body's checksum, with no size or a real one: refused.
+        for size in [None, Some("42")] {
+            let mut q = base.to_vec();
+            q.push(("checksum", alg.of_empty_body()));
+            if let Some(size) = size {
+                q.push(("size", size));
+            }
+            let r = run(&with_checksum(alg), &q);
+            assert_eq!(
+                (r.status, r.body["error"].as_str()),
+                (400, Some("empty_body_checksum")),
+                "{alg:?} {size:?}"
+            );
+        }
+        // Declared for an empty file, it is what that file's checksum is.
+        let mut q = base.to_vec();
+        q.extend([("checksum", alg.of_empty_body()), ("size", "0")]);
+        assert_eq!(run(&with_checksum(alg), &q).status, 200);
+    }
+
+    // Malformed: not base64, or the wrong length for the algorithm.
+    for bad in ["not base64!", "AAAAAA==", "YWJj"] {
+        let mut q = base.to_vec();
+        q.push(("checksum", bad));
+        let r = run(&with_checksum(Sha256), &q);
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (400, Some("invalid_checksum")),
+            "{bad}"
+        );
+    }
+
+    // A real one is signed, and returned among the headers to send.
+    let sum = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="; // SHA-256 of "test"
+    let mut q = base.to_vec();
+    q.push(("checksum", sum));
+    let r = run(&with_checksum(Sha256), &q);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let url = r.body["signed_url"].as_str().unwrap();
+    assert_eq!(
+        signed_headers(url),
+        "content-type%3Bhost%3Bx-amz-checksum-sha256"
+    );
+    assert_eq!(r.body["headers"]["x-amz-checksum-sha256"], sum);
+    assert!(
+        !url.contains(sum),
+        "the value travels as a header, not in the URL"
+    );
 }

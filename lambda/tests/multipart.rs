@@ -40,6 +40,7 @@ fn cfg(max: Option<u64>) -> Config {
         uppy: true,
         multipart: true,
         allow_downloads: false,
+        checksum: None,
         region: "us-east-1".into(),
         endpoint: Some(format!("http://127.0.0.1:{}", s3().0)),
     }
@@ -571,4 +572,88 @@ async fn caller_mistakes_are_4xx_with_the_error_and_a_message() {
             "{answer}"
         );
     }
+}
+
+/// `uploads.checksum: sha256` on the multipart routes: create names the algorithm, a part URL
+/// needs the part's declared checksum and signs it, and complete hands S3 each part's checksum
+/// (which S3 requires for an upload created with an algorithm,
+/// <https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html>). s3s-fs
+/// does not compare a part's body with its checksum (its PutObject does): that S3 refuses a part
+/// that does not match is shown on the PUT path (e2e_s3s.rs) and documented in docs/signer.md.
+#[tokio::test]
+async fn with_checksums_on_a_part_url_signs_the_parts_declared_sha256() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let cfg = Config {
+        checksum: Some(presign_signer::config::Checksum::Sha256),
+        ..cfg(None)
+    };
+    let (key, id) = create(&cfg, "summed.bin", "alice").await;
+    let data = vec![b'z'; 1000];
+    let sum = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&data));
+    let part = upload_path(&id, "/1");
+
+    let (status, body) = call(&cfg, "GET", &part, &[("key", &key)], None, "alice").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("missing_checksum"))
+    );
+    let empty = presign_signer::config::Checksum::Sha256.of_empty_body();
+    let (status, body) = call(
+        &cfg,
+        "GET",
+        &part,
+        &[("key", &key), ("checksum", empty)],
+        None,
+        "alice",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("empty_body_checksum"))
+    );
+
+    let (status, body) = call(
+        &cfg,
+        "GET",
+        &part,
+        &[("key", &key), ("checksum", &sum)],
+        None,
+        "alice",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["headers"]["x-amz-checksum-sha256"], sum.as_str());
+    let url = body["url"].as_str().unwrap();
+    assert!(url.contains("x-amz-checksum-sha256"), "{url}");
+    let rest = url.strip_prefix("http://").unwrap();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap());
+    // Without the signed header the URL is refused; with it, the part lands.
+    let (status, _, _) = server::http_exchange(authority, "PUT", path, &[], &data).unwrap();
+    assert_eq!(status, 403);
+    let (status, headers, text) = server::http_exchange(
+        authority,
+        "PUT",
+        path,
+        &[("x-amz-checksum-sha256", &sum)],
+        &data,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{text}");
+    let etag = headers
+        .iter()
+        .find(|(n, _)| n == "etag")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let (status, done) = call(
+        &cfg,
+        "POST",
+        &upload_path(&id, "/complete"),
+        &[("key", &key)],
+        Some(json!({"parts": [{"PartNumber": 1, "ETag": etag}]})),
+        "alice",
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(stored(&key).as_deref(), Some(data.as_slice()));
 }

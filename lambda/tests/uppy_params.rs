@@ -28,6 +28,7 @@ fn cfg(min: Option<u64>, max: Option<u64>) -> Config {
         uppy: true,
         multipart: false,
         allow_downloads: false,
+        checksum: None,
         region: "us-east-1".into(),
         endpoint: Some(format!("http://127.0.0.1:{}", s3().0)),
     }

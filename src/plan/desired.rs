@@ -374,6 +374,9 @@ pub fn signer_environment(
     if u.multipart {
         env.insert("PRESIGN_MULTIPART".to_string(), "true".to_string());
     }
+    if let Some(c) = &u.checksum {
+        env.insert("PRESIGN_CHECKSUM".to_string(), c.clone());
+    }
     env
 }
 

@@ -121,6 +121,8 @@ pub struct Uploads {
     pub multipart: bool,
     /// With `multipart`: the bucket's lifecycle rule aborts uploads incomplete after this many days.
     pub abort_incomplete_after_days: u32,
+    /// `sha256` or `crc32`: the checksum every upload URL signs; `None` for none.
+    pub checksum: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

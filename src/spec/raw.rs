@@ -152,6 +152,7 @@ impl RawUploads {
             allow_downloads: pick(self.allow_downloads, o.allow_downloads),
             uppy: pick(self.uppy, o.uppy),
             multipart: pick(self.multipart, o.multipart),
+            checksum: pick(self.checksum, o.checksum),
             abort_incomplete_after_days: pick(
                 self.abort_incomplete_after_days,
                 o.abort_incomplete_after_days,
@@ -379,6 +380,22 @@ pub struct RawUploads {
     #[schemars(with = "Option<u32>")]
     #[schemars(range(min = 1, max = 2147483647))]
     pub abort_incomplete_after_days: Option<Spanned<u64>>,
+    /// A checksum S3 verifies on every upload body: `sha256`, `crc32` or `none`. When on, the
+    /// caller declares the body's checksum (`&checksum=<base64>`) and every PUT and part URL
+    /// signs it [default: `none`].
+    #[serde(default)]
+    #[schemars(with = "Option<ChecksumName>")]
+    pub checksum: Option<Spanned<String>>,
+}
+
+/// The checksums `uploads.checksum` names (for the schema).
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ChecksumName {
+    Sha256,
+    Crc32,
+    None,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -410,3 +410,35 @@ fn abort_incomplete_after_days_is_checked_and_warned_about_without_multipart() {
     .unwrap();
     assert_eq!(on.uploads.abort_incomplete_after_days, 5);
 }
+
+#[test]
+fn checksum_is_one_of_three_and_uppy_is_warned_that_it_sends_none() {
+    let e = one_error("stack: demo\nuploads:\n  checksum: md5\n");
+    assert_eq!((e.line, e.column), (3, 13), "{e}");
+    assert!(e.message.contains("unknown checksum \"md5\""), "{e}");
+    let on = parse(
+        Path::new("stack.yaml"),
+        "stack: demo\nuploads:\n  checksum: sha256\n",
+    )
+    .unwrap();
+    assert_eq!(on.uploads.checksum.as_deref(), Some("sha256"));
+    assert!(on.warnings.is_empty(), "{:?}", on.warnings);
+    let none = parse(
+        Path::new("stack.yaml"),
+        "stack: demo\nuploads:\n  checksum: none\n",
+    )
+    .unwrap();
+    assert_eq!(none.uploads.checksum, None);
+    let uppy = parse(
+        Path::new("stack.yaml"),
+        "stack: demo\napi:\n  cors_origins: [\"https://a.example\"]\nuploads:\n  multipart: true\n  checksum: crc32\n",
+    )
+    .unwrap();
+    assert_eq!(uppy.warnings.len(), 1, "{:?}", uppy.warnings);
+    assert!(uppy.warnings[0].to_string().contains("sends no checksum"));
+    // The default bucket rule lets browsers send the checksum header.
+    assert_eq!(
+        uppy.bucket.cors[0].allowed_headers,
+        ["content-type", "x-amz-checksum-crc32"]
+    );
+}

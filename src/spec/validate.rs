@@ -943,6 +943,27 @@ impl Validator<'_> {
                 days.value.min(i32::MAX as u64) as u32
             },
         );
+        let checksum = raw.checksum.and_then(|c| match c.value.as_str() {
+            "sha256" | "crc32" => {
+                if multipart || raw.uppy.as_ref().is_some_and(|u| u.value) {
+                    self.warn(
+                        &c.referenced,
+                        format!("uploads.checksum {}: Uppy's @uppy/aws-s3 sends no checksum, so the signer refuses its part URLs (and its POST forms carry none)", c.value),
+                        "keep it for clients that send &checksum=<base64>, or set checksum: none for Uppy",
+                    );
+                }
+                Some(c.value)
+            }
+            "none" => None,
+            other => {
+                self.err(
+                    &c.referenced,
+                    format!("unknown checksum {other:?}"),
+                    "use sha256, crc32 or none (the default)",
+                );
+                None
+            }
+        });
         Uploads {
             prefix,
             allowed_content_types,
@@ -953,6 +974,7 @@ impl Validator<'_> {
             uppy: raw.uppy.is_some_and(|u| u.value),
             multipart,
             abort_incomplete_after_days,
+            checksum,
         }
     }
 
@@ -1240,7 +1262,14 @@ pub fn uppy_bucket_cors(origins: &[String], uploads: &Uploads) -> CorsRule {
         id: Some("presign-stack-uploads".into()),
         allowed_origins: origins.to_vec(),
         allowed_methods: methods,
-        allowed_headers: vec!["content-type".into()],
+        allowed_headers: std::iter::once("content-type".to_string())
+            .chain(
+                uploads
+                    .checksum
+                    .as_ref()
+                    .map(|c| format!("x-amz-checksum-{c}")),
+            )
+            .collect(),
         expose_headers: vec!["ETag".into(), "Location".into()],
         max_age_seconds: Some(3000),
     }
@@ -1258,6 +1287,7 @@ impl Default for Uploads {
             uppy: false,
             multipart: false,
             abort_incomplete_after_days: 1,
+            checksum: None,
         }
     }
 }
