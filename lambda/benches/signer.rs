@@ -22,6 +22,7 @@ fn cfg() -> Config {
         uppy: false,
         multipart: false,
         allow_downloads: false,
+        checksum: None,
         region: "us-east-1".into(),
         endpoint: None,
     }
