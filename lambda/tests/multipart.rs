@@ -146,10 +146,15 @@ async fn put_part(
 
 /// PUTs `data` to a pre-signed URL: the status and the ETag header (or the body on a refusal).
 fn put(url: &str, data: &[u8]) -> (u16, String) {
+    put_with(url, &[], data)
+}
+
+/// [`put`] with these request headers.
+fn put_with(url: &str, headers: &[(&str, &str)], data: &[u8]) -> (u16, String) {
     let rest = url.strip_prefix("http://").unwrap();
     let (authority, path) = rest.split_at(rest.find('/').unwrap());
     let (status, headers, body) =
-        server::http_exchange(authority, "PUT", path, &[], data).expect("s3s-fs answers");
+        server::http_exchange(authority, "PUT", path, headers, data).expect("s3s-fs answers");
     let etag = headers
         .iter()
         .find(|(n, _)| n == "etag")
@@ -626,25 +631,10 @@ async fn with_checksums_on_a_part_url_signs_the_parts_declared_sha256() {
     assert_eq!(body["headers"]["x-amz-checksum-sha256"], sum.as_str());
     let url = body["url"].as_str().unwrap();
     assert!(url.contains("x-amz-checksum-sha256"), "{url}");
-    let rest = url.strip_prefix("http://").unwrap();
-    let (authority, path) = rest.split_at(rest.find('/').unwrap());
     // Without the signed header the URL is refused; with it, the part lands.
-    let (status, _, _) = server::http_exchange(authority, "PUT", path, &[], &data).unwrap();
-    assert_eq!(status, 403);
-    let (status, headers, text) = server::http_exchange(
-        authority,
-        "PUT",
-        path,
-        &[("x-amz-checksum-sha256", &sum)],
-        &data,
-    )
-    .unwrap();
-    assert_eq!(status, 200, "{text}");
-    let etag = headers
-        .iter()
-        .find(|(n, _)| n == "etag")
-        .map(|(_, v)| v.clone())
-        .unwrap();
+    assert_eq!(put(url, &data).0, 403);
+    let (status, etag) = put_with(url, &[("x-amz-checksum-sha256", &sum)], &data);
+    assert_eq!(status, 200, "{etag}");
     let (status, done) = call(
         &cfg,
         "POST",
