@@ -68,6 +68,7 @@ fn event_for(params: &[(&str, &str)]) -> Event {
             file_type: get("type"),
             key: get("key"),
             checksum: get("checksum"),
+            ..Default::default()
         }),
         ..Default::default()
     }
@@ -248,6 +249,7 @@ async fn dev_serves_uppys_params_route_only_when_it_is_on() {
         multipart: false,
         allow_downloads: false,
         checksum: None,
+        uppy_put: false,
         region: "us-east-1".into(),
         endpoint: Some("http://127.0.0.1:9".into()),
     };

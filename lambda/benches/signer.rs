@@ -23,6 +23,7 @@ fn cfg() -> Config {
         multipart: false,
         allow_downloads: false,
         checksum: None,
+        uppy_put: false,
         region: "us-east-1".into(),
         endpoint: None,
     }
@@ -92,6 +93,7 @@ fn main() {
             content_type: "image/png",
             size_range: (1, 10 * 1024 * 1024),
             expires_seconds: 300,
+            metadata: &[],
             time: SigningTime { unix: NOW },
         }));
     });

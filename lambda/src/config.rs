@@ -78,6 +78,9 @@ pub struct Config {
     pub uppy: bool,
     /// Serve Uppy's multipart routes (`/s3/multipart...`), which call S3 themselves.
     pub multipart: bool,
+    /// `/s3/params` answers a pre-signed `PUT` (`{"method": "PUT", "url", "headers"}`) instead
+    /// of a POST form: for clients that send a body with headers rather than a form.
+    pub uppy_put: bool,
     pub allow_downloads: bool,
     /// The checksum every upload URL signs (the caller declares it); `None`: no checksum.
     pub checksum: Option<Checksum>,
@@ -146,6 +149,15 @@ impl Config {
                 )))
             }
         };
+        let uppy_put = match var("PRESIGN_UPPY_METHOD").unwrap_or_default().as_str() {
+            "" | "post" => false,
+            "put" => true,
+            other => {
+                return Err(ConfigError(format!(
+                    "PRESIGN_UPPY_METHOD={other:?} must be post or put"
+                )))
+            }
+        };
         Ok(Config {
             bucket: need("PRESIGN_BUCKET")?,
             prefix,
@@ -155,6 +167,7 @@ impl Config {
             min_size_bytes: number("PRESIGN_MIN_SIZE_BYTES", None)?,
             uppy: var("PRESIGN_UPPY").is_some_and(|v| v == "true"),
             multipart: var("PRESIGN_MULTIPART").is_some_and(|v| v == "true"),
+            uppy_put,
             allow_downloads: var("PRESIGN_ALLOW_DOWNLOADS").is_some_and(|v| v == "true"),
             checksum,
             region: need("AWS_REGION")?,

@@ -112,21 +112,21 @@ impl Event {
 pub const PARAMS_PATH: &str = "/s3/params";
 
 /// The query parameters the signer understands; others are ignored.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Query {
     pub filekey: Option<String>,
-    #[serde(rename = "contentType")]
     pub content_type: Option<String>,
     pub method: Option<String>,
     pub size: Option<String>,
     /// Uppy's routes: the file's name and type.
     pub filename: Option<String>,
-    #[serde(rename = "type")]
     pub file_type: Option<String>,
     /// The multipart routes: the key create answered.
     pub key: Option<String>,
     /// The body's checksum (base64), signed when the stack turns checksums on.
     pub checksum: Option<String>,
+    /// `metadata[name]=value` (Uppy's `/s3/params`), in the order given: `(name, value)`.
+    pub metadata: Vec<(String, String)>,
 }
 
 impl Query {
@@ -143,6 +143,109 @@ impl Query {
             "checksum" => self.checksum.as_deref(),
             _ => None,
         }
+    }
+
+    /// The `metadata[name]=value` parameters as `(name, value)`.
+    pub fn metadata(&self) -> Vec<(&str, &str)> {
+        self.metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+}
+
+/// `name` of a `metadata[name]` query parameter (Uppy's way of sending the file's metadata).
+pub fn metadata_param(param: &str) -> Option<&str> {
+    param.strip_prefix("metadata[")?.strip_suffix(']')
+}
+
+/// A query parameter's name, as [`Query`] reads it: one of its own, a `metadata[...]` one, or
+/// another (skipped unread).
+enum QueryName {
+    Known(usize),
+    Metadata(String),
+    Other,
+}
+
+/// The names [`Query`] keeps, in the order of [`Query::slot`].
+const QUERY_NAMES: [&str; 8] = [
+    "filekey",
+    "contentType",
+    "method",
+    "size",
+    "filename",
+    "type",
+    "key",
+    "checksum",
+];
+
+impl Query {
+    fn slot(&mut self, i: usize) -> &mut Option<String> {
+        match i {
+            0 => &mut self.filekey,
+            1 => &mut self.content_type,
+            2 => &mut self.method,
+            3 => &mut self.size,
+            4 => &mut self.filename,
+            5 => &mut self.file_type,
+            6 => &mut self.key,
+            _ => &mut self.checksum,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for QueryName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Names;
+        impl serde::de::Visitor<'_> for Names {
+            type Value = QueryName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a query parameter's name")
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<QueryName, E> {
+                if let Some(i) = QUERY_NAMES.iter().position(|n| *n == name) {
+                    return Ok(QueryName::Known(i));
+                }
+                Ok(metadata_param(name)
+                    .map_or(QueryName::Other, |m| QueryName::Metadata(m.to_string())))
+            }
+        }
+        d.deserialize_identifier(Names)
+    }
+}
+
+// Written out rather than derived: the `metadata[name]` parameters have names no field can
+// carry, and the derive's `flatten` would buffer the whole query first.
+impl<'de> Deserialize<'de> for Query {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Params;
+        impl<'de> serde::de::Visitor<'de> for Params {
+            type Value = Query;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("the query parameters")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Query, A::Error> {
+                let mut q = Query::default();
+                while let Some(name) = map.next_key::<QueryName>()? {
+                    match name {
+                        QueryName::Known(i) => *q.slot(i) = map.next_value()?,
+                        QueryName::Metadata(m) => {
+                            if let Some(v) = map.next_value::<Option<String>>()? {
+                                q.metadata.push((m, v));
+                            }
+                        }
+                        QueryName::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(q)
+            }
+        }
+        d.deserialize_map(Params)
     }
 }
 
@@ -342,12 +445,13 @@ pub fn route<'q>(
     signer: &Presigner,
     path: Option<&str>,
     param: impl Fn(&str) -> Option<&'q str>,
+    meta: &[(&str, &str)],
     user: Option<&str>,
     now: u64,
 ) -> Reply {
     match path {
         Some(PARAMS_PATH) if cfg.uppy => {
-            crate::upload::params(cfg, signer, param, user, now).unwrap_or_else(rejected)
+            crate::upload::params(cfg, signer, param, meta, user, now).unwrap_or_else(rejected)
         }
         Some(p) if is_multipart(p) => Reply {
             status: 404,
@@ -367,7 +471,8 @@ fn is_multipart(path: &str) -> bool {
 }
 
 /// The answer to any request: the multipart routes (which call S3) when they are on, else
-/// [`route`]. `method`, `path` and `body` as the API passes them on.
+/// [`route`]. `method`, `path` and `body` as the API passes them on; `meta` are the query's
+/// `metadata[name]=value` parameters.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve<'q>(
     cfg: &Config,
@@ -375,6 +480,7 @@ pub async fn serve<'q>(
     method: &str,
     path: Option<&str>,
     param: &'q (dyn Fn(&str) -> Option<&'q str> + Sync),
+    meta: &[(&str, &str)],
     body: Option<&[u8]>,
     user: Option<&str>,
     now: u64,
@@ -397,7 +503,7 @@ pub async fn serve<'q>(
             };
             multipart::serve(cfg, s3, &req).await
         }
-        _ => route(cfg, s3.signer(), path, param, user, now),
+        _ => route(cfg, s3.signer(), path, param, meta, user, now),
     }
 }
 
@@ -411,12 +517,14 @@ pub async fn handle_all(
     let query = event.query.as_ref();
     let param = |name: &str| query.and_then(|q| q.get(name));
     let body = event.body_bytes();
+    let meta = query.map(Query::metadata).unwrap_or_default();
     let reply = serve(
         cfg,
         s3,
         event.method(),
         event.path.as_deref(),
         &param,
+        &meta,
         body.as_deref(),
         event.user(),
         now,
@@ -446,11 +554,13 @@ pub fn handle(
 ) -> (ProxyResponse, &'static str) {
     let query = event.query.as_ref();
     let param = |name: &str| query.and_then(|q| q.get(name));
+    let meta = query.map(Query::metadata).unwrap_or_default();
     respond(route(
         cfg,
         signer,
         event.path.as_deref(),
         param,
+        &meta,
         event.user(),
         now,
     ))

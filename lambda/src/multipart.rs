@@ -182,6 +182,36 @@ struct CreateBody {
     /// Not part of Uppy's request; a client that knows the size may declare it.
     #[serde(default)]
     size: Option<u64>,
+    /// Uppy's `file.meta`: stored as the object's `x-amz-meta-*` (strings, numbers and
+    /// booleans; `null` is left out).
+    #[serde(default)]
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The create body's metadata as name/value text, refused when a value is a list or an object.
+fn body_metadata(
+    meta: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Result<Vec<(String, String)>, Failure> {
+    use serde_json::Value;
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for (name, value) in meta.into_iter().flatten() {
+        let text = match value {
+            Value::Null => continue,
+            Value::String(s) => s.clone(),
+            Value::Bool(_) | Value::Number(_) => value.to_string(),
+            Value::Array(_) | Value::Object(_) => {
+                return Err(fail(
+                    400,
+                    "invalid_metadata",
+                    format!("metadata {name:?} must be a string, a number or a boolean"),
+                ))
+            }
+        };
+        pairs.push((name, text));
+    }
+    Ok(crate::upload::metadata(
+        pairs.iter().map(|(n, v)| (*n, v.as_str())),
+    )?)
 }
 
 fn json_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Failure> {
@@ -249,10 +279,11 @@ async fn create(cfg: &Config, s3: &S3<'_>, req: &Request<'_, '_>) -> Result<Repl
             return Err(f);
         }
     }
+    let metadata = body_metadata(body.metadata.as_ref())?;
     let key = server_key(cfg, req.user, &random_id()?, &body.filename)?;
     let algorithm = cfg.checksum.map(|c| c.algorithm());
     let upload_id = s3
-        .create(&key, &content_type, algorithm, req.now)
+        .create(&key, &content_type, algorithm, &metadata, req.now)
         .await
         .map_err(from_s3)?;
     ok(

@@ -102,18 +102,21 @@ impl<'a> S3<'a> {
     }
 
     /// Starts a multipart upload of `key` with this content type (and checksum algorithm,
-    /// `SHA256`, when every part must carry one): the upload id.
+    /// `SHA256`, when every part must carry one, and the object's `x-amz-meta-*` headers):
+    /// the upload id.
     pub async fn create(
         &self,
         key: &str,
         content_type: &str,
         checksum_algorithm: Option<&str>,
+        metadata: &[(String, String)],
         now: u64,
     ) -> Result<String, S3Error> {
         let mut headers = vec![("content-type", content_type)];
         if let Some(alg) = checksum_algorithm {
             headers.push(("x-amz-checksum-algorithm", alg));
         }
+        headers.extend(metadata.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         let body = self
             .call("POST", key, &headers, &[("uploads", "")], Bytes::new(), now)
             .await?;

@@ -369,6 +369,9 @@ pub struct PostRequest<'a> {
     pub content_type: &'a str,
     /// The smallest and largest body S3 accepts, inclusive (`content-length-range`).
     pub size_range: (u64, u64),
+    /// User metadata, as checked by [`crate::upload::metadata`]: `(x-amz-meta-<name>, value)`,
+    /// each an exact condition of the policy.
+    pub metadata: &'a [(String, String)],
     pub expires_seconds: u64,
     pub time: SigningTime,
 }
@@ -377,7 +380,7 @@ pub struct PostRequest<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostForm {
     pub url: String,
-    pub fields: Vec<(&'static str, String)>,
+    pub fields: Vec<(std::borrow::Cow<'static, str>, String)>,
 }
 
 impl Presigner {
@@ -399,16 +402,26 @@ impl Presigner {
         }
         .rfc3339()
         .replace('Z', ".000Z");
-        let mut fields: Vec<(&'static str, String)> = vec![
-            ("key", req.key.to_string()),
-            ("Content-Type", req.content_type.to_string()),
-            ("success_action_status", "201".to_string()),
-            ("x-amz-algorithm", "AWS4-HMAC-SHA256".to_string()),
-            ("x-amz-credential", credential),
-            ("x-amz-date", stamp),
-        ];
+        use std::borrow::Cow;
+        let mut fields: Vec<(Cow<'static, str>, String)> =
+            Vec::with_capacity(9 + req.metadata.len());
+        fields.extend([
+            ("key".into(), req.key.to_string()),
+            ("Content-Type".into(), req.content_type.to_string()),
+            ("success_action_status".into(), "201".to_string()),
+        ]);
+        fields.extend(
+            req.metadata
+                .iter()
+                .map(|(name, value)| (Cow::Owned(name.clone()), value.clone())),
+        );
+        fields.extend([
+            ("x-amz-algorithm".into(), "AWS4-HMAC-SHA256".to_string()),
+            ("x-amz-credential".into(), credential),
+            ("x-amz-date".into(), stamp),
+        ]);
         if let Some(token) = &self.credentials.session_token {
-            fields.push(("x-amz-security-token", token.clone()));
+            fields.push(("x-amz-security-token".into(), token.clone()));
         }
         let mut conditions = vec![
             serde_json::json!({ "bucket": self.bucket }),
@@ -417,7 +430,7 @@ impl Presigner {
         conditions.extend(
             fields
                 .iter()
-                .map(|(name, value)| serde_json::json!({ *name: value })),
+                .map(|(name, value)| serde_json::json!({ name.as_ref(): value })),
         );
         let policy = serde_json::json!({ "expiration": expiration, "conditions": conditions });
         let policy = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
@@ -425,8 +438,8 @@ impl Presigner {
         mac.update(policy.as_bytes());
         let signature =
             String::from_utf8_lossy(&hex_digits(&mac.finalize().into_bytes())).into_owned();
-        fields.push(("policy", policy));
-        fields.push(("x-amz-signature", signature));
+        fields.push(("policy".into(), policy));
+        fields.push(("x-amz-signature".into(), signature));
         PostForm {
             url: self.bucket_url(),
             fields,

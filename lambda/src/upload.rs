@@ -3,12 +3,15 @@
 //! `<prefix>[<user>/]<random id>/<sanitised name>`, so no caller can overwrite another object
 //! or leave the prefix by naming one.
 //!
-//! `GET /s3/params?filename=&type=` → `{"method": "POST", "url", "fields", "expires"}`: a form
-//! whose signed policy makes S3 itself check the key, the content type and the size range.
+//! `GET /s3/params?filename=&type=&metadata[name]=value` → `{"method": "POST", "url", "fields",
+//! "expires"}`: a form whose signed policy makes S3 itself check the key, the content type, the
+//! metadata and the size range. With `uploads.uppy_method: put`, `{"method": "PUT", "url",
+//! "headers", "key", "expires"}`: a URL that signs the same, the length exactly, and
+//! `If-None-Match: *`.
 
 use crate::config::Config;
 use crate::handler::{to_json, Reply};
-use crate::sign::{PostRequest, Presigner, SigningTime, MAX_SINGLE_UPLOAD_BYTES};
+use crate::sign::{PostRequest, PresignRequest, Presigner, SigningTime, MAX_SINGLE_UPLOAD_BYTES};
 use crate::validate::{self, Rejection};
 
 /// The longest sanitised name kept (the whole key must stay under S3's 1024 bytes).
@@ -102,11 +105,84 @@ pub fn size_range(cfg: &Config) -> (u64, u64) {
     )
 }
 
-/// `GET /s3/params`: a signed POST form for one file. `param` looks a query parameter up.
+/// S3's limit on user-defined metadata: the bytes of every name and value together
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html).
+pub const MAX_METADATA_BYTES: usize = 2048;
+
+/// The longest metadata name taken (S3 sets none of its own but the 2 KB total).
+const MAX_METADATA_NAME: usize = 128;
+
+/// The caller's metadata (Uppy's `metadata[name]=value`, or the multipart create body's
+/// `metadata`) as `(x-amz-meta-<name>, value)`: names lower case, of letters, digits, `-` and
+/// `_`, each once; values trimmed, without control characters, and RFC 2047-encoded
+/// (`=?UTF-8?B?...?=`) when they are not ASCII, as the AWS SDKs and Companion send them; at
+/// most [`MAX_METADATA_BYTES`] in all.
+pub fn metadata<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Vec<(String, String)>, Rejection> {
+    let refuse = |code, message: String| Rejection { code, message };
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut total = 0usize;
+    for (name, value) in pairs {
+        let name = name.to_ascii_lowercase();
+        let name_ok = !name.is_empty()
+            && name.len() <= MAX_METADATA_NAME
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(refuse(
+                "invalid_metadata",
+                format!(
+                    "metadata name {name:?} must be 1 to {MAX_METADATA_NAME} letters, digits, - or _"
+                ),
+            ));
+        }
+        let header = format!("x-amz-meta-{name}");
+        if out.iter().any(|(h, _)| *h == header) {
+            return Err(refuse(
+                "invalid_metadata",
+                format!("metadata {name:?} is given twice (names are not case-sensitive)"),
+            ));
+        }
+        let value = value.trim();
+        if let Some(c) = value.chars().find(|c| c.is_control()) {
+            return Err(refuse(
+                "invalid_metadata",
+                format!(
+                    "metadata {name:?} contains the control character U+{:04X}",
+                    c as u32
+                ),
+            ));
+        }
+        let value = if value.is_ascii() {
+            value.to_string()
+        } else {
+            use base64::Engine as _;
+            format!(
+                "=?UTF-8?B?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(value)
+            )
+        };
+        total += name.len() + value.len();
+        if total > MAX_METADATA_BYTES {
+            return Err(refuse(
+                "metadata_too_large",
+                format!("the metadata is over S3's {MAX_METADATA_BYTES} bytes (names and values together)"),
+            ));
+        }
+        out.push((header, value));
+    }
+    Ok(out)
+}
+
+/// `GET /s3/params`: a signed POST form for one file (or, with `uploads.uppy_method: put`, a
+/// signed PUT). `param` looks a query parameter up; `meta` are the `metadata[name]=value` ones.
 pub fn params<'q>(
     cfg: &Config,
     signer: &Presigner,
     param: impl Fn(&str) -> Option<&'q str>,
+    meta: &[(&str, &str)],
     user: Option<&str>,
     now: u64,
 ) -> Result<Reply, Rejection> {
@@ -120,18 +196,41 @@ pub fn params<'q>(
             })
         }
     };
+    let metadata = metadata(meta.iter().copied())?;
+    if cfg.uppy_put {
+        let size = validate::size(cfg, param("size"))?;
+        let checksum = validate::checksum(cfg, param("checksum"), size)?;
+        let key = server_key(cfg, user, &random_id()?, filename)?;
+        return Ok(put_params(
+            cfg,
+            signer,
+            &key,
+            &content_type,
+            size,
+            checksum,
+            &metadata,
+            now,
+        ));
+    }
+    if param("checksum").is_some_and(|c| !c.is_empty()) {
+        return Err(Rejection {
+            code: "checksum_not_supported",
+            message: "a POST form carries no checksum S3 verifies: leave out &checksum=, or have the stack answer PUT (uploads.uppy_method: put)".into(),
+        });
+    }
     let key = server_key(cfg, user, &random_id()?, filename)?;
     let form = signer.presign_post(&PostRequest {
         key: &key,
         content_type: &content_type,
         size_range: size_range(cfg),
+        metadata: &metadata,
         expires_seconds: cfg.expires_seconds,
         time: SigningTime { unix: now },
     });
     let fields: serde_json::Map<String, serde_json::Value> = form
         .fields
         .into_iter()
-        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+        .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v)))
         .collect();
     Ok(Reply {
         status: 200,
@@ -143,4 +242,59 @@ pub fn params<'q>(
         })),
         outcome: "signed_post",
     })
+}
+
+/// The PUT answer of `/s3/params`: a URL that signs the content type, the exact length (when
+/// declared; required when the stack has limits), the checksum (when on), the metadata and
+/// `If-None-Match: *` (S3 refuses to replace an object), and the headers to send with it.
+#[allow(clippy::too_many_arguments)]
+fn put_params(
+    cfg: &Config,
+    signer: &Presigner,
+    key: &str,
+    content_type: &str,
+    size: Option<u64>,
+    checksum: Option<(&'static str, String)>,
+    metadata: &[(String, String)],
+    now: u64,
+) -> Reply {
+    let size = size.map(|n| n.to_string());
+    let mut signed: Vec<(&str, &str)> =
+        vec![("content-type", content_type), ("if-none-match", "*")];
+    let mut sent: Vec<(&str, &str)> = vec![("Content-Type", content_type), ("If-None-Match", "*")];
+    if let Some(n) = &size {
+        signed.push(("content-length", n));
+        sent.push(("Content-Length", n));
+    }
+    if let Some((name, value)) = &checksum {
+        signed.push((name, value));
+        sent.push((name, value));
+    }
+    for (name, value) in metadata {
+        signed.push((name, value));
+        sent.push((name, value));
+    }
+    let url = signer.presign(&PresignRequest {
+        method: "PUT",
+        key,
+        expires_seconds: cfg.expires_seconds,
+        headers: &signed,
+        query: &[],
+        time: SigningTime { unix: now },
+    });
+    let headers: serde_json::Map<String, serde_json::Value> = sent
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+        .collect();
+    Reply {
+        status: 200,
+        body: to_json(&serde_json::json!({
+            "method": "PUT",
+            "url": url,
+            "headers": headers,
+            "key": key,
+            "expires": cfg.expires_seconds,
+        })),
+        outcome: "signed_put",
+    }
 }

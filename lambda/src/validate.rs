@@ -228,17 +228,21 @@ pub fn content_type(cfg: &Config, raw: &str) -> Result<String, Rejection> {
     Ok(t)
 }
 
-/// The declared size, checked against the limit. With a limit configured the size is required:
+/// The declared size, checked against the limits. With a limit configured the size is required:
 /// it is signed as `Content-Length`, so S3 refuses a body of any other length; a URL that does
 /// not sign the length is never issued.
 pub fn size(cfg: &Config, raw: Option<&str>) -> Result<Option<u64>, Rejection> {
     let Some(raw) = raw.filter(|r| !r.is_empty()) else {
-        return match cfg.max_size_bytes {
-            Some(max) => Err(reject(
+        return match (cfg.max_size_bytes, cfg.min_size_bytes) {
+            (Some(max), _) => Err(reject(
                 "missing_size",
                 format!("uploads are limited to {max} bytes: add &size=<the file's size in bytes>, and send exactly that many"),
             )),
-            None => Ok(None),
+            (None, Some(min)) => Err(reject(
+                "missing_size",
+                format!("uploads must be at least {min} bytes: add &size=<the file's size in bytes>, and send exactly that many"),
+            )),
+            (None, None) => Ok(None),
         };
     };
     let n: u64 = raw.parse().map_err(|_| {
@@ -252,6 +256,14 @@ pub fn size(cfg: &Config, raw: Option<&str>) -> Result<Option<u64>, Rejection> {
             return Err(reject(
                 "too_large",
                 format!("{n} bytes is over the limit of {max}"),
+            ));
+        }
+    }
+    if let Some(min) = cfg.min_size_bytes {
+        if n < min {
+            return Err(reject(
+                "too_small",
+                format!("{n} bytes is under the minimum of {min}"),
             ));
         }
     }

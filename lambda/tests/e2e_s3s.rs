@@ -28,6 +28,7 @@ fn cfg(downloads: bool) -> Config {
         multipart: false,
         allow_downloads: downloads,
         checksum: None,
+        uppy_put: false,
         region: "us-east-1".into(),
         endpoint: Some(format!("http://127.0.0.1:{}", s3().0)),
     }
@@ -253,6 +254,7 @@ fn a_declared_sha256_is_signed_and_a_body_that_does_not_match_it_is_refused() {
     use sha2::Digest as _;
     let with_checksum = Config {
         checksum: Some(presign_signer::config::Checksum::Sha256),
+        uppy_put: false,
         ..cfg(false)
     };
     let file = b"the real PNG bytes";

@@ -16,6 +16,7 @@ fn cfg(downloads: bool) -> Config {
         multipart: false,
         allow_downloads: downloads,
         checksum: None,
+        uppy_put: false,
         region: "eu-west-1".into(),
         endpoint: None,
     }
@@ -252,6 +253,7 @@ fn the_adapter_reads_an_http_api_event_and_answers_a_proxy_response() {
 fn with_checksum(alg: presign_signer::config::Checksum) -> Config {
     Config {
         checksum: Some(alg),
+        uppy_put: false,
         ..cfg(false)
     }
 }

@@ -41,6 +41,7 @@ fn cfg(max: Option<u64>) -> Config {
         multipart: true,
         allow_downloads: false,
         checksum: None,
+        uppy_put: false,
         region: "us-east-1".into(),
         endpoint: Some(format!("http://127.0.0.1:{}", s3().0)),
     }
@@ -591,6 +592,7 @@ async fn with_checksums_on_a_part_url_signs_the_parts_declared_sha256() {
     use sha2::Digest as _;
     let cfg = Config {
         checksum: Some(presign_signer::config::Checksum::Sha256),
+        uppy_put: false,
         ..cfg(None)
     };
     let (key, id) = create(&cfg, "summed.bin", "alice").await;

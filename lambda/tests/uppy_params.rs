@@ -29,6 +29,7 @@ fn cfg(min: Option<u64>, max: Option<u64>) -> Config {
         multipart: false,
         allow_downloads: false,
         checksum: None,
+        uppy_put: false,
         region: "us-east-1".into(),
         endpoint: Some(format!("http://127.0.0.1:{}", s3().0)),
     }

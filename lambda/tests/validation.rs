@@ -15,6 +15,7 @@ fn cfg() -> Config {
         multipart: false,
         allow_downloads: false,
         checksum: None,
+        uppy_put: false,
         region: "us-east-1".into(),
         endpoint: None,
     }

@@ -370,6 +370,9 @@ pub fn signer_environment(
     }
     if u.uppy {
         env.insert("PRESIGN_UPPY".to_string(), "true".to_string());
+        if u.uppy_put {
+            env.insert("PRESIGN_UPPY_METHOD".to_string(), "put".to_string());
+        }
     }
     if u.multipart {
         env.insert("PRESIGN_MULTIPART".to_string(), "true".to_string());

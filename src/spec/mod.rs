@@ -123,6 +123,8 @@ pub struct Uploads {
     pub abort_incomplete_after_days: u32,
     /// `sha256` or `crc32`: the checksum every upload URL signs; `None` for none.
     pub checksum: Option<String>,
+    /// With `uppy`: `/s3/params` answers a pre-signed PUT rather than a POST form.
+    pub uppy_put: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

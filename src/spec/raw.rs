@@ -153,6 +153,7 @@ impl RawUploads {
             uppy: pick(self.uppy, o.uppy),
             multipart: pick(self.multipart, o.multipart),
             checksum: pick(self.checksum, o.checksum),
+            uppy_method: pick(self.uppy_method, o.uppy_method),
             abort_incomplete_after_days: pick(
                 self.abort_incomplete_after_days,
                 o.abort_incomplete_after_days,
@@ -386,6 +387,23 @@ pub struct RawUploads {
     #[serde(default)]
     #[schemars(with = "Option<ChecksumName>")]
     pub checksum: Option<Spanned<String>>,
+    /// With `uppy`: what `GET /s3/params` answers. `post`: a form whose policy S3 enforces
+    /// (what Uppy 6's `@uppy/aws-s3` sends). `put`: a pre-signed PUT and the headers to send
+    /// with it (`{"method": "PUT", "url", "headers"}`, for Uppy's `getUploadParameters` of
+    /// earlier versions and clients of your own); it signs the exact size (`&size=`), the
+    /// checksum when on, and `If-None-Match: *` [default: `post`].
+    #[serde(default)]
+    #[schemars(with = "Option<UppyMethod>")]
+    pub uppy_method: Option<Spanned<String>>,
+}
+
+/// What `uploads.uppy_method` names (for the schema).
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum UppyMethod {
+    Post,
+    Put,
 }
 
 /// The checksums `uploads.checksum` names (for the schema).

@@ -943,9 +943,35 @@ impl Validator<'_> {
                 days.value.min(i32::MAX as u64) as u32
             },
         );
+        let uppy = raw.uppy.as_ref().is_some_and(|u| u.value);
+        let uppy_put = match &raw.uppy_method {
+            None => false,
+            Some(m) => {
+                let put = match m.value.as_str() {
+                    "post" => false,
+                    "put" => true,
+                    other => {
+                        self.err(
+                            &m.referenced,
+                            format!("unknown uppy_method {other:?}"),
+                            "use post (a form S3 checks, what Uppy 6 sends; the default) or put (a pre-signed PUT and its headers)",
+                        );
+                        false
+                    }
+                };
+                if !uppy {
+                    self.warn(
+                        &m.referenced,
+                        "uploads.uppy_method has no effect without uploads.uppy: true",
+                        "turn uppy on, or leave the setting out",
+                    );
+                }
+                put
+            }
+        };
         let checksum = raw.checksum.and_then(|c| match c.value.as_str() {
             "sha256" | "crc32" => {
-                if multipart || raw.uppy.as_ref().is_some_and(|u| u.value) {
+                if multipart || (uppy && !uppy_put) {
                     self.warn(
                         &c.referenced,
                         format!("uploads.checksum {}: Uppy's @uppy/aws-s3 sends no checksum, so the signer refuses its part URLs (and its POST forms carry none)", c.value),
@@ -971,10 +997,11 @@ impl Validator<'_> {
             max_size_bytes: raw.max_size_bytes,
             min_size_bytes,
             allow_downloads: raw.allow_downloads.unwrap_or(false),
-            uppy: raw.uppy.is_some_and(|u| u.value),
+            uppy,
             multipart,
             abort_incomplete_after_days,
             checksum,
+            uppy_put,
         }
     }
 
@@ -1269,6 +1296,13 @@ pub fn uppy_bucket_cors(origins: &[String], uploads: &Uploads) -> CorsRule {
                     .as_ref()
                     .map(|c| format!("x-amz-checksum-{c}")),
             )
+            // A PUT from /s3/params sends these as the signed headers it was given.
+            .chain(
+                (uploads.uppy && uploads.uppy_put)
+                    .then(|| ["if-none-match".to_string(), "x-amz-meta-*".to_string()])
+                    .into_iter()
+                    .flatten(),
+            )
             .collect(),
         expose_headers: vec!["ETag".into(), "Location".into()],
         max_age_seconds: Some(3000),
@@ -1288,6 +1322,7 @@ impl Default for Uploads {
             multipart: false,
             abort_incomplete_after_days: 1,
             checksum: None,
+            uppy_put: false,
         }
     }
 }

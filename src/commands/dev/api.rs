@@ -169,6 +169,10 @@ impl Api {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str())
         };
+        let meta: Vec<(&str, &str)> = params
+            .iter()
+            .filter_map(|(k, v)| Some((handler::metadata_param(k)?, v.as_str())))
+            .collect();
         // The function's own routing, as behind API Gateway.
         let reply = handler::serve(
             &self.cfg,
@@ -176,6 +180,7 @@ impl Api {
             method,
             Some(path),
             &param,
+            &meta,
             Some(body),
             user.as_deref(),
             now,
