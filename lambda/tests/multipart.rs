@@ -649,3 +649,68 @@ async fn with_checksums_on_a_part_url_signs_the_parts_declared_sha256() {
     assert_eq!(status, 200, "{done}");
     assert_eq!(stored(&key).as_deref(), Some(data.as_slice()));
 }
+
+/// Uppy's `createMultipartUpload` sends the file's metadata in the create body: it is signed on
+/// S3's CreateMultipartUpload as `x-amz-meta-*` and stored with the completed object.
+#[tokio::test]
+async fn the_metadata_given_at_create_is_stored_with_the_object() {
+    use base64::Engine as _;
+    let cfg = cfg(None);
+    let (status, body) = call(
+        &cfg,
+        "POST",
+        "/s3/multipart",
+        &[],
+        Some(json!({
+            "filename": "m.bin", "type": "application/octet-stream",
+            "metadata": {"Caption": "Grüße", "relativePath": null, "size": 4}
+        })),
+        "alice",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (key, id) = (
+        body["key"].as_str().unwrap().to_string(),
+        body["uploadId"].as_str().unwrap().to_string(),
+    );
+    let (status, etag) = put_part(&cfg, &key, &id, 1, b"data", false).await;
+    assert_eq!(status, 200, "{etag}");
+    let (status, body) = call(
+        &cfg,
+        "POST",
+        &upload_path(&id, "/complete"),
+        &[("key", &key)],
+        Some(json!({"parts": [{"PartNumber": 1, "ETag": etag}]})),
+        "alice",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let encode = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let record = s3().1.join(format!(
+        ".bucket-{}.object-{}.metadata.json",
+        encode(BUCKET),
+        encode(&key)
+    ));
+    let record: Value = serde_json::from_str(&std::fs::read_to_string(record).unwrap()).unwrap();
+    let meta = &record["user_metadata"];
+    assert_eq!(meta["caption"], "Grüße", "{record}");
+    assert_eq!(meta["size"], "4", "{record}");
+
+    let (status, body) = call(
+        &cfg,
+        "POST",
+        "/s3/multipart",
+        &[],
+        Some(json!({
+            "filename": "m.bin", "type": "application/octet-stream",
+            "metadata": {"bad name": "x"}
+        })),
+        "alice",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_metadata")),
+        "{body}"
+    );
+}

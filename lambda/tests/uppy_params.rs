@@ -314,3 +314,230 @@ fn caller_mistakes_are_400s_with_a_code() {
         (400, Some("missing_filekey"))
     );
 }
+
+/// The user metadata s3s-fs stored with `key` (its own record beside the object).
+fn stored_metadata(key: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let encode = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let record = s3().1.join(format!(
+        ".bucket-{}.object-{}.metadata.json",
+        encode(BUCKET),
+        encode(key)
+    ));
+    let text = std::fs::read_to_string(&record)
+        .unwrap_or_else(|e| panic!("no metadata record for {key}: {e}"));
+    serde_json::from_str::<serde_json::Value>(&text).unwrap()["user_metadata"].clone()
+}
+
+/// PUTs `body` to a `/s3/params` PUT answer with the headers it names (the exchange adds its
+/// own Content-Length, from the body): the status and S3's text.
+fn put_answer(answer: &serde_json::Value, body: &[u8]) -> (u16, String) {
+    let url = answer["url"].as_str().unwrap();
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let headers: Vec<(&str, &str)> = answer["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-length"))
+        .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+        .collect();
+    let (status, _, text) = server::http_exchange(host, "PUT", path, &headers, body)
+        .unwrap_or_else(|| panic!("no answer from s3s-fs for PUT {url}"));
+    (status, text)
+}
+
+#[test]
+fn the_metadata_uppy_sends_travels_in_the_form_and_is_stored() {
+    let cfg = cfg(None, None);
+    let (status, answer) = params(
+        &cfg,
+        &[
+            ("filename", "a.png"),
+            ("type", "image/png"),
+            ("metadata[Caption]", "my cat"),
+            ("metadata[name]", "a.png"),
+        ],
+        None,
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(field(&answer, "x-amz-meta-caption"), "my cat");
+    let key = field(&answer, "key");
+    let (status, text) = post_form(
+        answer["url"].as_str().unwrap(),
+        &fields_of(&answer),
+        b"png",
+        "image/png",
+    );
+    assert_eq!(status, 201, "{text}");
+    let meta = stored_metadata(&key);
+    assert_eq!(meta["caption"], "my cat", "{meta}");
+    assert_eq!(meta["name"], "a.png", "{meta}");
+
+    // Each metadata field is an exact condition of the policy: another value is refused.
+    let (_, answer) = params(
+        &cfg,
+        &[
+            ("filename", "b.png"),
+            ("type", "image/png"),
+            ("metadata[caption]", "signed"),
+        ],
+        None,
+    );
+    let fields: Vec<(String, String)> = fields_of(&answer)
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "x-amz-meta-caption" {
+                (k, "changed".into())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let (status, text) = post_form(answer["url"].as_str().unwrap(), &fields, b"x", "image/png");
+    assert!(status == 400 || status == 403, "{status} {text}");
+    assert!(!stored(&field(&answer, "key")).exists());
+}
+
+#[test]
+fn metadata_outside_s3s_rules_is_a_400_naming_it() {
+    let cfg = cfg(None, None);
+    let long = "v".repeat(2100);
+    for (meta, code) in [
+        (vec![("metadata[bad name]", "x")], "invalid_metadata"),
+        (vec![("metadata[]", "x")], "invalid_metadata"),
+        (
+            vec![("metadata[Tag]", "a"), ("metadata[tag]", "b")],
+            "invalid_metadata",
+        ),
+        (vec![("metadata[note]", "line\nbreak")], "invalid_metadata"),
+        (
+            vec![("metadata[note]", long.as_str())],
+            "metadata_too_large",
+        ),
+    ] {
+        let mut query = vec![("filename", "a.png"), ("type", "image/png")];
+        query.extend(meta.iter().copied());
+        let (status, answer) = params(&cfg, &query, None);
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some(code)),
+            "{meta:?}: {answer}"
+        );
+        assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
+
+#[test]
+fn a_post_form_refuses_a_checksum_it_cannot_carry() {
+    let cfg = cfg(None, None);
+    let (status, answer) = params(
+        &cfg,
+        &[
+            ("filename", "a.png"),
+            ("type", "image/png"),
+            ("checksum", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="),
+        ],
+        None,
+    );
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("checksum_not_supported")),
+        "{answer}"
+    );
+}
+
+fn put_cfg(min: Option<u64>, max: Option<u64>) -> Config {
+    Config {
+        uppy_put: true,
+        ..cfg(min, max)
+    }
+}
+
+#[test]
+fn a_put_answer_lands_once_and_never_replaces_an_object() {
+    let cfg = put_cfg(None, Some(100));
+    let (status, answer) = params(
+        &cfg,
+        &[
+            ("filename", "note.txt"),
+            ("type", "text/plain"),
+            ("size", "5"),
+            ("metadata[Caption]", "Café crème"),
+        ],
+        None,
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["method"], "PUT");
+    let headers = &answer["headers"];
+    assert_eq!(headers["Content-Type"], "text/plain");
+    assert_eq!(headers["If-None-Match"], "*");
+    assert_eq!(headers["Content-Length"], "5");
+    // Not ASCII: RFC 2047-encoded as the AWS SDKs send it, and S3 stores it decoded.
+    assert_eq!(
+        headers["x-amz-meta-caption"], "=?UTF-8?B?Q2Fmw6kgY3LDqG1l?=",
+        "{answer}"
+    );
+    let key = answer["key"].as_str().unwrap().to_string();
+    assert!(
+        key.starts_with("uploads/") && key.ends_with("/note.txt"),
+        "{key}"
+    );
+
+    let (status, text) = put_answer(&answer, b"hello");
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(std::fs::read(stored(&key)).unwrap(), b"hello");
+    assert_eq!(stored_metadata(&key)["caption"], "Café crème");
+
+    // The same URL again: the object exists, and If-None-Match: * makes S3 refuse to replace it.
+    let (status, text) = put_answer(&answer, b"HELLO");
+    assert_eq!(status, 412, "{text}");
+    assert_eq!(std::fs::read(stored(&key)).unwrap(), b"hello");
+}
+
+#[test]
+fn a_put_answer_signs_the_declared_length() {
+    let cfg = put_cfg(None, Some(100));
+    let (_, answer) = params(
+        &cfg,
+        &[("filename", "n.txt"), ("type", "text/plain"), ("size", "5")],
+        None,
+    );
+    let (status, text) = put_answer(&answer, b"hello!");
+    assert_eq!(status, 403, "another length than the signed one: {text}");
+    assert!(text.contains("SignatureDoesNotMatch"), "{text}");
+    assert!(!stored(answer["key"].as_str().unwrap()).exists());
+}
+
+#[test]
+fn a_put_answer_checks_the_declared_size_against_the_limits() {
+    let cfg = put_cfg(Some(4), Some(10));
+    for (size, code) in [
+        (None, "missing_size"),
+        (Some("abc"), "invalid_size"),
+        (Some("3"), "too_small"),
+        (Some("11"), "too_large"),
+    ] {
+        let mut query = vec![("filename", "n.txt"), ("type", "text/plain")];
+        if let Some(size) = size {
+            query.push(("size", size));
+        }
+        let (status, answer) = params(&cfg, &query, None);
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some(code)),
+            "size {size:?}: {answer}"
+        );
+    }
+    // Without limits a size is optional, and S3's own 5 GiB is the bound.
+    let (status, answer) = params(
+        &put_cfg(None, None),
+        &[("filename", "n.txt"), ("type", "text/plain")],
+        None,
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["headers"].get("Content-Length").is_none(),
+        "{answer}"
+    );
+}

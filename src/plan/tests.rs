@@ -465,6 +465,24 @@ fn uppy_adds_its_route_with_its_own_permission_and_tells_the_function() {
         Some("1")
     );
 
+    assert_eq!(
+        f.environment.get("PRESIGN_UPPY_METHOD"),
+        None,
+        "post is the default"
+    );
+    let put = desired::whole_stack(
+        &stack("uploads:\n  uppy: true\n  uppy_method: put\napi:\n  cors_origins: [\"https://a.example\"]\n"),
+        &target(),
+    );
+    let Props::LambdaFunction(f) = &put.iter().find(|r| r.id == ids::FUNCTION).unwrap().props
+    else {
+        panic!()
+    };
+    assert_eq!(
+        f.environment.get("PRESIGN_UPPY_METHOD").map(String::as_str),
+        Some("put")
+    );
+
     // Off (the default): nothing of it, and the stored props keep their old shape.
     let all = desired::whole_stack(&stack(""), &target());
     let Props::HttpApi(api) = &all.iter().find(|r| r.id == ids::API).unwrap().props else {

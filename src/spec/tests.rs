@@ -442,3 +442,37 @@ fn checksum_is_one_of_three_and_uppy_is_warned_that_it_sends_none() {
         ["content-type", "x-amz-checksum-crc32"]
     );
 }
+
+#[test]
+fn uppy_method_is_post_or_put_and_put_lets_browsers_send_its_headers() {
+    let e = one_error("stack: demo\nuploads:\n  uppy: true\n  uppy_method: patch\n");
+    assert_eq!((e.line, e.column), (4, 16), "{e}");
+    assert!(e.message.contains("unknown uppy_method \"patch\""), "{e}");
+    let alone = parse(
+        Path::new("stack.yaml"),
+        "stack: demo\nuploads:\n  uppy_method: put\n",
+    )
+    .unwrap();
+    assert_eq!(alone.warnings.len(), 1, "{:?}", alone.warnings);
+    assert!(alone.warnings[0]
+        .to_string()
+        .contains("no effect without uploads.uppy"));
+    let put = parse(
+        Path::new("stack.yaml"),
+        "stack: demo\napi:\n  cors_origins: [\"https://a.example\"]\nuploads:\n  uppy: true\n  uppy_method: put\n",
+    )
+    .unwrap();
+    assert!(put.warnings.is_empty(), "{:?}", put.warnings);
+    assert!(put.uploads.uppy_put);
+    assert_eq!(
+        put.bucket.cors[0].allowed_headers,
+        ["content-type", "if-none-match", "x-amz-meta-*"]
+    );
+    let post = parse(
+        Path::new("stack.yaml"),
+        "stack: demo\napi:\n  cors_origins: [\"https://a.example\"]\nuploads:\n  uppy: true\n  uppy_method: post\n",
+    )
+    .unwrap();
+    assert!(!post.uploads.uppy_put);
+    assert_eq!(post.bucket.cors[0].allowed_headers, ["content-type"]);
+}
