@@ -303,4 +303,35 @@ async fn dev_serves_uppys_params_route_only_when_it_is_on() {
     assert_eq!(policy["expiration"], "2027-01-15T08:05:00.000Z");
     let off = api(false).answer(&request, 1_800_000_000).await;
     assert_eq!(off.status, 404, "{}", off.body);
+
+    // The write-up's `curl <gateway-url>?filekey=mysecretfile.jpeg&contentType=image%2Fjpeg`
+    // answers exactly as before with every Uppy route on: the caller's key, a signed PUT.
+    let seed = DevRequest {
+        method: "GET",
+        path: "/sign",
+        query: "filekey=mysecretfile.jpeg&contentType=image%2Fjpeg",
+        origin: None,
+        authorization: None,
+        body: b"",
+    };
+    let answer = |uppy: bool| {
+        let mut api = api(uppy);
+        api.cfg.multipart = uppy;
+        api.cfg.max_size_bytes = None;
+        api.cfg.allowed_content_types = vec!["image/jpeg".into()];
+        api
+    };
+    let before = answer(false).answer(&seed, 1_800_000_000).await;
+    let with_uppy = answer(true).answer(&seed, 1_800_000_000).await;
+    assert_eq!(before.status, 200, "{}", before.body);
+    assert_eq!(
+        (with_uppy.status, &with_uppy.body),
+        (before.status, &before.body)
+    );
+    let body: serde_json::Value = serde_json::from_str(&with_uppy.body).unwrap();
+    let url = body["signed_url"].as_str().unwrap();
+    assert!(
+        url.starts_with("http://127.0.0.1:9/b/uploads/mysecretfile.jpeg?"),
+        "{url}"
+    );
 }
