@@ -128,6 +128,15 @@ pub enum Command {
     /// AWS_ENDPOINT_URL is set). Uploads need the deployed bucket: it warns at start when the
     /// bucket does not exist yet. No Docker needed.
     Dev(DevArgs),
+    /// Check that an upload works now, as a browser would do it, step by step.
+    ///
+    /// Asks the API for a URL (with the page's Origin), checks the API's and the bucket's CORS
+    /// answers, uploads a small object with the headers the signer returned, reads it back
+    /// (HEAD) and deletes it with your credentials. Each step is reported with its status and
+    /// latency; a failing step is named, and a refused URL is run through `url explain`. The
+    /// API is the deployed one (the state's api_url) unless --api-url names another (`dev`,
+    /// say). Exit 0 when the upload path works, 1 otherwise.
+    Smoke(SmokeArgs),
     /// Debug pre-signed URLs: `url explain` says why one fails, `url sign` makes one.
     #[command(subcommand)]
     Url(UrlCommand),
@@ -136,6 +145,21 @@ pub enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct SmokeArgs {
+    /// The signing route to test, e.g. http://127.0.0.1:8787/sign (default: the deployed
+    /// stack's api_url from the state).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// The page's origin the requests carry (default: the first of api.cors_origins; without
+    /// one, no CORS check).
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// A bearer token for an API with api.jwt on (`dev` prints local ones).
+    #[arg(long, env = "PRESIGN_STACK_SMOKE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -49,6 +49,7 @@ pub async fn run(mut cli: Cli, printer: &Printer, clients: Option<aws::Clients>)
         Command::State(cmd) => commands::state::run(&cli.global, cmd, printer).await,
         Command::Dev(args) => commands::dev::run(&cli.global, args, printer).await,
         Command::Url(cmd) => commands::url::run(&cli.global, cmd, printer).await,
+        Command::Smoke(args) => commands::smoke::run(&cli.global, args, printer).await,
         Command::Validate => commands::validate(&cli.global, printer),
         Command::Schema => {
             let schema = schemars::schema_for!(spec::raw::RawStack);

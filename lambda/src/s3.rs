@@ -91,6 +91,57 @@ fn build_client() -> Result<HttpClient, String> {
         .build(connector))
 }
 
+/// One HTTP(S) exchange with the shared client (for `presign-stack smoke`, which talks to the
+/// API and the bucket as a browser would): the status, the headers (names lower case) and up
+/// to [`MAX_ANSWER_BYTES`] of the body, within [`CALL_TIMEOUT`].
+pub async fn exchange(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Result<(u16, Vec<(String, String)>, String), String> {
+    let mut request = hyper::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| format!("the request could not be built: {e}"))?;
+    let client = shared_client()
+        .get_or_init(build_client)
+        .as_ref()
+        .map_err(Clone::clone)?;
+    tokio::time::timeout(CALL_TIMEOUT, async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| format!("no answer: {e}"))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let bytes = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("the answer could not be read: {e}"))?
+            .to_bytes();
+        Ok((
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ))
+    })
+    .await
+    .map_err(|_| format!("no answer within {} s", CALL_TIMEOUT.as_secs()))?
+}
+
 impl<'a> S3<'a> {
     pub fn new(signer: &'a Presigner, client: &'a OnceLock<Result<HttpClient, String>>) -> Self {
         S3 { signer, client }

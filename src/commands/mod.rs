@@ -13,6 +13,7 @@ pub mod destroy;
 pub mod dev;
 pub mod diff;
 pub mod output;
+pub mod smoke;
 pub mod state;
 pub mod url;
 pub mod validate;
