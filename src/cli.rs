@@ -151,8 +151,12 @@ pub enum Command {
 pub struct SmokeArgs {
     /// The signing route to test, e.g. http://127.0.0.1:8787/sign (default: the deployed
     /// stack's api_url from the state).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "dev")]
     pub api_url: Option<String>,
+    /// Test the local path instead: serve the API as `presign-stack dev` does (the signer's
+    /// code, your credentials, the bucket on AWS or the emulator) on a free port for this run.
+    #[arg(long)]
+    pub dev: bool,
     /// The page's origin the requests carry (default: the first of api.cors_origins; without
     /// one, no CORS check).
     #[arg(long)]

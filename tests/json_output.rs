@@ -164,6 +164,7 @@ async fn every_command_honours_json_with_a_documented_schema_or_refuses_it() {
         0,
     );
     check("diff", &["diff", "--json"], "diff.v1.json", 0);
+    check("smoke", &["smoke", "--dev", "--json"], "smoke.v1.json", 0);
     check("output", &["output", "--json"], "output.v1.json", 0);
     check(
         "state list",

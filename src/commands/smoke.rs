@@ -105,7 +105,28 @@ pub async fn run(
 ) -> anyhow::Result<ExitStatus> {
     let session = Session::open(global, printer, None).await?;
     let stack = &session.stack;
-    let api_url = match &args.api_url {
+    // With --dev: dev's own server, on a free port, for as long as this run.
+    let mut token = args.token.clone();
+    let mut local: Option<tokio::task::JoinHandle<()>> = None;
+    let dev_url = if args.dev {
+        let api = super::dev::local_api(&session).await?;
+        if let (Some(jwt), None) = (&api.jwt, &token) {
+            token = Some(jwt.mint("presign-stack-smoke", crate::clock::now_unix()));
+        }
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("cannot listen on 127.0.0.1 for --dev")?;
+        let url = format!("http://{}{}", listener.local_addr()?, api.route);
+        local = Some(tokio::spawn(super::dev::serve_on(
+            listener,
+            std::sync::Arc::new(api),
+            printer.clone(),
+        )));
+        Some(url)
+    } else {
+        None
+    };
+    let api_url = match args.api_url.as_ref().or(dev_url.as_ref()) {
         Some(u) => u.clone(),
         None => session
             .state
@@ -145,7 +166,7 @@ pub async fn run(
     if body.len() < min {
         body.resize(min, b'.');
     }
-    let filekey = format!("presign-stack-smoke/{}.txt", uuid::Uuid::new_v4().simple());
+    let filekey = format!("presign-stack-smoke/{}", uuid::Uuid::new_v4().simple());
     let mut query: Vec<(&str, String)> = vec![
         ("filekey", filekey.clone()),
         ("contentType", ctype.clone()),
@@ -168,7 +189,7 @@ pub async fn run(
         if api_url.contains('?') { "&" } else { "?" },
         query.join("&")
     );
-    let bearer = args.token.as_ref().map(|t| format!("Bearer {t}"));
+    let bearer = token.as_ref().map(|t| format!("Bearer {t}"));
     let mut request_headers: Vec<(&str, &str)> = Vec::new();
     if let Some(o) = &origin {
         request_headers.push(("Origin", o));
@@ -249,6 +270,9 @@ pub async fn run(
             )
             .await;
         }
+    }
+    if let Some(server) = local {
+        server.abort();
     }
     report(printer, &api_url, origin.as_deref(), &smoke);
     Ok(if smoke.steps.iter().all(|s| s.ok) {

@@ -72,11 +72,12 @@ async fn serve(
     Ok(response)
 }
 
-pub async fn run(global: &Global, args: &DevArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let session = Session::open(global, printer, None).await?;
-    let cfg = super::url::signer_config(&session)?;
+/// The API `dev` serves for the session's stack: the signer's code with the caller's
+/// credentials, the spec's route, CORS and (local) JWT check.
+pub async fn local_api(session: &Session) -> anyhow::Result<Api> {
+    let cfg = super::url::signer_config(session)?;
     let signer = super::url::local_presigner(&session, &cfg).await?;
-    let api = Arc::new(Api {
+    Ok(Api {
         route: session.stack.api.route.clone(),
         cors_origins: session.stack.api.cors_origins.clone(),
         cors_allow_headers: crate::plan::desired::api_cors(&session.stack)
@@ -90,7 +91,28 @@ pub async fn run(global: &Global, args: &DevArgs, printer: &Printer) -> anyhow::
             .map(|j| LocalJwt::new(&j.issuer, &j.audience)),
         cfg,
         signer,
-    });
+    })
+}
+
+/// Serves `api` on `listener` until the task is dropped or aborted.
+pub async fn serve_on(listener: TcpListener, api: Arc<Api>, printer: Printer) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (api, printer) = (api.clone(), printer.clone());
+        tokio::spawn(async move {
+            let service = service_fn(move |req| serve(api.clone(), printer.clone(), req));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+pub async fn run(global: &Global, args: &DevArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let session = Session::open(global, printer, None).await?;
+    let api = Arc::new(local_api(&session).await?);
     // Uploads need the bucket: say so now rather than at the first PUT.
     if let Err(e) = session
         .run
