@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod server;
+pub mod writeup;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
