@@ -76,7 +76,7 @@ async fn serve(
 /// credentials, the spec's route, CORS and (local) JWT check.
 pub async fn local_api(session: &Session) -> anyhow::Result<Api> {
     let cfg = super::url::signer_config(session)?;
-    let signer = super::url::local_presigner(&session, &cfg).await?;
+    let signer = super::url::local_presigner(session, &cfg).await?;
     Ok(Api {
         route: session.stack.api.route.clone(),
         cors_origins: session.stack.api.cors_origins.clone(),
