@@ -423,17 +423,32 @@ impl Presigner {
         if let Some(token) = &self.credentials.session_token {
             fields.push(("x-amz-security-token".into(), token.clone()));
         }
-        let mut conditions = vec![
-            serde_json::json!({ "bucket": self.bucket }),
-            serde_json::json!(["content-length-range", req.size_range.0, req.size_range.1]),
-        ];
-        conditions.extend(
-            fields
-                .iter()
-                .map(|(name, value)| serde_json::json!({ name.as_ref(): value })),
+        // The policy's JSON is written straight into one buffer (strings escaped by serde_json)
+        // rather than built as a tree of `Value`s: a third of the form's cost.
+        let mut json = Vec::with_capacity(512);
+        let string = |out: &mut Vec<u8>, s: &str| {
+            serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail")
+        };
+        json.extend_from_slice(b"{\"expiration\":");
+        string(&mut json, &expiration);
+        json.extend_from_slice(b",\"conditions\":[{\"bucket\":");
+        string(&mut json, &self.bucket);
+        json.extend_from_slice(
+            format!(
+                "}},[\"content-length-range\",{},{}]",
+                req.size_range.0, req.size_range.1
+            )
+            .as_bytes(),
         );
-        let policy = serde_json::json!({ "expiration": expiration, "conditions": conditions });
-        let policy = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
+        for (name, value) in &fields {
+            json.extend_from_slice(b",{");
+            string(&mut json, name);
+            json.push(b':');
+            string(&mut json, value);
+            json.push(b'}');
+        }
+        json.extend_from_slice(b"]}");
+        let policy = base64::engine::general_purpose::STANDARD.encode(&json);
         let mut mac = day.mac.clone();
         mac.update(policy.as_bytes());
         let signature =
