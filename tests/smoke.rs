@@ -148,3 +148,15 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn smoke_on_the_emulator_without_an_api_says_to_use_dev() {
+    let stack = TestStack::new("smoke-emu", "bucket:\n  enforce_tls: false\n");
+    let out = stack.bin(&["smoke"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("serves no API Gateway") && stderr.contains("--dev"),
+        "{stderr}"
+    );
+}

@@ -126,6 +126,15 @@ pub async fn run(
     } else {
         None
     };
+    // An emulator keeps API Gateway's resources but serves nothing at the api_url it recorded
+    // (an AWS address): say so rather than send the requests there.
+    if let (None, None, Some(endpoint)) =
+        (&args.api_url, &dev_url, &session.run.clients.s3_endpoint)
+    {
+        anyhow::bail!(
+            "the stack's api_url is where AWS would serve the API; the endpoint {endpoint} serves no API Gateway\n  hint: pass --dev (the same API with the signer's code, on 127.0.0.1) or --api-url http://127.0.0.1:<port><route> of a running presign-stack dev"
+        );
+    }
     let api_url = match args.api_url.as_ref().or(dev_url.as_ref()) {
         Some(u) => u.clone(),
         None => session
