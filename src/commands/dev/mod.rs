@@ -97,8 +97,12 @@ pub async fn local_api(session: &Session) -> anyhow::Result<Api> {
 /// Serves `api` on `listener` until the task is dropped or aborted.
 pub async fn serve_on(listener: TcpListener, api: Arc<Api>, printer: Printer) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                printer.info(&format!("accept failed: {e}"));
+                continue;
+            }
         };
         let (api, printer) = (api.clone(), printer.clone());
         tokio::spawn(async move {
@@ -173,24 +177,9 @@ pub async fn run(global: &Global, args: &DevArgs, printer: &Printer) -> anyhow::
         bucket = api.cfg.bucket,
         origins = if api.cors_origins.is_empty() { "(none: browsers are refused)".to_string() } else { api.cors_origins.join(", ") },
     ));
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    printer.info(&format!("accept failed: {e}"));
-                    continue;
-                }
-            },
-            _ = tokio::signal::ctrl_c() => break,
-        };
-        let (api, printer) = (api.clone(), printer.clone());
-        tokio::spawn(async move {
-            let service = service_fn(move |req| serve(api.clone(), printer.clone(), req));
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+    tokio::select! {
+        _ = serve_on(listener, api, printer.clone()) => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
     printer.info("Stopped.");
     Ok(ExitStatus::Success)

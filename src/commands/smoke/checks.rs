@@ -226,7 +226,7 @@ pub(super) async fn upload_and_back(
     let start = Instant::now();
     let head = s3.head_object().bucket(bucket).key(&key).send().await;
     let ms = start.elapsed().as_millis();
-    let read_ok = match head {
+    match head {
         Ok(h) => {
             let length = h.content_length().unwrap_or(-1);
             let same = length == body.len() as i64;
@@ -268,7 +268,6 @@ pub(super) async fn upload_and_back(
             ),
         ),
     };
-    let _ = read_ok;
 }
 
 /// `url explain` on a refused URL, with the caller's credentials and the bucket's facts.

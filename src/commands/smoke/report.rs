@@ -2,7 +2,6 @@
 
 use super::Smoke;
 use crate::output::Printer;
-use crate::presigned::explain::Severity;
 
 pub(super) fn report(printer: &Printer, api_url: &str, origin: Option<&str>, smoke: &Smoke) {
     let ok = smoke.steps.iter().all(|s| s.ok);
@@ -38,16 +37,7 @@ pub(super) fn report(printer: &Printer, api_url: &str, origin: Option<&str>, smo
     }
     if let Some(r) = &smoke.explain {
         out.push_str("\nurl explain on the refused URL:\n");
-        for f in &r.findings {
-            let mark = match f.severity {
-                Severity::Problem => "✗",
-                Severity::Warning => "!",
-            };
-            out.push_str(&format!(
-                "  {mark} {}: {}\n    fix: {}\n",
-                f.code, f.problem, f.fix
-            ));
-        }
+        out.push_str(&crate::commands::url::finding_lines(&r.findings, "  "));
         if r.findings.is_empty() {
             out.push_str("  no finding\n");
         }

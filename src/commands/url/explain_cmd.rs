@@ -225,6 +225,22 @@ pub(super) async fn run(
     })
 }
 
+/// Each finding as `✗ code: problem` (`!` for a warning) and its `fix:` line, under `indent`.
+pub fn finding_lines(findings: &[explain::Finding], indent: &str) -> String {
+    let mut out = String::new();
+    for f in findings {
+        let mark = match f.severity {
+            Severity::Problem => "✗",
+            Severity::Warning => "!",
+        };
+        out.push_str(&format!(
+            "{indent}{mark} {}: {}\n{indent}  fix: {}\n",
+            f.code, f.problem, f.fix
+        ));
+    }
+    out
+}
+
 fn print_report(printer: &Printer, report: &Report) {
     if printer.json {
         let facts: serde_json::Map<String, serde_json::Value> = report
@@ -248,16 +264,7 @@ fn print_report(printer: &Printer, report: &Report) {
     if report.findings.is_empty() {
         out.push_str("No problem found with this URL and request.\n");
     }
-    for f in &report.findings {
-        let mark = match f.severity {
-            Severity::Problem => "✗",
-            Severity::Warning => "!",
-        };
-        out.push_str(&format!(
-            "{mark} {}: {}\n  fix: {}\n",
-            f.code, f.problem, f.fix
-        ));
-    }
+    out.push_str(&finding_lines(&report.findings, ""));
     let warnings = report.findings.len() - report.problems();
     if !report.findings.is_empty() {
         out.push_str(&format!(

@@ -2,6 +2,7 @@
 //! command line (the Lambda's own code, with the caller's credentials).
 
 mod explain_cmd;
+pub use explain_cmd::finding_lines;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
