@@ -99,6 +99,18 @@ pub enum Command {
     /// Read-only: takes no lock and makes no change. Exit status 0 = in sync, 2 = differences,
     /// 1 = error, so a scheduled job can alert on drift.
     Diff,
+    /// Adopt resources built by hand (the original write-up's, say) into the stack.
+    ///
+    /// Name what exists as KIND=NAME: bucket=NAME, role=NAME, function=NAME, api=ID (an HTTP
+    /// API's id); a bucket's CORS, policy and other settings come with it, as does a function's
+    /// log group. It reads each one and prints a plan: what it adopts, then what the next deploy
+    /// will change to match the spec, with the unsafe settings called out (a public-read
+    /// policy, ACLs enabled, `*` CORS, a Node.js function, a role with console policies). After
+    /// confirmation (--yes without a terminal) it tags each with the stack's ownership tag and
+    /// records it in the state; nothing else changes until `deploy`. A resource of another
+    /// stack, one that does not exist and a kind it cannot adopt are refused, changing nothing.
+    /// Without KIND=NAME, it finishes an import that was interrupted.
+    Import(ImportArgs),
     /// Delete every resource the stack created, in reverse dependency order.
     ///
     /// Only resources recorded in the state (and still carrying the stack's ownership tag) are
@@ -298,6 +310,17 @@ pub struct OutputArgs {
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     /// Apply without asking for confirmation.
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// What to adopt: bucket=NAME, role=NAME, function=NAME, api=ID. The bucket and the
+    /// function must have the names the spec gives them (bucket.name, function.name).
+    #[arg(value_name = "KIND=NAME")]
+    pub resources: Vec<String>,
+    /// Adopt without asking for confirmation.
     #[arg(short, long)]
     pub yes: bool,
 }

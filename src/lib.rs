@@ -45,6 +45,7 @@ pub async fn run(mut cli: Cli, printer: &Printer, clients: Option<aws::Clients>)
         Command::Deploy(args) => commands::deploy::run(&cli.global, args, printer, clients).await,
         Command::Diff => commands::diff::run(&cli.global, printer, clients).await,
         Command::Destroy(args) => commands::destroy::run(&cli.global, args, printer, clients).await,
+        Command::Import(args) => commands::import::run(&cli.global, args, printer, clients).await,
         Command::Output(args) => commands::output::run(&cli.global, args, printer).await,
         Command::State(cmd) => commands::state::run(&cli.global, cmd, printer).await,
         Command::Dev(args) => commands::dev::run(&cli.global, args, printer).await,

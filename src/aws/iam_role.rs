@@ -223,10 +223,46 @@ pub async fn update(
 }
 
 /// Deletes the role and its own inline policy (named like the role; IAM refuses to delete a
-/// role that still has policies). Policies someone else put on the role are never removed here:
-/// `destroy` leaves such a role in place ([`crate::plan::reconcile::foreign_policies`]), and if one appears in between,
-/// IAM's `DeleteConflict` is reported with the step that resolves it.
-pub async fn delete(iam: &Client, name: &str) -> Result<(), AwsError> {
+/// role that still has policies). Other policies are removed only when the state records them
+/// on the role (`recorded`: an imported role, adopted with them after the user saw them named
+/// in the import plan); any other is never removed here: `destroy` leaves such a role in place
+/// ([`crate::plan::reconcile::foreign_policies`]), and if one appears in between, IAM's
+/// `DeleteConflict` is reported with the step that resolves it.
+pub async fn delete(
+    iam: &Client,
+    name: &str,
+    recorded: Option<&RoleProps>,
+) -> Result<(), AwsError> {
+    for arn in recorded
+        .map(|r| r.attached_policies.as_slice())
+        .unwrap_or_default()
+    {
+        absent_as_none(
+            iam.detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await,
+            |e| e.is_no_such_entity_exception(),
+            "DetachRolePolicy",
+            &what(name),
+        )?;
+    }
+    for policy in recorded
+        .map(|r| r.other_inline_policies.as_slice())
+        .unwrap_or_default()
+    {
+        absent_as_none(
+            iam.delete_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await,
+            |e| e.is_no_such_entity_exception(),
+            "DeleteRolePolicy",
+            &what(name),
+        )?;
+    }
     absent_as_none(
         iam.delete_role_policy()
             .role_name(name)

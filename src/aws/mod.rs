@@ -5,6 +5,7 @@
 //! repeated with the same input and converge; `delete` of a missing resource (or of a resource
 //! whose bucket is gone) succeeds. So applying a step twice, or after a crash, is safe.
 
+pub mod adopt;
 pub mod clients;
 pub mod errors;
 pub mod http_api;
@@ -222,7 +223,13 @@ pub async fn delete(
         Kind::S3BucketCors => s3_cors::delete(s3, physical_id).await,
         Kind::S3BucketLifecycle => s3_lifecycle::delete(s3, physical_id).await,
         Kind::S3BucketPolicy => s3_policy::delete(s3, physical_id).await,
-        Kind::IamRole => iam_role::delete(&clients.iam, physical_id).await,
+        Kind::IamRole => {
+            let recorded = match recorded {
+                Some(Props::IamRole(r)) => Some(r),
+                _ => None,
+            };
+            iam_role::delete(&clients.iam, physical_id, recorded).await
+        }
         Kind::IamRolePolicy => {
             iam_role_policy::delete(&clients.iam, physical_id, physical_id).await
         }

@@ -12,6 +12,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod dev;
 pub mod diff;
+pub mod import;
 pub mod output;
 pub mod smoke;
 pub mod state;

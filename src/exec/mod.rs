@@ -59,6 +59,7 @@ fn verb(action: Action) -> (&'static str, &'static str) {
         Action::Update => ("updating", "updated"),
         Action::Replace => ("replacing", "replaced"),
         Action::Delete => ("deleting", "deleted"),
+        Action::Adopt => ("adopting", "adopted"),
     }
 }
 

@@ -6,7 +6,8 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::Printer;
-use crate::plan::{Action, AttrChange, DiffReport, Plan, Step};
+use crate::plan::adopt::ImportPlan;
+use crate::plan::{Action, AttrChange, DiffReport, Kind, Plan, Step};
 
 fn show(v: &Value) -> String {
     match v {
@@ -21,6 +22,7 @@ fn color_of(action: Action) -> &'static str {
         Action::Update => "33",
         Action::Replace => "35",
         Action::Delete => "31",
+        Action::Adopt => "36",
     }
 }
 
@@ -128,6 +130,91 @@ pub fn plan(p: &Printer, header: &str, plan: &Plan) -> String {
         step_line(p, &mut out, s);
     }
     let _ = writeln!(out, "\n{}", summary(plan));
+    out
+}
+
+/// An import's plan: what it adopts (`<=`), the unsafe settings it found, then the changes the
+/// next deploy makes to match the spec.
+pub fn import_plan(p: &Printer, header: &str, plan: &ImportPlan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{header}\n");
+    if plan.adopt.is_empty() {
+        let _ = writeln!(
+            out,
+            "Nothing to import: {} already the stack's (its state records them).",
+            plan.already.join(", ")
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "Adopt: tag with the stack's ownership tag and record in the state (nothing else changes until deploy):"
+    );
+    for a in &plan.adopt {
+        let id = match a.kind {
+            Kind::HttpApi => format!(", id {}", a.named),
+            _ => String::new(),
+        };
+        let with = a
+            .with
+            .as_ref()
+            .map(|w| format!("  (with {w})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} {} ({} {}{id}){with}",
+            p.paint(
+                color_of(Action::Adopt),
+                &format!("{:>3}", Action::Adopt.symbol())
+            ),
+            a.id,
+            a.kind,
+            a.physical_id
+        );
+    }
+    for (unsafe_setting, title, mark) in [
+        (
+            true,
+            "Unsafe settings found (the next deploy removes them):",
+            "!",
+        ),
+        (false, "Also:", "*"),
+    ] {
+        let found: Vec<_> = plan
+            .findings
+            .iter()
+            .filter(|f| f.unsafe_setting == unsafe_setting)
+            .collect();
+        if found.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{title}");
+        for f in found {
+            let mark = if unsafe_setting {
+                p.paint("31", mark)
+            } else {
+                mark.to_string()
+            };
+            let _ = writeln!(
+                out,
+                "  {mark} {} ({} {}): {}",
+                f.id, f.kind, f.physical_id, f.text
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nThen `presign-stack deploy` will make these changes:\n"
+    );
+    for s in &plan.next.plan.steps {
+        step_line(p, &mut out, s);
+    }
+    let _ = writeln!(
+        out,
+        "\nImport: {} to adopt. Then deploy's {}",
+        plan.adopt.len(),
+        summary(&plan.next.plan).to_lowercase()
+    );
     out
 }
 

@@ -5,6 +5,7 @@
 //! in state) and *live* (read from AWS now). Live ≠ recorded is drift; desired ≠ recorded is a
 //! pending change; desired ≠ live is what `deploy` changes.
 
+pub mod adopt;
 pub mod desired;
 pub mod normalize;
 pub mod reconcile;
@@ -28,6 +29,8 @@ pub enum Action {
     /// Delete the old resource, then create the new one.
     Replace,
     Delete,
+    /// Take an existing resource into the stack (`import`): tag it and record it, nothing else.
+    Adopt,
 }
 
 impl Action {
@@ -37,6 +40,7 @@ impl Action {
             Action::Update => "~",
             Action::Replace => "-/+",
             Action::Delete => "-",
+            Action::Adopt => "<=",
         }
     }
 }

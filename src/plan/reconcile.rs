@@ -30,6 +30,16 @@ pub enum Why {
     /// A role holding policies the stack did not attach: their names, and the commands that
     /// remove them.
     ForeignPolicies { names: String, steps: Vec<String> },
+    /// `import`: nothing of this kind exists under the name given.
+    Missing,
+    /// `import`: the state already records another resource as this one.
+    Recorded { physical_id: String },
+    /// `import`: the spec gives the resource another name (`setting`), and renaming it means
+    /// replacing it.
+    Renamed {
+        setting: &'static str,
+        wanted: String,
+    },
 }
 
 /// A resource deploy or destroy leaves alone, and why.
@@ -66,6 +76,23 @@ impl fmt::Display for Refusal {
                 "it has policies presign-stack did not attach ({names})\n    next: run `presign-stack deploy` (it removes them), or remove them yourself:\n      {}\n    then run destroy again",
                 steps.join("\n      ")
             ),
+            Why::Missing => {
+                let hint = match self.kind {
+                    Kind::HttpApi => "name an HTTP API by its id (`aws apigatewayv2 get-apis`); REST APIs (API Gateway v1) and WebSocket APIs cannot be adopted",
+                    _ => "check the name and the region (--region)",
+                };
+                write!(f, "{what} does not exist\n  hint: {hint}; nothing was imported")
+            }
+            Why::Recorded { physical_id } => write!(
+                f,
+                "the state of stack {stack:?} already records {} {physical_id} as {}\n  hint: a stack holds one of each; destroy the recorded one first, or import into another stack (--env, or another stack.yaml); nothing was imported",
+                self.kind, self.id
+            ),
+            Why::Renamed { setting, wanted } => write!(
+                f,
+                "{what} cannot be adopted under the spec's name {wanted:?}: renaming it means replacing it\n  hint: set {setting}: {} in stack.yaml so the stack keeps it as it is; nothing was imported",
+                self.physical_id
+            ),
         }
     }
 }
@@ -94,7 +121,7 @@ pub fn ownership(stack: &str, live: &Props) -> Option<Why> {
     }
 }
 
-fn refusal(stack: &str, id: &str, live: &Props, why: Why) -> Refusal {
+pub(super) fn refusal(stack: &str, id: &str, live: &Props, why: Why) -> Refusal {
     Refusal {
         id: id.to_string(),
         kind: live.kind(),

@@ -1198,7 +1198,7 @@ const CONDITION_OPERATORS: [&str; 27] = [
 ];
 
 /// Whether a statement's `Principal` includes everyone: `"*"`, `{"AWS": "*"}` or a list with it.
-fn names_everyone(principal: &serde_json::Value) -> bool {
+pub fn names_everyone(principal: &serde_json::Value) -> bool {
     match principal {
         serde_json::Value::String(s) => s == "*",
         serde_json::Value::Array(items) => items.iter().any(names_everyone),

@@ -145,6 +145,40 @@ pub async fn find(run: &Run, name: &str) -> Result<Option<HttpApiProps>, AwsErro
     find_by_id(run, name, &id).await
 }
 
+/// The HTTP API with this id, whatever its name and tags (`import` names an API by its id):
+/// `None` when there is none, or when it is not an HTTP API (a WebSocket API).
+pub async fn find_id(run: &Run, id: &str) -> Result<Option<HttpApiProps>, AwsError> {
+    let api = absent_as_none(
+        run.clients.apigw.get_api().api_id(id).send().await,
+        |e| e.is_not_found_exception(),
+        "GetApi",
+        &what(id),
+    )?;
+    match api.filter(|a| a.protocol_type() == Some(&ProtocolType::Http)) {
+        Some(api) => find_by_id(run, api.name().unwrap_or_default(), id).await,
+        None => Ok(None),
+    }
+}
+
+/// Adds `tags` to the API with this id (`name`: its name, remembered with the id for the run).
+pub async fn add_tags(
+    run: &Run,
+    name: &str,
+    id: &str,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    run.clients
+        .apigw
+        .tag_resource()
+        .resource_arn(format!("arn:aws:apigateway:{}::/apis/{id}", run.region))
+        .set_tags(Some(tags.clone().into_iter().collect()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("TagResource", what(name), e))?;
+    run.api_ids.remember(name, id);
+    Ok(())
+}
+
 /// The API with this id, if it exists and is this stack's API of this name.
 async fn find_by_id(run: &Run, name: &str, id: &str) -> Result<Option<HttpApiProps>, AwsError> {
     let gw = &run.clients.apigw;
