@@ -114,6 +114,9 @@ async fn import_then_deploy_makes_the_hand_built_stack_the_stacks_and_destroy_re
         &built.wizard_policy_arn,
         "s3:PutObjectAcl",
         "the API's URL changes",
+        "<= log_group (log_group /aws/lambda/",
+        "(with function)",
+        "apigw): not the stack's permission",
         "Then `presign-stack deploy` will make these changes",
     ] {
         assert!(
@@ -244,6 +247,17 @@ async fn import_then_deploy_makes_the_hand_built_stack_the_stacks_and_destroy_re
         destroy.output()
     );
     assert!(runtime(&built.function).await.is_none());
+    let groups = support::logs()
+        .await
+        .describe_log_groups()
+        .log_group_name_prefix(format!("/aws/lambda/{}", built.function))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        groups.log_groups().is_empty(),
+        "the adopted log group is gone"
+    );
     assert!(iam
         .get_role()
         .role_name(format!("{}-signer", stack.name))
@@ -380,6 +394,16 @@ async fn an_interrupted_import_is_finished_by_the_next_run() {
     );
     assert!(!state.resources.contains_key("api"));
 
+    // Until it is finished, deploy and destroy say so and change nothing.
+    for command in ["deploy", "destroy"] {
+        let waits = stack.expect(&[command, "--yes"], Failure).await;
+        assert!(
+            waits.stderr.contains("an import was interrupted"),
+            "{}",
+            waits.output()
+        );
+        assert!(waits.mutations().is_empty(), "{:?}", waits.mutations());
+    }
     let finish = stack.expect(&["import", "--yes"], Success).await;
     assert!(
         finish.stderr.contains("An earlier import was interrupted"),

@@ -164,6 +164,14 @@ async fn every_command_honours_json_with_a_documented_schema_or_refuses_it() {
         0,
     );
     check("diff", &["diff", "--json"], "diff.v1.json", 0);
+    // The deployed bucket is the stack's already: nothing to adopt.
+    let bucket: &'static str = Box::leak(format!("bucket={}", stack.bucket()).into_boxed_str());
+    check(
+        "import",
+        &["import", bucket, "--yes", "--json"],
+        "import.v1.json",
+        0,
+    );
     check("smoke", &["smoke", "--dev", "--json"], "smoke.v1.json", 0);
     check("output", &["output", "--json"], "output.v1.json", 0);
     check(
@@ -285,4 +293,41 @@ async fn validate_json_lists_every_diagnostic_with_its_place_and_path() {
     find("uploads.allowed_content_types");
     let env = find("environments.dev.uploads.expires_seconds");
     assert_eq!(env["environment"], "dev");
+}
+
+/// `import --json` on the write-up's hand-built stack: what was adopted, what is unsafe, and the
+/// next deploy's plan, in the documented shape.
+#[tokio::test]
+async fn import_json_lists_what_it_adopted_and_the_unsafe_settings() {
+    let stack = TestStack::new("j-import", "");
+    let built = support::writeup::build(&stack.name).await;
+    stack.write_spec(&format!(
+        "bucket:\n  name: {}\nfunction:\n  name: {}\n",
+        built.bucket, built.function
+    ));
+    let (bucket, function) = (
+        format!("bucket={}", built.bucket),
+        format!("function={}", built.function),
+    );
+    let (code, doc) = json_of(&stack, &["import", &bucket, &function, "--yes", "--json"]);
+    assert_eq!(code, Some(0), "{doc}");
+    assert_valid(&validator("import.v1.json"), &doc);
+    assert_eq!(doc["changed"], true);
+    let adopted: Vec<&str> = doc["adopted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        adopted.contains(&"bucket_policy") && adopted.contains(&"log_group"),
+        "{adopted:?}"
+    );
+    assert!(doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["unsafe_setting"] == true
+            && f["text"].as_str().unwrap().contains("Stmt1564527321604")));
+    assert!(!doc["next_deploy"].as_array().unwrap().is_empty());
 }

@@ -15,20 +15,35 @@ use aws_sdk_lambda::Client;
 use super::errors::{absent_as_none, AwsError};
 use super::retry::{is_role_propagation, retry_within, Backoff};
 use super::run::Run;
-use crate::plan::resources::FunctionProps;
+use crate::plan::resources::{ForeignStatement, FunctionProps, OWN_STATEMENT_PREFIX};
 
 fn what(name: &str) -> String {
     format!("Lambda function {name}")
 }
 
 pub async fn find(lambda: &Client, name: &str) -> Result<Option<FunctionProps>, AwsError> {
+    let (found, policy) = tokio::join!(
+        lambda.get_function().function_name(name).send(),
+        lambda.get_policy().function_name(name).send()
+    );
     let found = absent_as_none(
-        lambda.get_function().function_name(name).send().await,
+        found,
         |e| e.is_resource_not_found_exception(),
         "GetFunction",
         &what(name),
     )?;
     let Some(out) = found else { return Ok(None) };
+    let policy = absent_as_none(
+        policy,
+        |e| e.is_resource_not_found_exception(),
+        "GetPolicy",
+        &what(name),
+    )?;
+    let other_permissions = policy
+        .as_ref()
+        .and_then(|p| p.policy())
+        .map(foreign_statements)
+        .unwrap_or_default();
     let Some(c) = out.configuration() else {
         return Ok(None);
     };
@@ -57,7 +72,46 @@ pub async fn find(lambda: &Client, name: &str) -> Result<Option<FunctionProps>, 
             .tags()
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
+        other_permissions,
     }))
+}
+
+/// The statements of a function's resource policy whose Sid is not one of presign-stack's.
+fn foreign_statements(text: &str) -> Vec<ForeignStatement> {
+    let doc: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let mut out: Vec<ForeignStatement> = doc["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let sid = s["Sid"].as_str().unwrap_or_default();
+            if sid.starts_with(OWN_STATEMENT_PREFIX) {
+                return None;
+            }
+            let principal = match &s["Principal"] {
+                serde_json::Value::String(p) => p.clone(),
+                serde_json::Value::Object(m) => m
+                    .values()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            let condition = &s["Condition"];
+            let source_arn = ["ArnLike", "ArnEquals"]
+                .iter()
+                .find_map(|op| condition[op]["AWS:SourceArn"].as_str())
+                .map(str::to_string);
+            Some(ForeignStatement {
+                sid: sid.to_string(),
+                principal,
+                source_arn,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.sid.cmp(&b.sid));
+    out.dedup();
+    out
 }
 
 fn artifact(run: &Run, name: &str) -> Result<Blob, AwsError> {
@@ -186,6 +240,26 @@ pub async fn update(
             .await
             .map_err(|e| AwsError::from_sdk("UpdateFunctionCode", what(&p.name), e))?;
         wait_until_ready(run, &p.name).await?;
+    }
+    // Statements someone else added to the function's policy (a console trigger's): the
+    // stack wants none of them.
+    for stale in before.map_or(&[][..], |b| &b.other_permissions) {
+        if p.other_permissions.contains(stale) {
+            continue;
+        }
+        match lambda
+            .remove_permission()
+            .function_name(&p.name)
+            .statement_id(&stale.sid)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+            Err(e) => return Err(AwsError::from_sdk("RemovePermission", what(&p.name), e)),
+        }
     }
     if before.is_none_or(|b| b.tags != p.tags) {
         let arn = format!(

@@ -39,6 +39,9 @@ async fn locked(
         .await?
         .unwrap_or_else(|| session.state_or_new());
     crate::hooks::hold_point().await;
+    if let Some(m) = crate::plan::adopt::unfinished_import(&state.pending) {
+        anyhow::bail!(m);
+    }
     let recorded = state.resources.clone();
     // Physical ids are names, known without the account id: read every resource while the
     // account id (STS) and the artifact are fetched, in one parallel wave.

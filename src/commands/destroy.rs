@@ -32,6 +32,12 @@ async fn locked(
 ) -> anyhow::Result<ExitStatus> {
     let loaded = session.store.load(&session.stack.name).await?;
     crate::hooks::hold_point().await;
+    if let Some(m) = loaded
+        .as_ref()
+        .and_then(|s| crate::plan::adopt::unfinished_import(&s.pending))
+    {
+        anyhow::bail!(m);
+    }
     let Some(mut state) = loaded else {
         printer.result(&format!(
             "Nothing to destroy: stack {:?} has no state (it was never deployed here, or was destroyed).\n",

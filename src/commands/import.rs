@@ -90,7 +90,9 @@ async fn locked(
         serde_json::json!({
             "stack": session.stack.name, "region": session.region, "changed": done,
             "adopted": decided.adopt, "already": decided.already,
-            "findings": decided.findings, "next_deploy": render::plan_json(&decided.next.plan),
+            "findings": decided.findings,
+            "next_deploy": decided.next.as_ref().map_or(serde_json::json!([]), |n| render::plan_json(&n.plan)),
+            "next_deploy_refuses": decided.next.as_ref().err().map_or(Vec::new(), |r| r.0.iter().map(|x| x.to_string()).collect::<Vec<_>>()),
         })
     };
     if decided.adopt.is_empty() {

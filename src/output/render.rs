@@ -202,19 +202,31 @@ pub fn import_plan(p: &Printer, header: &str, plan: &ImportPlan) -> String {
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "\nThen `presign-stack deploy` will make these changes:\n"
-    );
-    for s in &plan.next.plan.steps {
-        step_line(p, &mut out, s);
+    match &plan.next {
+        Ok(next) => {
+            let _ = writeln!(
+                out,
+                "\nThen `presign-stack deploy` will make these changes:\n"
+            );
+            for s in &next.plan.steps {
+                step_line(p, &mut out, s);
+            }
+            let _ = writeln!(
+                out,
+                "\nImport: {} to adopt. Then deploy's {}",
+                plan.adopt.len(),
+                summary(&next.plan).to_lowercase()
+            );
+        }
+        Err(refused) => {
+            let _ = writeln!(
+                out,
+                "\nThe next deploy would still refuse what the spec names and nobody adopted (name it to import as well):\n  {}\n\nImport: {} to adopt.",
+                refused.to_string().replace('\n', "\n  "),
+                plan.adopt.len()
+            );
+        }
     }
-    let _ = writeln!(
-        out,
-        "\nImport: {} to adopt. Then deploy's {}",
-        plan.adopt.len(),
-        summary(&plan.next.plan).to_lowercase()
-    );
     out
 }
 

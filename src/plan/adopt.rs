@@ -111,6 +111,21 @@ pub fn interrupted(journal: &[PendingOperation]) -> Vec<Wanted> {
         .collect()
 }
 
+/// Why deploy and destroy wait while the journal holds an import that did not finish: what
+/// it adopted is tagged but not yet recorded. `None` when there is none.
+pub fn unfinished_import(journal: &[PendingOperation]) -> Option<String> {
+    let names: Vec<String> = interrupted(journal)
+        .iter()
+        .map(|w| format!("{} {}", w.kind, w.name))
+        .collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "an import was interrupted while adopting {}\n  hint: run `presign-stack import` to finish it (it reads the state's journal), then run this again; nothing was changed",
+            names.join(", ")
+        )
+    })
+}
+
 /// A named resource and what AWS holds under its name (`None`: nothing).
 #[derive(Debug, Clone)]
 pub struct Found {
@@ -161,8 +176,9 @@ pub struct ImportPlan {
     pub adopt: Vec<Adoption>,
     /// Named resources the state already records as the stack's: nothing to do.
     pub already: Vec<String>,
-    /// What the next deploy will do once they are adopted.
-    pub next: DeployPlan,
+    /// What the next deploy will do once they are adopted; or what it would refuse (a
+    /// resource at a name the spec gives that is neither named here nor the stack's).
+    pub next: Result<DeployPlan, Refusals>,
     pub findings: Vec<Finding>,
 }
 
@@ -317,7 +333,7 @@ pub fn reconcile_import(
         .filter(|p| p.action != Action::Adopt)
         .cloned()
         .collect();
-    let next = reconcile_deploy(stack, desired, &prospective, &live, &others)?;
+    let next = reconcile_deploy(stack, desired, &prospective, &live, &others);
     let findings = findings(desired, &adopt, seen);
     Ok(ImportPlan {
         adopt,
@@ -386,7 +402,14 @@ fn findings(desired: &[Resource], adopt: &[Adoption], seen: &Seen) -> Vec<Findin
                         Some(_) => "the next deploy replaces the rules with bucket.cors",
                         None => "the next deploy deletes them; bucket.cors sets the stack's",
                     };
-                    note(a, true, format!("CORS lets any web site send {} (AllowedOrigins \"*\"; {then})", r.allowed_methods.join(", ")));
+                    note(
+                        a,
+                        true,
+                        format!(
+                            "CORS lets any web site send {} (AllowedOrigins \"*\"; {then})",
+                            r.allowed_methods.join(", ")
+                        ),
+                    );
                 }
             }
             Props::S3BucketPolicy(p) => {
@@ -403,8 +426,15 @@ fn findings(desired: &[Resource], adopt: &[Adoption], seen: &Seen) -> Vec<Findin
                     }
                 }
             }
-            Props::LambdaFunction(f) if !f.runtime.starts_with("provided") => {
-                note(a, true, format!("runs {} code (handler {}), not the signer: the next deploy replaces its code and configuration with the Rust signer (provided.al2023), which checks keys, content types and sizes", f.runtime, f.handler));
+            Props::LambdaFunction(f) => {
+                if !f.runtime.starts_with("provided") {
+                    note(a, true, format!("runs {} code (handler {}), not the signer: the next deploy replaces its code and configuration with the Rust signer (provided.al2023), which checks keys, content types and sizes", f.runtime, f.handler));
+                }
+                for st in &f.other_permissions {
+                    let open = st.principal == "*" || st.source_arn.is_none();
+                    let from = st.source_arn.as_deref().unwrap_or("any source");
+                    note(a, open, format!("its policy lets {} invoke it from {from} (Sid {}): not the stack's permission; the next deploy removes it", st.principal, st.sid));
+                }
             }
             Props::IamRole(r) => {
                 let allowed = wanted(ids::ROLE_POLICY)
@@ -516,3 +546,6 @@ fn allow_actions(doc: &Value) -> BTreeSet<String> {
         .flat_map(|s| strings(s.get("Action")))
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -491,6 +491,7 @@ pub fn signer(stack: &Stack, t: &Target) -> Vec<Resource> {
                 environment: signer_environment(stack, &t.region),
                 code_sha256: t.code_sha256.clone(),
                 tags: tags.clone(),
+                other_permissions: Vec::new(),
             }),
             // The policy before the function: a function must never run without its grants;
             // the log group before it, so Lambda does not create one the stack does not own.

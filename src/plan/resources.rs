@@ -206,7 +206,25 @@ pub struct FunctionProps {
     /// Base64 SHA-256 of the deployment zip, as Lambda reports it.
     pub code_sha256: String,
     pub tags: BTreeMap<String, String>,
+    /// Statements of the function's resource policy that presign-stack did not put there (any
+    /// whose Sid is not a `presign-stack-` one), sorted by Sid. The stack wants none: one here
+    /// (a console trigger's, an invoke grant to anyone) is drift, which deploy removes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_permissions: Vec<ForeignStatement>,
 }
+
+/// A statement of a function's resource policy the stack did not put there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignStatement {
+    pub sid: String,
+    /// Who may invoke: a service (`apigateway.amazonaws.com`), an account, or `*`.
+    pub principal: String,
+    /// The `AWS:SourceArn` it is limited to; `None`: any source.
+    pub source_arn: Option<String>,
+}
+
+/// The statement ids presign-stack gives the permissions it adds to a function.
+pub const OWN_STATEMENT_PREFIX: &str = "presign-stack-";
 
 /// The HTTP API with its parts: CORS, the Lambda integration, the route (with its optional JWT
 /// authorizer), the `$default` stage, and the permission that lets API Gateway invoke the

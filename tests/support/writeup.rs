@@ -178,6 +178,17 @@ pub async fn build(name: &str) -> WriteUp {
         .statement_id(format!("{function}-apigw"))
         .action("lambda:InvokeFunction")
         .principal("apigateway.amazonaws.com")
+        .source_arn(format!(
+            "arn:aws:execute-api:us-east-1:123456789012:{api_id}/*/*/{function}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    // The function's first test run in the console made its log group.
+    super::logs()
+        .await
+        .create_log_group()
+        .log_group_name(format!("/aws/lambda/{function}"))
         .send()
         .await
         .unwrap();

@@ -3,14 +3,16 @@
 
 use super::super::errors::{absent_as_none, AwsError};
 use super::super::run::Run;
-use crate::plan::resources::{route_source, HttpApiProps, InvokePermission, UPPY_ROUTE_KEYS};
+use crate::plan::resources::{
+    route_source, HttpApiProps, InvokePermission, OWN_STATEMENT_PREFIX, UPPY_ROUTE_KEYS,
+};
 
 /// The statement id of the stack's invoke permission on its function: fixed per stack, so
 /// adding it is idempotent, and unique per stack, so one stack's repair can never remove
 /// another stack's statement (they may share a function only by misconfiguration, but a route
 /// pointed at another stack's integration must not make us touch that stack's permission).
 pub fn permission_sid(stack: &str) -> String {
-    format!("presign-stack-{stack}-apigw")
+    format!("{OWN_STATEMENT_PREFIX}{stack}-apigw")
 }
 
 /// The statement id of the permission of one of Uppy's routes (`p` names it by its source ARN):
