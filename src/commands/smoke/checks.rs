@@ -191,7 +191,10 @@ pub(super) async fn upload_and_back(
             let what = error
                 .as_ref()
                 .map(|e| format!("{} {}", e.code, e.message))
-                .unwrap_or_else(|| text.chars().take(200).collect());
+                .unwrap_or_else(|| match text.trim() {
+                    "" => "(no error body)".to_string(),
+                    t => t.chars().take(200).collect(),
+                });
             smoke.push(
                 "upload",
                 false,
@@ -199,7 +202,11 @@ pub(super) async fn upload_and_back(
                 Some(ms),
                 format!("S3 refused the {method}: {what}"),
             );
-            smoke.explain = explain_refusal(credentials, url, method, &sent, error, origin).await;
+            // What went on the wire: the signer's headers, and the length hyper adds.
+            let mut on_wire = sent.clone();
+            on_wire.push(("content-length".into(), body.len().to_string()));
+            smoke.explain =
+                explain_refusal(credentials, url, method, &on_wire, error, origin).await;
             return;
         }
         Err(e) => {
