@@ -107,6 +107,8 @@ const ACTIONS: &[(&str, &str, &[&str])] = &[
         &["iam:ListAttachedRolePolicies"],
     ),
     ("iam", "detach_role_policy", &["iam:DetachRolePolicy"]),
+    ("iam", "get_policy", &["iam:GetPolicy"]),
+    ("iam", "get_policy_version", &["iam:GetPolicyVersion"]),
     ("logs", "describe_log_groups", &["logs:DescribeLogGroups"]),
     (
         "logs",

@@ -21,10 +21,11 @@ fn what(name: &str) -> String {
     format!("Lambda function {name}")
 }
 
-pub async fn find(lambda: &Client, name: &str) -> Result<Option<FunctionProps>, AwsError> {
+pub async fn find(run: &Run, name: &str) -> Result<Option<FunctionProps>, AwsError> {
+    let lambda = &run.clients.lambda;
     let (found, policy) = tokio::join!(
         lambda.get_function().function_name(name).send(),
-        lambda.get_policy().function_name(name).send()
+        run.policies.get(lambda, name)
     );
     let found = absent_as_none(
         found,
@@ -33,15 +34,8 @@ pub async fn find(lambda: &Client, name: &str) -> Result<Option<FunctionProps>, 
         &what(name),
     )?;
     let Some(out) = found else { return Ok(None) };
-    let policy = absent_as_none(
-        policy,
-        |e| e.is_resource_not_found_exception(),
-        "GetPolicy",
-        &what(name),
-    )?;
-    let other_permissions = policy
-        .as_ref()
-        .and_then(|p| p.policy())
+    let other_permissions = policy?
+        .as_deref()
         .map(foreign_statements)
         .unwrap_or_default();
     let Some(c) = out.configuration() else {
@@ -173,7 +167,7 @@ pub async fn create(run: &Run, p: &FunctionProps) -> Result<(), AwsError> {
     .await?;
     if !created {
         // It exists already (ownership was checked when it was read): converge instead.
-        let live = find(lambda, &p.name).await?;
+        let live = find(run, &p.name).await?;
         return update(run, live.as_ref(), p).await;
     }
     wait_until_ready(run, &p.name).await
@@ -260,6 +254,7 @@ pub async fn update(
                     .is_some_and(|s| s.is_resource_not_found_exception()) => {}
             Err(e) => return Err(AwsError::from_sdk("RemovePermission", what(&p.name), e)),
         }
+        run.policies.forget(&p.name);
     }
     if before.is_none_or(|b| b.tags != p.tags) {
         let arn = format!(

@@ -142,7 +142,7 @@ pub async fn read(run: &Run, kind: Kind, physical_id: &str) -> Result<Option<Pro
         Kind::LogGroup => log_group::find(&clients.logs, physical_id)
             .await?
             .map(Props::LogGroup),
-        Kind::LambdaFunction => lambda_function::find(&clients.lambda, physical_id)
+        Kind::LambdaFunction => lambda_function::find(run, physical_id)
             .await?
             .map(Props::LambdaFunction),
         Kind::HttpApi => http_api::find(run, physical_id).await?.map(Props::HttpApi),

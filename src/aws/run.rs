@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::OnceCell;
+
 use super::clients::Clients;
+use super::errors::{absent_as_none, AwsError};
 
 /// Where the resource operations say what they are waiting for.
 pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
@@ -53,6 +56,51 @@ impl ApiIds {
     }
 }
 
+/// Each function's resource policy as this run read it: the function's read and its API's
+/// both need it, and one `GetPolicy` serves both, even when they run at once. Forgotten
+/// whenever the run changes the policy.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionPolicies(Arc<Mutex<BTreeMap<String, PolicyCell>>>);
+
+/// One function's policy document, read once (`None`: it has none).
+type PolicyCell = Arc<OnceCell<Option<String>>>;
+
+impl FunctionPolicies {
+    /// A function's name, whether given as a name or an ARN.
+    fn key(function: &str) -> String {
+        function.rsplit(':').next().unwrap_or(function).to_string()
+    }
+
+    /// The policy document of `function` (name or ARN); `None` when it has none.
+    pub(super) async fn get(
+        &self,
+        lambda: &aws_sdk_lambda::Client,
+        function: &str,
+    ) -> Result<Option<String>, AwsError> {
+        let cell = match self.0.lock() {
+            Ok(mut cells) => cells.entry(Self::key(function)).or_default().clone(),
+            Err(_) => Arc::default(),
+        };
+        cell.get_or_try_init(|| async {
+            let policy = absent_as_none(
+                lambda.get_policy().function_name(function).send().await,
+                |e| e.is_resource_not_found_exception(),
+                "GetPolicy",
+                &format!("permissions of Lambda function {function}"),
+            )?;
+            Ok(policy.and_then(|p| p.policy().map(str::to_string)))
+        })
+        .await
+        .cloned()
+    }
+
+    pub(super) fn forget(&self, function: &str) {
+        if let Ok(mut cells) = self.0.lock() {
+            cells.remove(&Self::key(function));
+        }
+    }
+}
+
 /// One run of a command against one stack.
 #[derive(Clone)]
 pub struct Run {
@@ -65,6 +113,7 @@ pub struct Run {
     /// The signer's deployment zip, when this run deploys the function.
     pub artifact: Option<Arc<Vec<u8>>>,
     pub api_ids: ApiIds,
+    pub policies: FunctionPolicies,
 }
 
 impl Run {
@@ -78,6 +127,7 @@ impl Run {
             notify: Arc::new(|_| {}),
             artifact: None,
             api_ids: ApiIds::default(),
+            policies: FunctionPolicies::default(),
         }
     }
 }

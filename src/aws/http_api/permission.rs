@@ -1,7 +1,7 @@
 //! The function's invoke permission for the API: one statement under this stack's own statement
 //! id, read, replaced and removed without touching any other statement of the function's policy.
 
-use super::super::errors::{absent_as_none, AwsError};
+use super::super::errors::AwsError;
 use super::super::run::Run;
 use crate::plan::resources::{
     route_source, HttpApiProps, InvokePermission, OWN_STATEMENT_PREFIX, UPPY_ROUTE_KEYS,
@@ -33,21 +33,11 @@ pub(super) async fn find(
     function_arn: &str,
     api_id: &str,
 ) -> Result<(Option<InvokePermission>, Vec<InvokePermission>), AwsError> {
-    let policy = absent_as_none(
-        run.clients
-            .lambda
-            .get_policy()
-            .function_name(function_arn)
-            .send()
-            .await,
-        |e| e.is_resource_not_found_exception(),
-        "GetPolicy",
-        &format!("permissions of Lambda function {function_arn}"),
-    )?;
-    let Some(text) = policy.as_ref().and_then(|p| p.policy()) else {
+    let policy = run.policies.get(&run.clients.lambda, function_arn).await?;
+    let Some(text) = policy else {
         return Ok((None, Vec::new()));
     };
-    let doc: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     let statements: Vec<&serde_json::Value> =
         doc["Statement"].as_array().into_iter().flatten().collect();
     // AWS keeps one statement per id; moto appends another on a repeated AddPermission, so
@@ -148,6 +138,7 @@ async fn put(
             .source_arn(permission.source_arn_for(id))
             .send()
     };
+    run.policies.forget(function);
     let added = match add().await {
         // A statement of ours for an API that is gone (deleted out of band, then this deploy
         // made a new one), or one the route no longer reached: replace it.
@@ -173,6 +164,7 @@ async fn put(
 /// Removes this stack's statement `sid` (and only it) from `function`'s policy; a missing one
 /// is success.
 pub(super) async fn remove(run: &Run, function: &str, sid: &str) -> Result<(), AwsError> {
+    run.policies.forget(function);
     match run
         .clients
         .lambda
