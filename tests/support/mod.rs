@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod delays;
 pub mod server;
 pub mod writeup;
 
@@ -42,7 +43,7 @@ fn check_emulator_version(endpoint: &str) {
     server::run_script("emulator", &["check", port]);
 }
 
-fn repo() -> PathBuf {
+pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
