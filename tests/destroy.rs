@@ -257,3 +257,87 @@ async fn a_protected_bucket_makes_destroy_refuse() {
     stack.write_spec("bucket:\n  protect: false\n");
     stack.expect(&["destroy", "--yes"], Success).await;
 }
+
+/// Issue 19, item 4: a versioned bucket holding several pages of versions and delete markers is
+/// emptied with the listing continuing while the pages already listed are deleted (1,000 keys a
+/// call); progress is shown; a run killed half way leaves a state the next destroy finishes.
+#[tokio::test]
+async fn a_bucket_of_many_pages_of_versions_is_emptied_and_an_interrupted_emptying_is_finished() {
+    let stack = TestStack::new("x-many", VERSIONED);
+    stack.expect(&["deploy", "--yes"], Success).await;
+    let b = stack.bucket();
+    // 1,200 keys written twice and 300 of them deleted: 2,700 versions and delete markers.
+    let mut puts = tokio::task::JoinSet::new();
+    for batch in 0..16 {
+        let b = b.clone();
+        puts.spawn(async move {
+            let s3 = s3().await;
+            for i in (batch..1200).step_by(16) {
+                let key = format!("uploads/{i:05}.jpg");
+                for body in ["one", "two"] {
+                    s3.put_object()
+                        .bucket(&b)
+                        .key(&key)
+                        .body(ByteStream::from_static(body.as_bytes()))
+                        .send()
+                        .await
+                        .unwrap();
+                }
+                if i % 4 == 0 {
+                    s3.delete_object()
+                        .bucket(&b)
+                        .key(&key)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        });
+    }
+    while let Some(done) = puts.join_next().await {
+        done.unwrap();
+    }
+
+    let refused = stack.expect(&["destroy", "--yes"], Failure).await;
+    assert!(
+        refused.stderr.contains("more than 1000 object versions"),
+        "one listing call tells a full bucket: {}",
+        refused.output()
+    );
+
+    // Killed after the first batch was deleted: the bucket is still recorded, partly empty.
+    let killed = stack.bin_with(
+        &[(
+            "PRESIGN_STACK_FAILPOINT_AFTER_MUTATIONS",
+            std::ffi::OsStr::new("1"),
+        )],
+        &["destroy", "--yes", "--force-empty"],
+    );
+    assert!(!killed.status.success());
+    assert!(stack.state().unwrap().resources.contains_key("bucket"));
+    let s3 = s3().await;
+    let left = s3.list_object_versions().bucket(&b).send().await.unwrap();
+    assert!(
+        !left.versions().is_empty(),
+        "the bucket was not emptied yet"
+    );
+
+    let finished = stack
+        .expect(&["destroy", "--yes", "--force-empty"], Success)
+        .await;
+    assert!(
+        finished.stderr.contains("object versions deleted so far"),
+        "progress is shown: {}",
+        finished.output()
+    );
+    assert!(
+        finished.calls.get("DeleteObjects").copied().unwrap_or(0) >= 2,
+        "{:?}",
+        finished.calls
+    );
+    assert!(
+        s3.head_bucket().bucket(&b).send().await.is_err(),
+        "bucket gone"
+    );
+    assert!(stack.state().is_none_or(|s| s.resources.is_empty()));
+}

@@ -19,6 +19,7 @@ pub mod s3_bucket;
 pub mod s3_cors;
 pub mod s3_encryption;
 pub mod s3_lifecycle;
+pub mod s3_objects;
 pub mod s3_ownership_controls;
 pub mod s3_policy;
 pub mod s3_public_access_block;

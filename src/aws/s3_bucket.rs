@@ -6,9 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, Tag, Tagging,
-};
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tag, Tagging};
 use aws_sdk_s3::Client;
 
 use super::errors::{has_code, AwsError};
@@ -151,91 +149,5 @@ pub async fn delete(s3: &Client, bucket: &str) -> Result<(), AwsError> {
             "run destroy with --force-empty, or set bucket.force_destroy: true, to delete every object version first",
         )),
         Err(e) => Err(AwsError::from_sdk("DeleteBucket", what(bucket), e)),
-    }
-}
-
-/// Counts object versions and delete markers (every version must go before the bucket can).
-pub async fn count_objects(s3: &Client, bucket: &str) -> Result<u64, AwsError> {
-    let mut count = 0u64;
-    let (mut key_marker, mut version_marker) = (None, None);
-    loop {
-        let page = match s3
-            .list_object_versions()
-            .bucket(bucket)
-            .set_key_marker(key_marker.take())
-            .set_version_id_marker(version_marker.take())
-            .send()
-            .await
-        {
-            Ok(p) => p,
-            Err(e) if has_code(&e, NOT_FOUND_BUCKET) => return Ok(0),
-            Err(e) => return Err(AwsError::from_sdk("ListObjectVersions", what(bucket), e)),
-        };
-        count += (page.versions().len() + page.delete_markers().len()) as u64;
-        if page.is_truncated() != Some(true) || page.next_key_marker().is_none() {
-            break;
-        }
-        key_marker = page.next_key_marker().map(str::to_string);
-        version_marker = page.next_version_id_marker().map(str::to_string);
-    }
-    Ok(count)
-}
-
-/// Deletes every object version and delete marker, 1000 at a time; returns how many.
-pub async fn empty(s3: &Client, bucket: &str) -> Result<u64, AwsError> {
-    let mut deleted = 0u64;
-    loop {
-        let page = match s3.list_object_versions().bucket(bucket).send().await {
-            Ok(p) => p,
-            Err(e) if has_code(&e, NOT_FOUND_BUCKET) => return Ok(deleted),
-            Err(e) => return Err(AwsError::from_sdk("ListObjectVersions", what(bucket), e)),
-        };
-        let ids = page
-            .versions()
-            .iter()
-            .map(|v| (v.key(), v.version_id()))
-            .chain(
-                page.delete_markers()
-                    .iter()
-                    .map(|m| (m.key(), m.version_id())),
-            )
-            .filter_map(|(key, version)| {
-                ObjectIdentifier::builder()
-                    .set_key(key.map(str::to_string))
-                    .set_version_id(version.map(str::to_string))
-                    .build()
-                    .ok()
-            })
-            .collect::<Vec<_>>();
-        if ids.is_empty() {
-            return Ok(deleted);
-        }
-        let n = ids.len() as u64;
-        let delete = Delete::builder()
-            .set_objects(Some(ids))
-            .quiet(true)
-            .build()
-            .map_err(|e| build_error("DeleteObjects", what(bucket), e))?;
-        let out = s3
-            .delete_objects()
-            .bucket(bucket)
-            .delete(delete)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DeleteObjects", what(bucket), e))?;
-        if let Some(first) = out.errors().first() {
-            return Err(AwsError::new(
-                "DeleteObjects",
-                what(bucket),
-                format!(
-                    "{} objects could not be deleted, e.g. {}: {}",
-                    out.errors().len(),
-                    first.key().unwrap_or("?"),
-                    first.message().unwrap_or("no message")
-                ),
-                "check the identity's s3:DeleteObjectVersion permission, and object lock settings",
-            ));
-        }
-        deleted += n;
     }
 }

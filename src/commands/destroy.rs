@@ -4,7 +4,7 @@ use anyhow::bail;
 
 use super::{apply, confirm, read_recorded, report_calls, ExitStatus, Session};
 use crate::aws::read_all;
-use crate::aws::s3_bucket;
+use crate::aws::s3_objects;
 use crate::cli::{DestroyArgs, Global};
 use crate::output::{render, Printer};
 use crate::plan::reconcile;
@@ -95,11 +95,16 @@ async fn locked(
     }
     let mut to_empty = None;
     for bucket in &decided.buckets {
-        let objects = s3_bucket::count_objects(&session.run.clients.s3, bucket).await?;
-        if objects > 0 {
+        // One listing call: the emptying itself counts them all.
+        let first = s3_objects::first_page(&session.run.clients.s3, bucket).await?;
+        if first.versions > 0 {
+            let objects = match first.more {
+                true => format!("more than {} object versions", first.versions),
+                false => format!("{} object versions", first.versions),
+            };
             if !(args.force_empty || session.stack.bucket.force_destroy) {
                 bail!(
-                    "bucket {bucket} holds {objects} object versions (including delete markers); nothing was deleted\n  hint: run destroy with --force-empty, or set bucket.force_destroy: true, to delete them with the bucket"
+                    "bucket {bucket} holds {objects} (including delete markers); nothing was deleted\n  hint: run destroy with --force-empty, or set bucket.force_destroy: true, to delete them with the bucket"
                 );
             }
             to_empty = Some((bucket.clone(), objects));
@@ -112,7 +117,7 @@ async fn locked(
     let mut text = render::plan(printer, &header, &plan);
     if let Some((bucket, n)) = &to_empty {
         text.push_str(&format!(
-            "\nThe bucket {bucket} will be emptied first: {n} object versions will be deleted for good.\n"
+            "\nThe bucket {bucket} will be emptied first: {n} will be deleted for good.\n"
         ));
     }
     printer.result(&text);
@@ -121,10 +126,13 @@ async fn locked(
         return Ok(ExitStatus::Failure);
     }
     if let Some((bucket, n)) = &to_empty {
-        printer.progress(&format!(
-            "emptying bucket {bucket} ({n} object versions)..."
-        ));
-        let deleted = s3_bucket::empty(&session.run.clients.s3, bucket)
+        printer.progress(&format!("emptying bucket {bucket} ({n})..."));
+        let said = |deleted: u64| {
+            printer.progress(&format!(
+                "emptying bucket {bucket}: {deleted} object versions deleted so far"
+            ))
+        };
+        let deleted = s3_objects::empty(&session.run.clients.s3, bucket, &said)
             .await
             .map_err(|mut e| {
                 let denying = deny_statements_on_deletes(&session.stack);
