@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use presign_stack::commands::ExitStatus::{Failure, Success};
+use presign_stack::plan::Props;
 use support::TestStack;
 
 /// The binary on `stack`, sending its AWS calls to `endpoint`.
@@ -252,24 +253,34 @@ async fn a_full_deploy_and_destroy_succeed_through_a_network_that_fails_a_fifth_
 async fn a_failed_step_skips_its_dependents_lets_the_rest_finish_and_records_it_all() {
     let stack = TestStack::new("r-partial", "");
     let out = binary(&stack, &["deploy", "--yes"], support::endpoint())
-        .env("PRESIGN_STACK_FAILPOINT_FAIL_OPERATION", "PutRolePolicy")
+        .env("PRESIGN_STACK_FAILPOINT_FAIL_OPERATION", "CreateRole")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("failed role_policy"), "{stderr}");
+    assert!(stderr.contains("failed role ("), "{stderr}");
     assert!(
-        stderr.contains("skipped (they depend on what failed): function, api"),
+        stderr.contains("skipped (they depend on what failed): role_policy, function"),
+        "{stderr}"
+    );
+    // The API needs neither to exist: it was made, all but the invoke permission, which waits
+    // for the function and its policy (the function is never invocable without its grants).
+    assert!(
+        stderr.contains("without its invoke permission: function did not finish"),
         "{stderr}"
     );
     let state = stack.state().unwrap();
-    for done in ["bucket", "bucket_policy", "role", "log_group"] {
+    for done in ["bucket", "bucket_policy", "log_group", "api"] {
         assert!(
             state.resources.contains_key(done),
             "{done} recorded: {stderr}"
         );
     }
-    for skipped in ["role_policy", "function", "api"] {
+    let Props::HttpApi(api) = &state.resources["api"].props else {
+        panic!("the api is an HTTP API")
+    };
+    assert!(api.invoke_permission.is_none(), "recorded as made: {api:?}");
+    for skipped in ["role", "role_policy", "function"] {
         assert!(
             !state.resources.contains_key(skipped),
             "{skipped} not recorded"
@@ -278,13 +289,17 @@ async fn a_failed_step_skips_its_dependents_lets_the_rest_finish_and_records_it_
     let resumed = stack.expect(&["deploy", "--yes"], Success).await;
     let mut created = resumed.mutations();
     created.sort();
+    for made in [
+        "CreateRole",
+        "PutRolePolicy",
+        "CreateFunction",
+        "AddPermission",
+    ] {
+        assert!(created.contains(&made.to_string()), "{made}: {created:?}");
+    }
     assert!(
-        created.contains(&"PutRolePolicy".to_string())
-            && created.contains(&"CreateFunction".to_string()),
-        "{created:?}"
-    );
-    assert!(
-        !created.contains(&"CreateBucket".to_string()),
+        !created.contains(&"CreateBucket".to_string())
+            && !created.contains(&"CreateApi".to_string()),
         "completed work is not redone: {created:?}"
     );
     stack.expect(&["diff"], Success).await;
@@ -357,10 +372,18 @@ async fn an_interrupt_during_changes_finishes_those_under_way_records_them_and_s
         state.pending
     );
     assert!(
-        !state.resources.is_empty() && !state.resources.contains_key("api"),
+        !state.resources.is_empty() && !state.resources.contains_key("function"),
         "stopped part-way: {:?}",
         state.resources.keys().collect::<Vec<_>>()
     );
+    // The API, under way from the start, was finished as far as it could go: not its invoke
+    // permission, which waits for the function.
+    if let Some(api) = state.resources.get("api") {
+        let Props::HttpApi(api) = &api.props else {
+            panic!("the api is an HTTP API")
+        };
+        assert!(api.invoke_permission.is_none(), "{api:?}");
+    }
     assert!(
         !stack
             .dir
@@ -375,4 +398,31 @@ async fn an_interrupt_during_changes_finishes_those_under_way_records_them_and_s
     assert!(!rest.mutations().is_empty(), "{}", rest.output());
     let again = stack.expect(&["deploy", "--yes"], Success).await;
     assert_eq!(again.mutations(), Vec::<String>::new());
+}
+
+/// The API starts at once and waits inside for the function (its invoke permission): with one
+/// change at a time, it must never hold the only slot while the function waits for it. The run
+/// ends (within a deadline) with everything made, the permission included.
+#[tokio::test]
+async fn one_change_at_a_time_still_finishes_every_step() {
+    let stack = TestStack::new("r-serial", "");
+    let mut run = binary(
+        &stack,
+        &["deploy", "--yes", "--parallelism", "1"],
+        support::endpoint(),
+    )
+    .spawn()
+    .unwrap();
+    let mut status = None;
+    support::wait_until(Duration::from_secs(120), "the serial deploy to end", || {
+        status = run.try_wait().unwrap();
+        status.is_some()
+    });
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    let state = stack.state().unwrap();
+    let Props::HttpApi(api) = &state.resources["api"].props else {
+        panic!("the api is an HTTP API")
+    };
+    assert!(api.invoke_permission.is_some(), "{api:?}");
+    stack.expect(&["diff"], Success).await;
 }

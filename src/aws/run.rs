@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::OnceCell;
+use tokio::sync::{watch, OnceCell};
 
 use super::clients::Clients;
 use super::errors::{absent_as_none, AwsError};
@@ -35,17 +35,35 @@ impl Default for Budgets {
 /// The ids of HTTP APIs by name, as this run found or created them (an API's name is not unique:
 /// only `aws::http_api` writes here, after checking the name and the ownership tag). A hint from
 /// the state is only a hint: `http_api::find` verifies it before trusting it.
+/// A name this run listed every API for and found none of the stack's under is remembered as
+/// absent (`None`), so creating it does not list them all again (the run holds the lock).
 #[derive(Debug, Clone, Default)]
-pub struct ApiIds(Arc<Mutex<BTreeMap<String, String>>>);
+pub struct ApiIds(Arc<Mutex<BTreeMap<String, Option<String>>>>);
 
 impl ApiIds {
     pub fn get(&self, name: &str) -> Option<String> {
-        self.0.lock().ok().and_then(|ids| ids.get(name).cloned())
+        self.0
+            .lock()
+            .ok()
+            .and_then(|ids| ids.get(name).cloned().flatten())
+    }
+
+    /// Whether this run found no API of the stack under `name`.
+    pub(super) fn known_absent(&self, name: &str) -> bool {
+        self.0
+            .lock()
+            .is_ok_and(|ids| matches!(ids.get(name), Some(None)))
     }
 
     pub(super) fn remember(&self, name: &str, id: &str) {
         if let Ok(mut ids) = self.0.lock() {
-            ids.insert(name.to_string(), id.to_string());
+            ids.insert(name.to_string(), Some(id.to_string()));
+        }
+    }
+
+    pub(super) fn remember_absent(&self, name: &str) {
+        if let Ok(mut ids) = self.0.lock() {
+            ids.insert(name.to_string(), None);
         }
     }
 
@@ -101,6 +119,45 @@ impl FunctionPolicies {
     }
 }
 
+/// The steps of the plan being applied, as other steps wait for them part of the way in
+/// ([`crate::plan::Step::late_steps`]): each opens when its step has succeeded, failed or been
+/// skipped. A step the plan does not hold is not waited for.
+#[derive(Debug, Clone, Default)]
+pub struct Gates(Arc<Mutex<BTreeMap<String, watch::Sender<Option<bool>>>>>);
+
+impl Gates {
+    /// The plan's steps, none open yet.
+    pub fn register<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        if let Ok(mut gates) = self.0.lock() {
+            for id in ids {
+                gates.insert(id.to_string(), watch::channel(None).0);
+            }
+        }
+    }
+
+    /// Step `id` ended: `ok` when it succeeded.
+    pub fn open(&self, id: &str, ok: bool) {
+        if let Ok(gates) = self.0.lock() {
+            if let Some(gate) = gates.get(id) {
+                gate.send_replace(Some(ok));
+            }
+        }
+    }
+
+    /// Waits until step `id` has ended; whether it succeeded (`true` for a step not in the plan).
+    pub async fn wait(&self, id: &str) -> bool {
+        let receiver = match self.0.lock() {
+            Ok(gates) => gates.get(id).map(|g| g.subscribe()),
+            Err(_) => None,
+        };
+        let Some(mut receiver) = receiver else {
+            return true;
+        };
+        let ended = receiver.wait_for(Option::is_some).await;
+        matches!(ended.as_deref(), Ok(Some(true)))
+    }
+}
+
 /// One run of a command against one stack.
 #[derive(Clone)]
 pub struct Run {
@@ -114,6 +171,7 @@ pub struct Run {
     pub artifact: Option<Arc<Vec<u8>>>,
     pub api_ids: ApiIds,
     pub policies: FunctionPolicies,
+    pub gates: Gates,
 }
 
 impl Run {
@@ -128,6 +186,7 @@ impl Run {
             artifact: None,
             api_ids: ApiIds::default(),
             policies: FunctionPolicies::default(),
+            gates: Gates::default(),
         }
     }
 }

@@ -148,15 +148,18 @@ impl Session {
         printer: &Printer,
         may_build: bool,
     ) -> anyhow::Result<Vec<Resource>> {
-        let account_id = self.account_id().await?;
-        self.account_id = Some(account_id.clone());
+        // Building, reading, zipping and hashing the artifact block: on the blocking pool, so
+        // the STS call and the read wave the caller started beside this go on meanwhile.
         let notify = self.run.notify.clone();
-        let artifact = crate::artifact::load(
-            &self.spec_dir,
-            self.stack.function.artifact.as_deref(),
-            may_build,
-            &|m: &str| notify(m),
-        )?;
+        let (dir, configured) = (self.spec_dir.clone(), self.stack.function.artifact.clone());
+        let loading = tokio::task::spawn_blocking(move || {
+            crate::artifact::load(&dir, configured.as_deref(), may_build, &|m: &str| notify(m))
+        });
+        let (account_id, artifact) = tokio::join!(self.account_id(), loading);
+        let account_id = account_id?;
+        self.account_id = Some(account_id.clone());
+        let artifact =
+            artifact.context("loading the signer's artifact (a bug in presign-stack)")??;
         if artifact.placeholder && may_build {
             printer.info(&format!(
                 "warning: no signer build found for {}: the function gets the built-in placeholder, which answers every request with 503 \"not built yet\"\n  hint: build the signer in a presign-stack checkout (scripts/build-signer) and set function.artifact to its bootstrap.zip",

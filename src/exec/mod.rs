@@ -119,7 +119,18 @@ pub async fn run_graph<D: Driver>(
     let mut tasks: std::collections::HashMap<tokio::task::Id, usize> = Default::default();
     let mut error = None;
     loop {
-        if error.is_none() && !driver.stopping() {
+        if error.is_some() || driver.stopping() {
+            // Nothing more starts: skip the rest now, not after the running work ends, since a
+            // running step may be waiting for one of them part of the way in (its gate opens
+            // when it is skipped).
+            for i in 0..n {
+                if !started[i] {
+                    started[i] = true;
+                    blocked[i] = true;
+                    driver.skip(i);
+                }
+            }
+        } else {
             // Skip whatever waits on a failed or skipped node (transitively, in one pass each
             // round: a skipped node blocks its own dependents next round).
             let mut changed = true;
@@ -200,7 +211,7 @@ struct PlanDriver<'a> {
 }
 
 impl Driver for PlanDriver<'_> {
-    type Output = (Result<(), AwsError>, Duration);
+    type Output = (Result<aws::Applied, AwsError>, Duration);
     type Error = StateError;
 
     async fn start(&mut self, i: usize) -> Result<Work<Self::Output>, StateError> {
@@ -235,22 +246,34 @@ impl Driver for PlanDriver<'_> {
     ) -> Result<bool, StateError> {
         let step = &self.plan.steps[i];
         match result {
-            Ok(()) => {
-                match &step.record {
-                    Some(rec) => {
+            Ok(applied) => {
+                let mut note = String::new();
+                match (&step.record, applied) {
+                    (Some(rec), aws::Applied::All) => {
                         self.state.resources.insert(step.id.clone(), rec.clone());
                     }
-                    None => {
+                    // What was made, as it is: the next deploy makes the rest.
+                    (Some(rec), aws::Applied::Part { props, missing }) => {
+                        let mut rec = rec.clone();
+                        rec.props = props;
+                        self.state.resources.insert(step.id.clone(), rec);
+                        note = format!(", {missing}");
+                    }
+                    (None, _) => {
                         self.state.resources.remove(&step.id);
                     }
                 }
                 self.state.pending.retain(|p| p.id != step.id);
                 self.state.serial += 1;
-                self.store.save(self.state).await?;
+                // Recorded first; then the steps waiting for this one part of the way in go on
+                // (and stop, if it cannot be recorded).
+                let saved = self.store.save(self.state).await;
+                self.run.gates.open(&step.id, saved.is_ok());
+                saved?;
                 self.printer.step_finished(
                     &step.id,
                     &format!(
-                        "{} {} in {}",
+                        "{} {} in {}{note}",
                         verb(step.action).1,
                         label(step),
                         crate::output::duration(elapsed)
@@ -260,6 +283,7 @@ impl Driver for PlanDriver<'_> {
                 Ok(true)
             }
             Err(e) => {
+                self.run.gates.open(&step.id, false);
                 self.printer
                     .step_finished(&step.id, &format!("failed {}", label(step)));
                 self.outcome.failed.push((step.id.clone(), e));
@@ -270,6 +294,7 @@ impl Driver for PlanDriver<'_> {
 
     fn lost(&mut self, i: usize) {
         let step = &self.plan.steps[i];
+        self.run.gates.open(&step.id, false);
         self.printer
             .step_finished(&step.id, &format!("failed {}", label(step)));
         self.outcome.failed.push((
@@ -285,6 +310,7 @@ impl Driver for PlanDriver<'_> {
 
     fn skip(&mut self, i: usize) {
         let step = &self.plan.steps[i];
+        self.run.gates.open(&step.id, false);
         self.outcome.skipped.push(step.id.clone());
         let why = if self.stopping() {
             "interrupted"
@@ -327,6 +353,7 @@ pub async fn execute(
                 .collect()
         })
         .collect();
+    run.gates.register(plan.steps.iter().map(|s| s.id.as_str()));
     let mut driver = PlanDriver {
         plan,
         run,

@@ -60,6 +60,10 @@ pub struct Step {
     pub delete_physical_id: Option<String>,
     /// Ids of the steps in the same plan that must finish first.
     pub after_steps: Vec<String>,
+    /// Ids of steps in the same plan that this one waits for part of the way in, not before it
+    /// starts ([`late_dependency`]): the AWS layer waits for them where it needs them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub late_steps: Vec<String>,
     /// What the state records for the resource once the step is done (`None`: remove it).
     #[serde(skip)]
     pub record: Option<RecordedResource>,
@@ -181,6 +185,7 @@ pub fn plan_deploy(
                 _ => None,
             },
             after_steps: Vec::new(),
+            late_steps: Vec::new(),
             record: Some(record_of(r)),
         });
     }
@@ -214,18 +219,50 @@ fn delete_steps(recorded: &BTreeMap<String, RecordedResource>) -> Vec<Step> {
             changes: Vec::new(),
             delete_physical_id: Some(rec.physical_id.clone()),
             after_steps: Vec::new(),
+            late_steps: Vec::new(),
             record: None,
         })
         .collect()
 }
 
-/// Fills in `after_steps` and sorts the steps so that each comes after those it waits for:
-/// creates and updates wait for the resources they depend on; deletes wait for the deletes of
-/// the resources that depend on them (reverse order).
+/// What a create or update of `kind` need not wait for before it starts: nothing waits for what
+/// it does not need (the chain of calls of a cold deploy is then the dependency graph's own).
+/// - A function can be created before its role's policy is in place: it cannot be invoked
+///   before its API's invoke permission exists, and that waits for the policy.
+/// - An API, its integration (the function's ARN is known before the function exists), route
+///   and stage need neither the function nor the policy; only its invoke permission does, and
+///   `aws::http_api` waits for those steps ([`Step::late_steps`]) before adding it, so the
+///   function is never invocable without its grants.
+pub fn late_dependency(kind: Kind, dependency: &str) -> bool {
+    use desired::ids::{FUNCTION, ROLE_POLICY};
+    matches!(
+        (kind, dependency),
+        (Kind::LambdaFunction, ROLE_POLICY)
+            | (Kind::HttpApi, FUNCTION)
+            | (Kind::HttpApi, ROLE_POLICY)
+    )
+}
+
+/// Fills in `after_steps` (and `late_steps`) and sorts the steps so that each comes after those
+/// it waits for: creates and updates wait for the resources they depend on, except for late
+/// dependencies ([`late_dependency`]); deletes wait for the deletes of the resources that
+/// depend on them (reverse order).
 fn order(steps: &mut [Step], desired: &[Resource], recorded: &BTreeMap<String, RecordedResource>) {
     let planned: BTreeMap<String, Action> =
         steps.iter().map(|s| (s.id.clone(), s.action)).collect();
+    let in_plan = |dep: &String| planned.get(dep).is_some_and(|a| *a != Action::Delete);
     for step in steps.iter_mut() {
+        // Only an API waits part of the way in (its invoke permission); a function needs
+        // nothing it does not start after.
+        if step.action != Action::Delete && step.kind == Kind::HttpApi {
+            let mut late: Vec<String> = [desired::ids::FUNCTION, desired::ids::ROLE_POLICY]
+                .iter()
+                .map(|d| d.to_string())
+                .filter(|d| late_dependency(step.kind, d) && in_plan(d))
+                .collect();
+            late.retain(|d| d != &step.id);
+            step.late_steps = late;
+        }
         let waits: Vec<String> = if step.action == Action::Delete {
             recorded
                 .iter()
@@ -241,7 +278,7 @@ fn order(steps: &mut [Step], desired: &[Resource], recorded: &BTreeMap<String, R
                 .map(|r| r.depends_on.clone())
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|dep| planned.get(dep).is_some_and(|a| *a != Action::Delete))
+                .filter(|dep| in_plan(dep) && !late_dependency(step.kind, dep))
                 .collect()
         };
         step.after_steps = waits;
@@ -253,8 +290,12 @@ fn order(steps: &mut [Step], desired: &[Resource], recorded: &BTreeMap<String, R
         let pos = remaining
             .iter()
             .position(|s| {
+                // Late dependencies count here: a step comes after what it waits for inside, so
+                // the executor, which starts ready steps in this order, never leaves a waiting
+                // step holding the only slot.
                 s.after_steps
                     .iter()
+                    .chain(&s.late_steps)
                     .all(|d| sorted.iter().any(|done| &done.id == d))
             })
             // A cycle cannot come from our own expansion; keep the rest as it is.

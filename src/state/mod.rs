@@ -230,7 +230,10 @@ impl Store {
     /// What the location holds (a state, a moved note, or nothing).
     pub async fn load_stored(&self, stack: &str) -> Result<Option<Stored>, StateError> {
         match self {
-            Store::Local(l) => l.load_stored(stack),
+            Store::Local(l) => {
+                let (l, stack) = (l.clone(), stack.to_string());
+                off_runtime(&l.location(), move || l.load_stored(&stack)).await
+            }
             Store::S3(s) => s.load_stored(stack).await,
         }
     }
@@ -253,7 +256,10 @@ impl Store {
     /// Writes raw state bytes (as [`Store::save`]); `state migrate` moves bytes unchanged.
     pub async fn write_bytes(&self, bytes: &[u8]) -> Result<(), StateError> {
         match self {
-            Store::Local(l) => l.write_bytes(bytes),
+            Store::Local(l) => {
+                let (l, bytes) = (l.clone(), bytes.to_vec());
+                off_runtime(&l.location(), move || l.write_bytes(&bytes)).await
+            }
             Store::S3(s) => s.write_bytes(bytes).await,
         }
     }
@@ -292,4 +298,20 @@ impl Store {
             Store::S3(s) => s.lock(stack, command, wait, notify).await.map(Lock::S3),
         }
     }
+}
+
+/// Runs a local file operation (read, or write with fsync and rename) on the blocking pool, so
+/// the runtime's threads keep serving AWS calls meanwhile.
+async fn off_runtime<T: Send + 'static>(
+    location: &str,
+    work: impl FnOnce() -> Result<T, StateError> + Send + 'static,
+) -> Result<T, StateError> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        Err(StateError::Io {
+            action: "access",
+            location: location.to_string(),
+            detail: format!("the file task failed: {e}"),
+            hint: "this is a bug in presign-stack; please report it".into(),
+        })
+    })
 }

@@ -14,22 +14,34 @@ use super::{cors_config, permission, AUTHORIZER_NAME, STAGE};
 use crate::plan::resources::{HttpApiProps, JwtAuthorizer, UPPY_ROUTE_KEYS};
 
 /// Brings API `id` to `p`. `live`: what was read (`fresh`: the API was just created, so it has
-/// no integrations or routes to look up).
+/// no integrations or routes to look up). The invoke permission waits for the plan's steps in
+/// `late` (the function must exist, and its role's policy be in place, before API Gateway may
+/// invoke it); everything else goes on meanwhile. `Ok(Some(step))`: all was done but the
+/// permission, since `step` did not succeed (it stays as it was).
 pub(super) async fn converge(
     run: &Run,
     id: &str,
     live: Option<&HttpApiProps>,
     p: &HttpApiProps,
     fresh: bool,
-) -> Result<(), AwsError> {
+    late: &[String],
+) -> Result<Option<String>, AwsError> {
     let w = super::what(&p.name);
     settings(run, id, live, p, &w).await?;
-    tokio::try_join!(
+    let permission = async {
+        for step in late {
+            if !run.gates.wait(step).await {
+                return Ok(Some(step.clone()));
+            }
+        }
+        permission::converge(run, id, live, p).await.map(|()| None)
+    };
+    let (_, _, missing) = tokio::try_join!(
         integration_and_route(run, id, live, p, fresh, &w),
         stage(run, id, live, p, &w),
-        permission::converge(run, id, live, p),
+        permission,
     )?;
-    Ok(())
+    Ok(missing)
 }
 
 /// The API's own settings: CORS and tags.

@@ -91,7 +91,10 @@ pub async fn resolve(run: &Run, name: &str) -> Result<Option<(String, String)>, 
         }
         match page.next_token() {
             Some(t) => token = Some(t.to_string()),
-            None => return Ok(None),
+            None => {
+                run.api_ids.remember_absent(name);
+                return Ok(None);
+            }
         }
     }
 }
@@ -99,6 +102,7 @@ pub async fn resolve(run: &Run, name: &str) -> Result<Option<(String, String)>, 
 async fn api_id(run: &Run, name: &str) -> Result<Option<String>, AwsError> {
     match run.api_ids.get(name) {
         Some(id) => Ok(Some(id)),
+        None if run.api_ids.known_absent(name) => Ok(None),
         None => Ok(resolve(run, name).await?.map(|(id, _)| id)),
     }
 }
@@ -327,12 +331,19 @@ fn is_uppy_route(r: &Route) -> bool {
     r.route_key().is_some_and(|k| UPPY_ROUTE_KEYS.contains(&k))
 }
 
-/// Creates the API, then every part.
-pub async fn create(run: &Run, p: &HttpApiProps) -> Result<(), AwsError> {
+/// Creates the API, then every part; the invoke permission once the plan's steps in `late`
+/// (the function, its role's policy) are done.
+///
+/// `Ok(Some(step))`: made, but without the invoke permission, since `step` did not succeed.
+pub async fn create(
+    run: &Run,
+    p: &HttpApiProps,
+    late: &[String],
+) -> Result<Option<String>, AwsError> {
     if let Some(id) = api_id(run, &p.name).await? {
         // Ours already (found by name and ownership tag): converge instead.
         let live = find(run, &p.name).await?;
-        return converge::converge(run, &id, live.as_ref(), p, false).await;
+        return converge::converge(run, &id, live.as_ref(), p, false, late).await;
     }
     let out = run
         .clients
@@ -358,7 +369,7 @@ pub async fn create(run: &Run, p: &HttpApiProps) -> Result<(), AwsError> {
         other_permissions: Vec::new(),
         name: p.name.clone(),
     };
-    converge::converge(run, &id, Some(&bare), p, true).await
+    converge::converge(run, &id, Some(&bare), p, true, late).await
 }
 
 /// Brings the live API to `p`, part by part (`live`: what was read).
@@ -366,11 +377,12 @@ pub async fn update(
     run: &Run,
     live: Option<&HttpApiProps>,
     p: &HttpApiProps,
-) -> Result<(), AwsError> {
+    late: &[String],
+) -> Result<Option<String>, AwsError> {
     let Some(id) = api_id(run, &p.name).await? else {
-        return create(run, p).await;
+        return create(run, p, late).await;
     };
-    converge::converge(run, &id, live, p, false).await
+    converge::converge(run, &id, live, p, false, late).await
 }
 
 /// Deletes the function's permission for the API, then the API (its routes, integrations,
