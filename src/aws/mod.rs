@@ -155,7 +155,7 @@ pub async fn read(run: &Run, kind: Kind, physical_id: &str) -> Result<Option<Pro
 #[derive(Debug, Clone, PartialEq)]
 pub enum Applied {
     All,
-    Part { props: Props, missing: String },
+    Part { props: Box<Props>, missing: String },
 }
 
 /// Makes one planned change.
@@ -184,13 +184,13 @@ pub async fn apply(run: &Run, step: &Step) -> Result<Applied, AwsError> {
             None => Applied::All,
             // The permission stays as it was: the next deploy adds it.
             Some(missing) => Applied::Part {
-                props: Props::HttpApi(crate::plan::resources::HttpApiProps {
+                props: Box::new(Props::HttpApi(crate::plan::resources::HttpApiProps {
                     invoke_permission: before.and_then(|b| b.invoke_permission.clone()),
                     other_permissions: before
                         .map(|b| b.other_permissions.clone())
                         .unwrap_or_default(),
                     ..p.clone()
-                }),
+                })),
                 missing: format!("without its invoke permission: {missing} did not finish"),
             },
         });

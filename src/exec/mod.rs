@@ -255,7 +255,7 @@ impl Driver for PlanDriver<'_> {
                     // What was made, as it is: the next deploy makes the rest.
                     (Some(rec), aws::Applied::Part { props, missing }) => {
                         let mut rec = rec.clone();
-                        rec.props = props;
+                        rec.props = *props;
                         self.state.resources.insert(step.id.clone(), rec);
                         note = format!(", {missing}");
                     }
