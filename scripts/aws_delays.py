@@ -71,6 +71,12 @@ def operation(method, path, headers, body):
             ("PUT", True, "/configuration"): "UpdateFunctionConfiguration",
             ("PUT", True, "/code"): "UpdateFunctionCode",
         }.get((method, name is not None, part), f"{method} {path.split('?')[0]}")
+    query = path.split("?", 1)[1] if "?" in path else ""
+    words = {w.split("=", 1)[0] for w in query.split("&") if w}
+    if method == "GET" and "versions" in words:
+        return "ListObjectVersions"
+    if method == "POST" and "delete" in words:
+        return "DeleteObjects"
     if method in ("GET", "HEAD"):
         return f"{method.capitalize()} {path.split('?')[0]}"
     return f"{method} {path.split('?')[0]}"
