@@ -299,7 +299,13 @@ fn account_of(arn: &str) -> &str {
 /// as a message, which would have to be dug out of it. The budget itself would fit.
 pub async fn wait_until_ready(run: &Run, name: &str) -> Result<(), AwsError> {
     let budget = run.budgets.function_wait;
-    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5), budget);
+    // A function is usually ready within a few seconds: 0.25 s at a time for the first 10 s.
+    let mut backoff = Backoff::new(
+        Duration::from_millis(250),
+        Duration::from_secs(10),
+        Duration::from_secs(5),
+        budget,
+    );
     let mut said = false;
     loop {
         let c = run

@@ -8,22 +8,29 @@ use tokio::time::Instant;
 
 use super::errors::AwsError;
 
-/// Exponential delays within a time budget: `first`, then twice as long each time up to `max`,
-/// never past the deadline. The one backoff of the effect layer (IAM propagation, Lambda's
-/// asynchronous states); the SDK's own retries cover throttling and transient errors.
+/// Delays within a time budget: `first` each time while the wait is young (`steady`, the time
+/// AWS usually takes: a few seconds), then twice as long each time up to `max`, never past the
+/// deadline. Steady first, because how late a wait ends is at most one delay: doubling from the
+/// start ends a 6 s IAM propagation at 7.5 s, a steady 0.5 s at 6.5 s at most; growing after,
+/// so that a long wait (a VPC function) does not poll AWS several times a second for minutes.
+/// The one backoff of the effect layer (IAM propagation, Lambda's asynchronous states); the
+/// SDK's own retries cover throttling and transient errors.
 #[derive(Debug)]
 pub struct Backoff {
     delay: Duration,
     max: Duration,
+    grow_after: Instant,
     deadline: Instant,
 }
 
 impl Backoff {
-    pub fn new(first: Duration, max: Duration, budget: Duration) -> Backoff {
+    pub fn new(first: Duration, steady: Duration, max: Duration, budget: Duration) -> Backoff {
+        let now = Instant::now();
         Backoff {
             delay: first,
             max,
-            deadline: Instant::now() + budget,
+            grow_after: now + steady,
+            deadline: now + budget,
         }
     }
 
@@ -36,7 +43,9 @@ impl Backoff {
     pub async fn wait(&mut self) {
         let left = self.deadline.saturating_duration_since(Instant::now());
         tokio::time::sleep(self.delay.min(left)).await;
-        self.delay = (self.delay * 2).min(self.max);
+        if Instant::now() >= self.grow_after {
+            self.delay = (self.delay * 2).min(self.max);
+        }
     }
 }
 
@@ -58,7 +67,8 @@ pub fn is_role_propagation(e: &AwsError) -> bool {
 }
 
 /// Runs `op` until it succeeds, fails with an error `retryable` rejects, or `budget` runs out.
-/// Waits 0.5 s, then twice as long each time up to 8 s; `waiting` is told what is awaited.
+/// Waits 0.5 s at a time for the first 15 s (IAM usually takes 5 to 10), then twice as long each
+/// time up to 8 s; `waiting` is told what is awaited.
 pub async fn retry_within<T, F, Fut>(
     budget: Duration,
     awaited: &str,
@@ -70,7 +80,12 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
-    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(8), budget);
+    let mut backoff = Backoff::new(
+        Duration::from_millis(500),
+        Duration::from_secs(15),
+        Duration::from_secs(8),
+        budget,
+    );
     let mut said = false;
     loop {
         match op().await {
