@@ -16,6 +16,7 @@ fn spec_naming(built: &writeup::WriteUp) -> String {
     )
 }
 
+/// `import` naming everything the write-up built, without asking.
 fn import_args(built: &writeup::WriteUp) -> Vec<String> {
     vec![
         "import".into(),
@@ -23,6 +24,7 @@ fn import_args(built: &writeup::WriteUp) -> Vec<String> {
         format!("role={}", built.role),
         format!("function={}", built.function),
         format!("api={}", built.api_id),
+        "--yes".into(),
     ]
 }
 
@@ -99,8 +101,7 @@ async fn import_then_deploy_makes_the_hand_built_stack_the_stacks_and_destroy_re
     stack.write_spec(&spec_naming(&built));
 
     let args = import_args(&built);
-    let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    argv.push("--yes");
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let import = stack.expect(&argv, Success).await;
     let out = import.output();
     for shown in [
@@ -373,8 +374,7 @@ async fn an_interrupted_import_is_finished_by_the_next_run() {
     let built = writeup::build(&stack.name).await;
     stack.write_spec(&spec_naming(&built));
     let args = import_args(&built);
-    let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    argv.push("--yes");
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     // Killed right after the second tag.
     let crashed = stack.bin_with(
         &[(

@@ -160,38 +160,15 @@ pub async fn update(
         None => find(iam, &p.name).await?,
     };
     if let Some(live) = &live {
-        for arn in live
+        let attached = live
             .attached_policies
             .iter()
-            .filter(|a| !p.attached_policies.contains(a))
-        {
-            absent_as_none(
-                iam.detach_role_policy()
-                    .role_name(&p.name)
-                    .policy_arn(arn)
-                    .send()
-                    .await,
-                |e| e.is_no_such_entity_exception(),
-                "DetachRolePolicy",
-                &format!("managed policy {arn} on IAM role {}", p.name),
-            )?;
-        }
-        for policy in live
+            .filter(|a| !p.attached_policies.contains(a));
+        let inline = live
             .other_inline_policies
             .iter()
-            .filter(|n| !p.other_inline_policies.contains(n))
-        {
-            absent_as_none(
-                iam.delete_role_policy()
-                    .role_name(&p.name)
-                    .policy_name(policy)
-                    .send()
-                    .await,
-                |e| e.is_no_such_entity_exception(),
-                "DeleteRolePolicy",
-                &format!("inline policy {policy} of IAM role {}", p.name),
-            )?;
-        }
+            .filter(|n| !p.other_inline_policies.contains(n));
+        remove_policies(iam, &p.name, attached, inline).await?;
     }
     let before = live.as_ref().or(before);
     if before.is_none_or(|b| b.assume_role_policy != p.assume_role_policy) {
@@ -222,6 +199,41 @@ pub async fn update(
     Ok(())
 }
 
+/// Detaches the managed policies `attached` from role `name` and deletes its inline policies
+/// `inline`; one already gone is fine.
+async fn remove_policies<'a>(
+    iam: &Client,
+    name: &str,
+    attached: impl Iterator<Item = &'a String>,
+    inline: impl Iterator<Item = &'a String>,
+) -> Result<(), AwsError> {
+    for arn in attached {
+        absent_as_none(
+            iam.detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await,
+            |e| e.is_no_such_entity_exception(),
+            "DetachRolePolicy",
+            &format!("managed policy {arn} on IAM role {name}"),
+        )?;
+    }
+    for policy in inline {
+        absent_as_none(
+            iam.delete_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await,
+            |e| e.is_no_such_entity_exception(),
+            "DeleteRolePolicy",
+            &format!("inline policy {policy} of IAM role {name}"),
+        )?;
+    }
+    Ok(())
+}
+
 /// Deletes the role and its own inline policy (named like the role; IAM refuses to delete a
 /// role that still has policies). Other policies are removed only when the state records them
 /// on the role (`recorded`: an imported role, adopted with them after the user saw them named
@@ -233,46 +245,14 @@ pub async fn delete(
     name: &str,
     recorded: Option<&RoleProps>,
 ) -> Result<(), AwsError> {
-    for arn in recorded
+    let attached = recorded
         .map(|r| r.attached_policies.as_slice())
-        .unwrap_or_default()
-    {
-        absent_as_none(
-            iam.detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await,
-            |e| e.is_no_such_entity_exception(),
-            "DetachRolePolicy",
-            &what(name),
-        )?;
-    }
-    for policy in recorded
+        .unwrap_or_default();
+    let inline = recorded
         .map(|r| r.other_inline_policies.as_slice())
-        .unwrap_or_default()
-    {
-        absent_as_none(
-            iam.delete_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .send()
-                .await,
-            |e| e.is_no_such_entity_exception(),
-            "DeleteRolePolicy",
-            &what(name),
-        )?;
-    }
-    absent_as_none(
-        iam.delete_role_policy()
-            .role_name(name)
-            .policy_name(name)
-            .send()
-            .await,
-        |e| e.is_no_such_entity_exception(),
-        "DeleteRolePolicy",
-        &what(name),
-    )?;
+        .unwrap_or_default();
+    let own = name.to_string();
+    remove_policies(iam, name, attached.iter(), inline.iter().chain([&own])).await?;
     match iam.delete_role().role_name(name).send().await {
         Ok(_) => Ok(()),
         Err(e)

@@ -160,56 +160,22 @@ pub enum Applied {
 
 /// Makes one planned change.
 pub async fn apply(run: &Run, step: &Step) -> Result<Applied, AwsError> {
-    let live = match step.action {
-        Action::Update => step.before.as_ref(),
-        _ => None,
-    };
-    if let (Some(Props::HttpApi(p)), Action::Create | Action::Update | Action::Replace) =
-        (&step.after, step.action)
-    {
-        if step.action == Action::Replace {
-            if let Some(old) = &step.delete_physical_id {
-                delete(run, step.kind, old, step.before.as_ref()).await?;
-            }
-        }
-        let before = match live {
-            Some(Props::HttpApi(b)) => Some(b),
-            _ => None,
-        };
-        let waited = match before {
-            Some(b) => http_api::update(run, Some(b), p, &step.late_steps).await?,
-            None => http_api::create(run, p, &step.late_steps).await?,
-        };
-        return Ok(match waited {
-            None => Applied::All,
-            // The permission stays as it was: the next deploy adds it.
-            Some(missing) => Applied::Part {
-                props: Box::new(Props::HttpApi(crate::plan::resources::HttpApiProps {
-                    invoke_permission: before.and_then(|b| b.invoke_permission.clone()),
-                    other_permissions: before
-                        .map(|b| b.other_permissions.clone())
-                        .unwrap_or_default(),
-                    ..p.clone()
-                })),
-                missing: format!("without its invoke permission: {missing} did not finish"),
-            },
-        });
-    }
-    apply_whole(run, step, live).await.map(|()| Applied::All)
-}
-
-async fn apply_whole(run: &Run, step: &Step, live: Option<&Props>) -> Result<(), AwsError> {
     let clients = &run.clients;
     if matches!(step.action, Action::Delete | Action::Replace) {
         if let Some(old) = &step.delete_physical_id {
             delete(run, step.kind, old, step.before.as_ref()).await?;
         }
     }
+    // What is live when the step updates in place (a replace starts from nothing).
+    let live = match step.action {
+        Action::Update => step.before.as_ref(),
+        _ => None,
+    };
     let Some(after) = &step.after else {
-        return Ok(());
+        return Ok(Applied::All);
     };
     let s3 = &clients.s3;
-    match after {
+    let whole = match after {
         Props::S3Bucket(p) => match step.action {
             Action::Update => s3_bucket::put_tags(s3, p).await,
             _ => s3_bucket::create(s3, p, s3_bucket::STACK_BUCKET).await,
@@ -240,9 +206,32 @@ async fn apply_whole(run: &Run, step: &Step, live: Option<&Props>) -> Result<(),
             }
             _ => lambda_function::create(run, p).await,
         },
-        // Above, in `apply`: it may make only part of what it planned.
-        Props::HttpApi(_) => Ok(()),
-    }
+        Props::HttpApi(p) => {
+            let before = match live {
+                Some(Props::HttpApi(b)) => Some(b),
+                _ => None,
+            };
+            let missing = match before {
+                Some(b) => http_api::update(run, Some(b), p, &step.late_steps).await?,
+                None => http_api::create(run, p, &step.late_steps).await?,
+            };
+            return Ok(match missing {
+                None => Applied::All,
+                // The permission stays as it was: the next deploy adds it.
+                Some(missing) => Applied::Part {
+                    props: Box::new(Props::HttpApi(crate::plan::resources::HttpApiProps {
+                        invoke_permission: before.and_then(|b| b.invoke_permission.clone()),
+                        other_permissions: before
+                            .map(|b| b.other_permissions.clone())
+                            .unwrap_or_default(),
+                        ..p.clone()
+                    })),
+                    missing: format!("without its invoke permission: {missing} did not finish"),
+                },
+            });
+        }
+    };
+    whole.map(|()| Applied::All)
 }
 
 /// Deletes one resource; a missing one is success. `recorded`: what the state holds for it.

@@ -32,39 +32,15 @@ async fn locked(
     args: &DeployArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    // Read the state again under the lock: another run may have finished since we opened it.
-    let mut state = session
-        .store
-        .load(&session.stack.name)
-        .await?
-        .unwrap_or_else(|| session.state_or_new());
+    let mut state = session.state_under_lock().await?;
     crate::hooks::hold_point().await;
     if let Some(m) = crate::plan::adopt::unfinished_import(&state.pending) {
         anyhow::bail!(m);
     }
     let recorded = state.resources.clone();
-    // Physical ids are names, known without the account id: read every resource while the
-    // account id (STS) and the artifact are fetched, in one parallel wave.
-    let targets_of = |resources: &[crate::plan::Resource]| -> Vec<_> {
-        resources
-            .iter()
-            .map(|r| {
-                (
-                    r.id.clone(),
-                    r.props.kind(),
-                    r.props.physical_id().to_string(),
-                )
-            })
-            .collect()
-    };
-    let provisional = targets_of(&desired::whole_stack(
-        &session.stack,
-        &desired::Target {
-            region: session.region.clone(),
-            account_id: String::new(),
-            code_sha256: String::new(),
-        },
-    ));
+    // Read every resource while the account id (STS) and the artifact are fetched, in one
+    // parallel wave.
+    let provisional = session.read_targets();
     let run = session.run.clone();
     let (wanted, live) = tokio::join!(
         session.desired(printer, true),
@@ -72,9 +48,9 @@ async fn locked(
     );
     let wanted = wanted?;
     let mut live = live.context("reading the stack's resources from AWS")?;
-    if targets_of(&wanted) != provisional {
+    if super::targets(&wanted) != provisional {
         // Cannot happen while physical ids do not depend on the account; read again if so.
-        live = read_all(&session.run, targets_of(&wanted))
+        live = read_all(&session.run, super::targets(&wanted))
             .await
             .context("reading the stack's resources from AWS")?;
     }

@@ -55,11 +55,7 @@ async fn locked(
     yes: bool,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let mut state = session
-        .store
-        .load(&session.stack.name)
-        .await?
-        .unwrap_or_else(|| session.state_or_new());
+    let mut state = session.state_under_lock().await?;
     let unfinished = adopt::interrupted(&state.pending);
     if wanted.is_empty() {
         if unfinished.is_empty() {
@@ -160,26 +156,9 @@ async fn locked(
 
 /// Reads, in one wave: what is named, what AWS holds at the spec's physical ids, and every
 /// part of a named bucket; then the managed policies on a named role.
-async fn read(session: &mut Session, printer: &Printer, wanted: &[Wanted]) -> anyhow::Result<Seen> {
+async fn read(session: &Session, printer: &Printer, wanted: &[Wanted]) -> anyhow::Result<Seen> {
     let stack = &session.stack;
-    let resources = desired::whole_stack(
-        stack,
-        &desired::Target {
-            region: session.region.clone(),
-            account_id: String::new(),
-            code_sha256: String::new(),
-        },
-    );
-    let mut targets: Vec<(String, Kind, String)> = resources
-        .iter()
-        .map(|r| {
-            (
-                r.id.clone(),
-                r.props.kind(),
-                r.props.physical_id().to_string(),
-            )
-        })
-        .collect();
+    let mut targets = session.read_targets();
     if wanted.iter().any(|w| w.kind == Kind::S3Bucket) {
         let bucket = desired::bucket_name(stack, &session.region);
         for (id, kind) in BUCKET_PARTS {

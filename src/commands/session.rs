@@ -11,7 +11,7 @@ use crate::aws::{clients, http_api, Clients, Run};
 use crate::cli::Global;
 use crate::exec::Interrupt;
 use crate::output::Printer;
-use crate::plan::{desired, Props, Resource};
+use crate::plan::{desired, Kind, Props, Resource};
 use crate::spec::{self, names, Backend, Stack};
 use crate::state::local::LocalStore;
 use crate::state::s3::S3Store;
@@ -180,6 +180,30 @@ impl Session {
         Ok(desired::whole_stack(&self.stack, &target))
     }
 
+    /// The state read again under the stack's lock (another run may have finished since the
+    /// session opened it), or a new one for a first run.
+    pub async fn state_under_lock(&self) -> anyhow::Result<State> {
+        Ok(self
+            .store
+            .load(&self.stack.name)
+            .await?
+            .unwrap_or_else(|| self.state_or_new()))
+    }
+
+    /// Where every resource the spec wants lives, as `(id, kind, physical id)` to read. Physical
+    /// ids are names, known without the account id or the artifact: the reads need not wait
+    /// for either.
+    pub fn read_targets(&self) -> Vec<(String, Kind, String)> {
+        targets(&desired::whole_stack(
+            &self.stack,
+            &desired::Target {
+                region: self.region.clone(),
+                account_id: String::new(),
+                code_sha256: String::new(),
+            },
+        ))
+    }
+
     /// The first line of a plan or report: stack, region and state file.
     pub fn header(&self) -> String {
         format!(
@@ -321,6 +345,20 @@ pub async fn spec_store(global: &Global, stack: &Stack, backend: Backend) -> any
         plain_http: clients::s3_endpoint(&sdk).is_some_and(|e| e.starts_with("http://")),
     };
     open_store(global, stack, backend, &region, access)
+}
+
+/// `(id, kind, physical id)` of each resource, to read.
+pub fn targets(resources: &[Resource]) -> Vec<(String, Kind, String)> {
+    resources
+        .iter()
+        .map(|r| {
+            (
+                r.id.clone(),
+                r.props.kind(),
+                r.props.physical_id().to_string(),
+            )
+        })
+        .collect()
 }
 
 /// Reads every recorded resource at the physical id the state records for it.
