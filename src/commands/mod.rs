@@ -6,6 +6,7 @@ mod apply;
 mod locking;
 mod session;
 mod signals;
+mod stores;
 
 pub mod bootstrap;
 pub mod deploy;
@@ -23,6 +24,7 @@ pub use apply::{apply, report_calls};
 pub use locking::{lock, lock_or_interrupt, with_lock};
 pub use session::*;
 pub use signals::Signals;
+pub use stores::*;
 pub use validate::validate;
 
 use std::io::IsTerminal;
