@@ -153,24 +153,24 @@ pub async fn create(run: &Run, p: &FunctionProps) -> Result<(), AwsError> {
                 .send()
                 .await;
             match result {
-                Ok(_) => Ok(true),
+                Ok(c) => Ok(Some(Status::of(c.state(), c.last_update_status()))),
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|s| s.is_resource_conflict_exception()) =>
                 {
-                    Ok(false)
+                    Ok(None)
                 }
                 Err(e) => Err(AwsError::from_sdk("CreateFunction", what(&p.name), e)),
             }
         },
     )
     .await?;
-    if !created {
+    let Some(status) = created else {
         // It exists already (ownership was checked when it was read): converge instead.
         let live = find(run, &p.name).await?;
         return update(run, live.as_ref(), p).await;
-    }
-    wait_until_ready(run, &p.name).await
+    };
+    wait_until_ready(run, &p.name, status).await
 }
 
 /// Brings the function to `p`: configuration, code (only when the SHA-256 differs), tags.
@@ -199,7 +199,7 @@ pub async fn update(
     });
     if config_differs {
         let awaited = format!("role {} to be assumable by Lambda", p.role_arn);
-        retry_within(
+        let updated = retry_within(
             run.budgets.propagation,
             &awaited,
             is_role_propagation,
@@ -222,10 +222,11 @@ pub async fn update(
             },
         )
         .await?;
-        wait_until_ready(run, &p.name).await?;
+        let status = Status::of(updated.state(), updated.last_update_status());
+        wait_until_ready(run, &p.name, status).await?;
     }
     if before.is_none_or(|b| b.code_sha256 != p.code_sha256 || b.architecture != p.architecture) {
-        lambda
+        let updated = lambda
             .update_function_code()
             .function_name(&p.name)
             .zip_file(artifact(run, &p.name)?)
@@ -233,7 +234,8 @@ pub async fn update(
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("UpdateFunctionCode", what(&p.name), e))?;
-        wait_until_ready(run, &p.name).await?;
+        let status = Status::of(updated.state(), updated.last_update_status());
+        wait_until_ready(run, &p.name, status).await?;
     }
     // Statements someone else added to the function's policy (a console trigger's): the
     // stack wants none of them.
@@ -289,15 +291,46 @@ fn account_of(arn: &str) -> &str {
     arn.split(':').nth(4).unwrap_or_default()
 }
 
-/// Polls until the function is `Active` with its last update `Successful`; reports a failed
-/// state with Lambda's reason. Bounded by the run's function-wait budget.
+/// Where a function stands, from a response or a `GetFunctionConfiguration`: `State` and
+/// `LastUpdateStatus` (absent from emulators that have neither: ready), with Lambda's reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    state: Option<State>,
+    update: Option<LastUpdateStatus>,
+}
+
+impl Status {
+    fn of(state: Option<&State>, update: Option<&LastUpdateStatus>) -> Status {
+        Status {
+            state: state.cloned(),
+            update: update.cloned(),
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.state == Some(State::Failed) || self.update == Some(LastUpdateStatus::Failed)
+    }
+
+    fn ready(&self) -> bool {
+        matches!(self.state, None | Some(State::Active))
+            && matches!(self.update, None | Some(LastUpdateStatus::Successful))
+    }
+}
+
+/// Waits until the function is `Active` with its last update `Successful`; reports a failed
+/// state with Lambda's reason. `first`: what the create or update call answered; when that
+/// says ready already there is nothing to poll (AWS answers `Pending` / `InProgress` there, so
+/// on AWS the first poll follows at once). Bounded by the run's function-wait budget.
 ///
 /// Not the SDK's waiters (`wait_until_function_active_v2`, `wait_until_function_updated_v2`):
 /// each waits on one of the two conditions, so "ready" would cost two polls where one
 /// `GetFunctionConfiguration` answers both; they cannot say what they wait for while they wait
 /// (the progress line below); and their failure carries the last response, not Lambda's reason
 /// as a message, which would have to be dug out of it. The budget itself would fit.
-pub async fn wait_until_ready(run: &Run, name: &str) -> Result<(), AwsError> {
+pub async fn wait_until_ready(run: &Run, name: &str, first: Status) -> Result<(), AwsError> {
+    if first.ready() {
+        return Ok(());
+    }
     let budget = run.budgets.function_wait;
     // A function is usually ready within a few seconds: 0.25 s at a time for the first 10 s.
     let mut backoff = Backoff::new(
@@ -316,9 +349,8 @@ pub async fn wait_until_ready(run: &Run, name: &str) -> Result<(), AwsError> {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("GetFunctionConfiguration", what(name), e))?;
-        let state = c.state().cloned();
-        let update = c.last_update_status().cloned();
-        if state == Some(State::Failed) || update == Some(LastUpdateStatus::Failed) {
+        let status = Status::of(c.state(), c.last_update_status());
+        if status.failed() {
             let reason = c
                 .last_update_status_reason()
                 .or(c.state_reason())
@@ -330,9 +362,7 @@ pub async fn wait_until_ready(run: &Run, name: &str) -> Result<(), AwsError> {
                 "fix the cause Lambda names, then run deploy again",
             ));
         }
-        let active = matches!(state, None | Some(State::Active));
-        let updated = matches!(update, None | Some(LastUpdateStatus::Successful));
-        if active && updated {
+        if status.ready() {
             return Ok(());
         }
         if backoff.expired() {
@@ -342,8 +372,8 @@ pub async fn wait_until_ready(run: &Run, name: &str) -> Result<(), AwsError> {
                 format!(
                     "still not ready after {}s (state {:?}, last update {:?})",
                     budget.as_secs(),
-                    state,
-                    update
+                    status.state,
+                    status.update
                 ),
                 "run deploy again; it continues from where it stopped",
             ));

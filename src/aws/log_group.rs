@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_cloudwatchlogs::Client;
 
 use super::errors::{absent_as_none, AwsError};
+use super::run::Run;
 use crate::plan::resources::LogGroupProps;
 use crate::spec::OWNERSHIP_TAG;
 
@@ -17,15 +18,49 @@ fn what(name: &str) -> String {
     format!("log group {name}")
 }
 
-/// The group's retention and tags, with its ARN (for the tagging calls).
-pub async fn find(logs: &Client, name: &str) -> Result<Option<LogGroupProps>, AwsError> {
-    Ok(find_with_arn(logs, name).await?.map(|(props, _)| props))
+/// The group's retention and tags. Its tags need its ARN: when the run knows the account
+/// ([`Run::account_hint`]) they are asked for beside the group's description, else after it
+/// (and again after it when the guess was not the group's ARN).
+pub async fn find(run: &Run, name: &str) -> Result<Option<LogGroupProps>, AwsError> {
+    let guess = run
+        .account_hint
+        .as_ref()
+        .map(|account| format!("arn:aws:logs:{}:{account}:log-group:{name}", run.region));
+    read(&run.clients.logs, name, guess).await
 }
 
-async fn find_with_arn(
+/// [`find`], with the group's ARN guessed or not.
+async fn read(
     logs: &Client,
     name: &str,
-) -> Result<Option<(LogGroupProps, String)>, AwsError> {
+    guess: Option<String>,
+) -> Result<Option<LogGroupProps>, AwsError> {
+    let (described, early) = match &guess {
+        Some(arn) => {
+            let (d, t) = tokio::join!(describe(logs, name), tags_of(logs, name, arn));
+            (d?, Some(t))
+        }
+        None => (describe(logs, name).await?, None),
+    };
+    let Some((retention_days, arn)) = described else {
+        return Ok(None);
+    };
+    let tags = match early {
+        Some(Ok(Some(tags))) if guess.as_deref() == Some(arn.as_str()) => tags,
+        _ => match tags_of(logs, name, &arn).await? {
+            Some(tags) => tags,
+            None => return Ok(None), // deleted while it was being read
+        },
+    };
+    Ok(Some(LogGroupProps {
+        name: name.to_string(),
+        retention_days,
+        tags,
+    }))
+}
+
+/// The group's retention and ARN (the one tagging takes); `None` when there is no such group.
+async fn describe(logs: &Client, name: &str) -> Result<Option<(i32, String)>, AwsError> {
     let mut token = None;
     loop {
         let page = logs
@@ -46,15 +81,7 @@ async fn find_with_arn(
                 .map(str::to_string)
                 .or_else(|| g.arn().map(|a| a.trim_end_matches(":*").to_string()))
                 .unwrap_or_default();
-            let Some(tags) = tags_of(logs, name, &arn).await? else {
-                return Ok(None); // deleted while it was being read
-            };
-            let props = LogGroupProps {
-                name: name.to_string(),
-                retention_days: g.retention_in_days().unwrap_or(0),
-                tags,
-            };
-            return Ok(Some((props, arn)));
+            return Ok(Some((g.retention_in_days().unwrap_or(0), arn)));
         }
         match page.next_token() {
             Some(t) => token = Some(t.to_string()),
@@ -117,7 +144,7 @@ pub async fn create(logs: &Client, p: &LogGroupProps, stack: &str) -> Result<(),
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_already_exists_exception()) =>
         {
-            match find(logs, &p.name).await? {
+            match read(logs, &p.name, None).await? {
                 Some(live) => check_ours(&live, stack, "CreateLogGroup")?,
                 None => return Err(AwsError::from_sdk("CreateLogGroup", what(&p.name), e)),
             }
@@ -139,7 +166,7 @@ pub async fn update(
         put_retention(logs, p).await?;
     }
     if live.tags != p.tags {
-        let Some((_, arn)) = find_with_arn(logs, &p.name).await? else {
+        let Some((_, arn)) = describe(logs, &p.name).await? else {
             return Ok(());
         };
         let stale = super::stale_tag_keys(Some(&live.tags), &p.tags);
@@ -174,7 +201,7 @@ async fn put_retention(logs: &Client, p: &LogGroupProps) -> Result<(), AwsError>
 /// Deletes the group, with its events, only if it carries this stack's ownership tag (read
 /// just before); a missing group is success.
 pub async fn delete(logs: &Client, name: &str, stack: &str) -> Result<(), AwsError> {
-    let Some(live) = find(logs, name).await? else {
+    let Some(live) = read(logs, name, None).await? else {
         return Ok(());
     };
     check_ours(&live, stack, "DeleteLogGroup")?;

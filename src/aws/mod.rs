@@ -140,7 +140,7 @@ pub async fn read(run: &Run, kind: Kind, physical_id: &str) -> Result<Option<Pro
         Kind::IamRolePolicy => iam_role_policy::find(&clients.iam, physical_id, physical_id)
             .await?
             .map(Props::IamRolePolicy),
-        Kind::LogGroup => log_group::find(&clients.logs, physical_id)
+        Kind::LogGroup => log_group::find(run, physical_id)
             .await?
             .map(Props::LogGroup),
         Kind::LambdaFunction => lambda_function::find(run, physical_id)

@@ -172,6 +172,11 @@ pub struct Run {
     pub api_ids: ApiIds,
     pub policies: FunctionPolicies,
     pub gates: Gates,
+    /// The account the state's resources were made in, when it records one
+    /// ([`crate::plan::record::recorded_account`]): reads that need an ARN (a log group's
+    /// tags) start beside the read that would name it. Only a hint: when it turns out wrong,
+    /// the read takes the ARN AWS names and asks again.
+    pub account_hint: Option<String>,
 }
 
 impl Run {
@@ -187,6 +192,7 @@ impl Run {
             api_ids: ApiIds::default(),
             policies: FunctionPolicies::default(),
             gates: Gates::default(),
+            account_hint: None,
         }
     }
 }

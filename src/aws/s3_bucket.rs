@@ -31,7 +31,13 @@ pub async fn find(
     bucket: &str,
     setting: &str,
 ) -> Result<Option<BucketProps>, AwsError> {
-    let head = match s3.head_bucket().bucket(bucket).send().await {
+    // The tags are asked for beside the head (one round trip, not two): their answer counts
+    // only once the head has said the bucket is ours to read.
+    let (head, tagging) = tokio::join!(
+        s3.head_bucket().bucket(bucket).send(),
+        s3.get_bucket_tagging().bucket(bucket).send()
+    );
+    let head = match head {
         Ok(h) => h,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
@@ -62,7 +68,7 @@ pub async fn find(
             }
         }
     };
-    let tags = match s3.get_bucket_tagging().bucket(bucket).send().await {
+    let tags = match tagging {
         Ok(t) => t
             .tag_set()
             .iter()

@@ -100,6 +100,9 @@ impl Session {
         if let Some(url) = state.as_ref().and_then(|s| s.outputs.get("api_url")) {
             http_api::hint_endpoint(&run, &crate::plan::desired::api_name(&stack), url);
         }
+        run.account_hint = state
+            .as_ref()
+            .and_then(|s| crate::plan::record::recorded_account(&s.resources));
         run.budgets.propagation = Duration::from_secs(global.propagation_timeout);
         let progress = printer.clone();
         run.notify = Arc::new(move |m: &str| progress.progress(m));

@@ -1,6 +1,7 @@
 //! The executor: walks a plan's dependency graph with bounded parallelism. A step starts as soon
 //! as the steps it waits for are done; a failure skips the steps that depend on it and lets
-//! independent work finish. The state is written after every completed step.
+//! independent work finish. The state is written before steps start (their journal entries)
+//! and after they end (their records), once for all that start or end together.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -71,23 +72,23 @@ fn label(step: &Step) -> String {
 /// A node's work, as the graph runner runs it.
 pub type Work<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
-/// What the graph runner asks of its caller: start a node's work, take its result. `start` and
-/// `finish` may await (the executor writes the state there); the runner calls them one at a
-/// time, while started work keeps running.
+/// What the graph runner asks of its caller: start nodes' work, take their results. The runner
+/// hands over everything that is ready, or has ended, at once, so the executor writes the state
+/// once per batch instead of once per step: with the state on S3 every write is a call.
 pub trait Driver {
     type Output: Send + 'static;
     type Error;
-    /// Node `i` is ready (everything it waits for succeeded): its work, as a future.
+    /// Nodes `ready` may start (everything each waits for succeeded): their work, in the same
+    /// order. Called after every batch of [`finish`](Driver::finish)es, with the nodes that
+    /// became ready, possibly none: the driver writes there, in one go, what it recorded when
+    /// they finished and what the nodes it starts journal. It may await; started work keeps
+    /// running meanwhile.
     fn start(
         &mut self,
-        i: usize,
-    ) -> impl std::future::Future<Output = Result<Work<Self::Output>, Self::Error>> + Send;
-    /// Node `i`'s work ended; `Ok(true)` when it succeeded (its dependents may start).
-    fn finish(
-        &mut self,
-        i: usize,
-        output: Self::Output,
-    ) -> impl std::future::Future<Output = Result<bool, Self::Error>> + Send;
+        ready: &[usize],
+    ) -> impl std::future::Future<Output = Result<Vec<Work<Self::Output>>, Self::Error>> + Send;
+    /// Nodes' work ended: for each, whether it succeeded (its dependents may start).
+    fn finish(&mut self, ended: Vec<(usize, Self::Output)>) -> Vec<bool>;
     /// Node `i` will not run: something it waits for failed or was skipped.
     fn skip(&mut self, i: usize);
     /// Node `i`'s work panicked (a bug): it counts as failed.
@@ -119,6 +120,7 @@ pub async fn run_graph<D: Driver>(
     let mut tasks: std::collections::HashMap<tokio::task::Id, usize> = Default::default();
     let mut error = None;
     loop {
+        let mut ready = Vec::new();
         if error.is_some() || driver.stopping() {
             // Nothing more starts: skip the rest now, not after the running work ends, since a
             // running step may be waiting for one of them part of the way in (its gate opens
@@ -146,45 +148,58 @@ pub async fn run_graph<D: Driver>(
                 }
             }
             for i in 0..n {
-                if running.len() >= parallelism {
+                if running.len() + ready.len() >= parallelism {
                     break;
                 }
-                if started[i] || !after[i].iter().all(|&d| succeeded[d]) {
-                    continue;
+                if !started[i] && after[i].iter().all(|&d| succeeded[d]) {
+                    started[i] = true;
+                    ready.push(i);
                 }
-                started[i] = true;
-                match driver.start(i).await {
-                    Ok(work) => {
-                        let handle = running.spawn(async move { (i, work.await) });
-                        tasks.insert(handle.id(), i);
-                    }
-                    Err(e) => {
-                        error = Some(e);
-                        break;
+            }
+        }
+        // Called even with nothing ready: the driver writes what the last batch recorded.
+        match driver.start(&ready).await {
+            Ok(works) => {
+                for (i, work) in ready.into_iter().zip(works) {
+                    let handle = running.spawn(async move { (i, work.await) });
+                    tasks.insert(handle.id(), i);
+                }
+            }
+            Err(e) => {
+                error.get_or_insert(e);
+                for i in ready {
+                    blocked[i] = true;
+                    driver.skip(i);
+                }
+            }
+        }
+        let Some(first) = running.join_next().await else {
+            break;
+        };
+        // Everything else that has ended too, so that it is recorded in the same write.
+        let mut joined = vec![first];
+        while let Some(more) = running.try_join_next() {
+            joined.push(more);
+        }
+        let mut ended = Vec::with_capacity(joined.len());
+        for j in joined {
+            match j {
+                Ok(done) => ended.push(done),
+                // A panicking task is a bug: its node counts as failed.
+                Err(e) => {
+                    if let Some(&i) = tasks.get(&e.id()) {
+                        blocked[i] = true;
+                        driver.lost(i);
                     }
                 }
             }
         }
-        let Some(joined) = running.join_next().await else {
-            break;
-        };
-        let (i, output) = match joined {
-            Ok(done) => done,
-            // A panicking task is a bug: its node counts as failed.
-            Err(e) => {
-                if let Some(&i) = tasks.get(&e.id()) {
-                    blocked[i] = true;
-                    driver.lost(i);
-                }
-                continue;
-            }
-        };
-        match driver.finish(i, output).await {
-            Ok(true) => succeeded[i] = true,
-            Ok(false) => blocked[i] = true,
-            Err(e) => {
+        let ids: Vec<usize> = ended.iter().map(|(i, _)| *i).collect();
+        for (i, ok) in ids.into_iter().zip(driver.finish(ended)) {
+            if ok {
+                succeeded[i] = true;
+            } else {
                 blocked[i] = true;
-                error.get_or_insert(e);
             }
         }
     }
@@ -208,88 +223,62 @@ struct PlanDriver<'a> {
     store: &'a Store,
     printer: &'a Printer,
     outcome: Outcome,
+    /// Steps recorded in `state` but not yet written: their gates open once it is.
+    unsaved: Vec<String>,
 }
 
 impl Driver for PlanDriver<'_> {
     type Output = (Result<aws::Applied, AwsError>, Duration);
     type Error = StateError;
 
-    async fn start(&mut self, i: usize) -> Result<Work<Self::Output>, StateError> {
-        let step = &self.plan.steps[i];
-        // Journal first: a crash after the AWS call but before the record leaves this.
-        self.state.pending.push(PendingOperation {
-            id: step.id.clone(),
-            kind: step.kind,
-            action: step.action,
-            physical_id: step.physical_id().unwrap_or_default().to_string(),
-            since: crate::clock::now_rfc3339(),
-        });
+    async fn start(&mut self, ready: &[usize]) -> Result<Vec<Work<Self::Output>>, StateError> {
+        if ready.is_empty() && self.unsaved.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Journal first: a crash after an AWS call but before its record leaves the entry. The
+        // records of the steps that just ended go in the same write.
+        for &i in ready {
+            let step = &self.plan.steps[i];
+            self.state.pending.push(PendingOperation {
+                id: step.id.clone(),
+                kind: step.kind,
+                action: step.action,
+                physical_id: step.physical_id().unwrap_or_default().to_string(),
+                since: crate::clock::now_rfc3339(),
+            });
+        }
         self.state.serial += 1;
-        self.store.save(self.state).await?;
-        self.printer.step_started(
-            &step.id,
-            &format!("{} {}...", verb(step.action).0, label(step)),
-        );
-        let run = self.run.clone();
-        let step = step.clone();
-        Ok(Box::pin(async move {
-            let t0 = Instant::now();
-            let result = aws::apply(&run, &step).await;
-            (result, t0.elapsed())
-        }))
+        let saved = self.store.save(self.state).await;
+        // Recorded first; then the steps waiting for these part of the way in go on (and
+        // stop, if they could not be recorded).
+        for id in std::mem::take(&mut self.unsaved) {
+            self.run.gates.open(&id, saved.is_ok());
+        }
+        saved?;
+        Ok(ready
+            .iter()
+            .map(|&i| {
+                let step = &self.plan.steps[i];
+                self.printer.step_started(
+                    &step.id,
+                    &format!("{} {}...", verb(step.action).0, label(step)),
+                );
+                let run = self.run.clone();
+                let step = step.clone();
+                Box::pin(async move {
+                    let t0 = Instant::now();
+                    let result = aws::apply(&run, &step).await;
+                    (result, t0.elapsed())
+                }) as Work<Self::Output>
+            })
+            .collect())
     }
 
-    async fn finish(
-        &mut self,
-        i: usize,
-        (result, elapsed): Self::Output,
-    ) -> Result<bool, StateError> {
-        let step = &self.plan.steps[i];
-        match result {
-            Ok(applied) => {
-                let mut note = String::new();
-                match (&step.record, applied) {
-                    (Some(rec), aws::Applied::All) => {
-                        self.state.resources.insert(step.id.clone(), rec.clone());
-                    }
-                    // What was made, as it is: the next deploy makes the rest.
-                    (Some(rec), aws::Applied::Part { props, missing }) => {
-                        let mut rec = rec.clone();
-                        rec.props = *props;
-                        self.state.resources.insert(step.id.clone(), rec);
-                        note = format!(", {missing}");
-                    }
-                    (None, _) => {
-                        self.state.resources.remove(&step.id);
-                    }
-                }
-                self.state.pending.retain(|p| p.id != step.id);
-                self.state.serial += 1;
-                // Recorded first; then the steps waiting for this one part of the way in go on
-                // (and stop, if it cannot be recorded).
-                let saved = self.store.save(self.state).await;
-                self.run.gates.open(&step.id, saved.is_ok());
-                saved?;
-                self.printer.step_finished(
-                    &step.id,
-                    &format!(
-                        "{} {} in {}{note}",
-                        verb(step.action).1,
-                        label(step),
-                        crate::output::duration(elapsed)
-                    ),
-                );
-                self.outcome.done.push(step.id.clone());
-                Ok(true)
-            }
-            Err(e) => {
-                self.run.gates.open(&step.id, false);
-                self.printer
-                    .step_finished(&step.id, &format!("failed {}", label(step)));
-                self.outcome.failed.push((step.id.clone(), e));
-                Ok(false)
-            }
-        }
+    fn finish(&mut self, ended: Vec<(usize, Self::Output)>) -> Vec<bool> {
+        ended
+            .into_iter()
+            .map(|(i, (result, elapsed))| self.finish_one(i, result, elapsed))
+            .collect()
     }
 
     fn lost(&mut self, i: usize) {
@@ -323,6 +312,58 @@ impl Driver for PlanDriver<'_> {
 
     fn stopping(&self) -> bool {
         self.interrupt.requested()
+    }
+}
+
+impl PlanDriver<'_> {
+    /// Records one ended step in the state (written by the next [`Driver::start`]).
+    fn finish_one(
+        &mut self,
+        i: usize,
+        result: Result<aws::Applied, AwsError>,
+        elapsed: Duration,
+    ) -> bool {
+        let step = &self.plan.steps[i];
+        match result {
+            Ok(applied) => {
+                let mut note = String::new();
+                match (&step.record, applied) {
+                    (Some(rec), aws::Applied::All) => {
+                        self.state.resources.insert(step.id.clone(), rec.clone());
+                    }
+                    // What was made, as it is: the next deploy makes the rest.
+                    (Some(rec), aws::Applied::Part { props, missing }) => {
+                        let mut rec = rec.clone();
+                        rec.props = *props;
+                        self.state.resources.insert(step.id.clone(), rec);
+                        note = format!(", {missing}");
+                    }
+                    (None, _) => {
+                        self.state.resources.remove(&step.id);
+                    }
+                }
+                self.state.pending.retain(|p| p.id != step.id);
+                self.unsaved.push(step.id.clone());
+                self.printer.step_finished(
+                    &step.id,
+                    &format!(
+                        "{} {} in {}{note}",
+                        verb(step.action).1,
+                        label(step),
+                        crate::output::duration(elapsed)
+                    ),
+                );
+                self.outcome.done.push(step.id.clone());
+                true
+            }
+            Err(e) => {
+                self.run.gates.open(&step.id, false);
+                self.printer
+                    .step_finished(&step.id, &format!("failed {}", label(step)));
+                self.outcome.failed.push((step.id.clone(), e));
+                false
+            }
+        }
     }
 }
 
@@ -362,6 +403,7 @@ pub async fn execute(
         store,
         printer,
         outcome: Outcome::default(),
+        unsaved: Vec::new(),
     };
     run_graph(&after, parallelism, &mut driver).await?;
     Ok(driver.outcome)

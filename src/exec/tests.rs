@@ -26,6 +26,8 @@ struct Recorder {
     log: Arc<Mutex<Vec<Event>>>,
     running: Arc<Mutex<(usize, usize)>>, // (now, most at once)
     work: Box<dyn FnMut(usize) -> Work + Send>,
+    /// The nodes of each call to `start` that had any (one state write each, in the executor).
+    batches: Arc<Mutex<Vec<Vec<usize>>>>,
     /// Stop (as on an interrupt) once this node has ended.
     stop_after: Option<usize>,
 }
@@ -36,6 +38,7 @@ impl Recorder {
             log: Arc::default(),
             running: Arc::default(),
             work: Box::new(work),
+            batches: Arc::default(),
             stop_after: None,
         }
     }
@@ -54,25 +57,37 @@ impl Driver for Recorder {
     type Output = bool;
     type Error = ();
 
-    async fn start(&mut self, i: usize) -> Result<Work, ()> {
-        self.log.lock().unwrap().push(Event::Start(i));
-        {
-            let mut r = self.running.lock().unwrap();
-            r.0 += 1;
-            r.1 = r.1.max(r.0);
+    async fn start(&mut self, ready: &[usize]) -> Result<Vec<Work>, ()> {
+        if !ready.is_empty() {
+            self.batches.lock().unwrap().push(ready.to_vec());
         }
-        let work = (self.work)(i);
-        let running = self.running.clone();
-        Ok(Box::pin(async move {
-            let ok = work.await;
-            running.lock().unwrap().0 -= 1;
-            ok
-        }))
+        let mut works = Vec::new();
+        for &i in ready {
+            self.log.lock().unwrap().push(Event::Start(i));
+            {
+                let mut r = self.running.lock().unwrap();
+                r.0 += 1;
+                r.1 = r.1.max(r.0);
+            }
+            let work = (self.work)(i);
+            let running = self.running.clone();
+            works.push(Box::pin(async move {
+                let ok = work.await;
+                running.lock().unwrap().0 -= 1;
+                ok
+            }) as Work);
+        }
+        Ok(works)
     }
 
-    async fn finish(&mut self, i: usize, ok: bool) -> Result<bool, ()> {
-        self.log.lock().unwrap().push(Event::End(i));
-        Ok(ok)
+    fn finish(&mut self, ended: Vec<(usize, bool)>) -> Vec<bool> {
+        ended
+            .into_iter()
+            .map(|(i, ok)| {
+                self.log.lock().unwrap().push(Event::End(i));
+                ok
+            })
+            .collect()
     }
 
     fn skip(&mut self, i: usize) {
@@ -244,4 +259,20 @@ async fn stopping_starts_nothing_more_but_lets_running_work_finish() {
         "nothing started after the stop: {events:?}"
     );
     assert!(events.contains(&Event::Skip(2)) && events.contains(&Event::Skip(3)));
+}
+
+#[tokio::test]
+async fn nodes_ready_together_start_in_one_batch() {
+    // 0, 1, 2 independent; 3 and 4 after 0. The three roots are handed over at once (one state
+    // write in the executor, not three); so are 3 and 4 when 0 ends.
+    let mut d = Recorder::new(|_| instant(true));
+    run(&[vec![], vec![], vec![], vec![0], vec![0]], 16, &mut d).await;
+    let batches = d.batches.lock().unwrap().clone();
+    assert_eq!(batches[0], vec![0, 1, 2], "{batches:?}");
+    assert!(batches.contains(&vec![3, 4]), "{batches:?}");
+    // With one slot, one at a time.
+    let mut d = Recorder::new(|_| instant(true));
+    run(&[vec![], vec![], vec![]], 1, &mut d).await;
+    let batches = d.batches.lock().unwrap().clone();
+    assert_eq!(batches, vec![vec![0], vec![1], vec![2]]);
 }

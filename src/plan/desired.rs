@@ -141,8 +141,13 @@ pub fn desired(stack: &Stack, region: &str) -> Vec<Resource> {
                 document: normalize::policy_document(&document),
             }),
             // A public statement is refused while the public access block blocks public
-            // policies: relax the block first.
-            depends_on: vec![ids::BUCKET.into(), ids::PUBLIC_ACCESS_BLOCK.into()],
+            // policies: relax the block first. A policy with no public statement (only denies)
+            // need not wait for it.
+            depends_on: if stack.bucket.public_read_prefix.is_some() {
+                vec![ids::BUCKET.into(), ids::PUBLIC_ACCESS_BLOCK.into()]
+            } else {
+                on_bucket()
+            },
         });
     }
     out
@@ -493,8 +498,9 @@ pub fn signer(stack: &Stack, t: &Target) -> Vec<Resource> {
                 tags: tags.clone(),
                 other_permissions: Vec::new(),
             }),
-            // The policy before the function: a function must never run without its grants;
-            // the log group before it, so Lambda does not create one the stack does not own.
+            // A function must never run without its grants, nor log before the stack's own
+            // group exists: both are late dependencies (`plan::late_dependency`), which the
+            // API's invoke permission waits for.
             depends_on: vec![
                 ids::ROLE.into(),
                 ids::ROLE_POLICY.into(),

@@ -227,21 +227,28 @@ fn delete_steps(recorded: &BTreeMap<String, RecordedResource>) -> Vec<Step> {
 
 /// What a create or update of `kind` need not wait for before it starts: nothing waits for what
 /// it does not need (the chain of calls of a cold deploy is then the dependency graph's own).
-/// - A function can be created before its role's policy is in place: it cannot be invoked
-///   before its API's invoke permission exists, and that waits for the policy.
+/// - A function can be created before its role's policy and its log group are in place: it
+///   cannot be invoked before its API's invoke permission exists, and that waits for both (nor
+///   could Lambda make the group itself meanwhile: the role may not create log groups).
 /// - An API, its integration (the function's ARN is known before the function exists), route
 ///   and stage need neither the function nor the policy; only its invoke permission does, and
 ///   `aws::http_api` waits for those steps ([`Step::late_steps`]) before adding it, so the
-///   function is never invocable without its grants.
+///   function is never invocable without its grants or its log group.
 pub fn late_dependency(kind: Kind, dependency: &str) -> bool {
-    use desired::ids::{FUNCTION, ROLE_POLICY};
+    use desired::ids::{FUNCTION, LOG_GROUP, ROLE_POLICY};
     matches!(
         (kind, dependency),
-        (Kind::LambdaFunction, ROLE_POLICY)
-            | (Kind::HttpApi, FUNCTION)
-            | (Kind::HttpApi, ROLE_POLICY)
+        (Kind::LambdaFunction, ROLE_POLICY | LOG_GROUP)
+            | (Kind::HttpApi, FUNCTION | ROLE_POLICY | LOG_GROUP)
     )
 }
+
+/// What an API's invoke permission waits for, inside its step ([`late_dependency`]).
+const INVOKE_WAITS_FOR: [&str; 3] = [
+    desired::ids::FUNCTION,
+    desired::ids::ROLE_POLICY,
+    desired::ids::LOG_GROUP,
+];
 
 /// Fills in `after_steps` (and `late_steps`) and sorts the steps so that each comes after those
 /// it waits for: creates and updates wait for the resources they depend on, except for late
@@ -255,7 +262,7 @@ fn order(steps: &mut [Step], desired: &[Resource], recorded: &BTreeMap<String, R
         // Only an API waits part of the way in (its invoke permission); a function needs
         // nothing it does not start after.
         if step.action != Action::Delete && step.kind == Kind::HttpApi {
-            let mut late: Vec<String> = [desired::ids::FUNCTION, desired::ids::ROLE_POLICY]
+            let mut late: Vec<String> = INVOKE_WAITS_FOR
                 .iter()
                 .map(|d| d.to_string())
                 .filter(|d| late_dependency(step.kind, d) && in_plan(d))

@@ -37,3 +37,19 @@ pub struct RecordedResource {
     pub depends_on: Vec<String>,
     pub props: Props,
 }
+
+/// The account a state's resources were made in, from the recorded function's role ARN
+/// (`arn:aws:iam::<account>:role/...`): a hint that lets a read needing an ARN start beside the
+/// read that would name it. `None` when nothing recorded says.
+pub fn recorded_account(
+    resources: &std::collections::BTreeMap<String, RecordedResource>,
+) -> Option<String> {
+    resources.values().find_map(|r| match &r.props {
+        Props::LambdaFunction(f) => {
+            let account = f.role_arn.split(':').nth(4)?;
+            (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| account.to_string())
+        }
+        _ => None,
+    })
+}

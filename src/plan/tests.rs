@@ -34,11 +34,17 @@ fn position(plan: &Plan, id: &str) -> usize {
 }
 
 #[test]
-fn a_fresh_stack_creates_everything_bucket_first_and_policy_after_the_block() {
+fn a_fresh_stack_creates_everything_bucket_first_and_a_public_policy_after_the_block() {
     let d = desired(&stack(""), "us-east-1");
     let plan = plan_deploy(&d, &BTreeMap::new(), &BTreeMap::new());
     assert_eq!(plan.count(Action::Create), d.len());
     assert_eq!(plan.steps[0].id, ids::BUCKET);
+    // Only denies: nothing for the block to refuse, so the policy waits for the bucket alone.
+    let policy = &plan.steps[position(&plan, ids::POLICY)];
+    assert_eq!(policy.after_steps, vec![ids::BUCKET]);
+    // A public statement waits for the block to be relaxed.
+    let d = desired(&stack("  public_read:\n    prefix: public/\n"), "us-east-1");
+    let plan = plan_deploy(&d, &BTreeMap::new(), &BTreeMap::new());
     assert!(position(&plan, ids::POLICY) > position(&plan, ids::PUBLIC_ACCESS_BLOCK));
     let policy = &plan.steps[position(&plan, ids::POLICY)];
     assert_eq!(
@@ -106,7 +112,7 @@ fn removing_cors_from_the_spec_deletes_it() {
 
 #[test]
 fn destroy_deletes_in_reverse_dependency_order() {
-    let d = desired(&stack(""), "us-east-1");
+    let d = desired(&stack("  public_read:\n    prefix: public/\n"), "us-east-1");
     let plan = plan_destroy(&as_recorded(&d));
     assert_eq!(plan.count(Action::Delete), d.len());
     assert_eq!(plan.steps.last().unwrap().id, ids::BUCKET);
@@ -294,17 +300,22 @@ fn the_signer_resources_depend_in_the_right_order() {
     ]));
     let plan = plan_deploy(&all, &BTreeMap::new(), &BTreeMap::new());
     let function = &plan.steps[position(&plan, ids::FUNCTION)];
-    // The function starts once its role and log group exist; its role's policy need not be
+    // The function starts once its role exists; its role's policy and log group need not be
     // in place yet, since nothing can invoke it before its API's permission, which waits.
-    assert_eq!(function.after_steps, vec![ids::ROLE, ids::LOG_GROUP]);
+    assert_eq!(function.after_steps, vec![ids::ROLE]);
     assert!(function.late_steps.is_empty());
-    // The API starts at once; only its invoke permission waits for the function and the policy.
+    // The API starts at once; only its invoke permission waits for the function, the policy
+    // and the log group.
     let api = &plan.steps[position(&plan, ids::API)];
     assert!(api.after_steps.is_empty(), "{:?}", api.after_steps);
-    assert_eq!(api.late_steps, vec![ids::FUNCTION, ids::ROLE_POLICY]);
+    assert_eq!(
+        api.late_steps,
+        vec![ids::FUNCTION, ids::ROLE_POLICY, ids::LOG_GROUP]
+    );
     // People read plans top down: what a step waits for part of the way in still comes first.
     assert!(position(&plan, ids::API) > position(&plan, ids::FUNCTION));
     assert!(position(&plan, ids::API) > position(&plan, ids::ROLE_POLICY));
+    assert!(position(&plan, ids::API) > position(&plan, ids::LOG_GROUP));
     let Props::LambdaFunction(f) = &all.iter().find(|r| r.id == ids::FUNCTION).unwrap().props
     else {
         panic!()
