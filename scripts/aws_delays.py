@@ -16,6 +16,8 @@ does, and, on request, the two delays moto does not show:
 
 prints `listening on <port>` and serves until stopped. GET /__delays answers what it did as
 JSON: {"propagation_refusals", "conflicts", "pending_reads", "in_progress_reads", "calls"}.
+GET /__trace answers the calls since the last /__trace as [operation, start, end] (seconds,
+one monotonic clock), to see which calls waited for which.
 Standard library only.
 """
 
@@ -206,6 +208,9 @@ def start_proxy(upstream_port, latency, trace, propagation=0.0, pending=0.0, por
             if self.path == "/__delays":
                 with delays.lock:
                     data = json.dumps(delays.counts).encode()
+                return self.answer(200, [("Content-Type", "application/json")], data)
+            if self.path == "/__trace":
+                data = json.dumps(trace.take()).encode()
                 return self.answer(200, [("Content-Type", "application/json")], data)
             time.sleep(latency)  # the region's round trip
             op = operation(self.command, self.path, self.headers, body)

@@ -9,7 +9,7 @@ mod support;
 
 use std::ffi::OsStr;
 
-use support::delays::Delays;
+use support::delays::{longest_chain, Delays};
 use support::TestStack;
 
 const P: f64 = 6.0;
@@ -84,4 +84,42 @@ fn cold_deploy_back_to_back_updates_a_code_update_and_destroy_succeed_under_aws_
         "no update was sent while another was in progress: every one waited for the function's state: {end}"
     );
     assert!(stack.state().is_none_or(|s| s.resources.is_empty()));
+}
+
+/// Issue 19, item 2: nothing waits for what it does not need, seen in the calls themselves, each
+/// answered 200 ms late (a far region), so that one call after another is unmistakable.
+#[test]
+fn a_cold_deploy_is_the_graphs_chain_and_a_no_op_or_diff_is_one_wave_of_reads() {
+    let delays = Delays::with_latency(200.0, 0.0, 0.0);
+    let stack = TestStack::new("chain", "");
+    for (name, text) in [
+        ("v1.zip", &b"#!/bin/sh\necho v1\n"[..]),
+        ("v2.zip", b"#!/bin/sh\necho v2\n"),
+    ] {
+        let bytes = presign_stack::artifact::zip_bootstrap(text).unwrap();
+        std::fs::write(stack.dir.path().join(name), bytes).unwrap();
+    }
+    stack.write_spec(&spec(128, "v1.zip"));
+    let mut chain_of = |args: &[&str]| {
+        delays.trace();
+        let out = run(&stack, &delays, args);
+        let calls = delays.trace();
+        (longest_chain(&calls), format!("{calls:?}\n{out}"))
+    };
+    // The read wave, then CreateRole → CreateFunction → AddPermission (moto answers Active, so
+    // no poll; AWS's Pending adds one), beside CreateBucket → its tags → its settings and
+    // CreateApi → CreateIntegration → CreateRoute. Before the late dependencies it was 6.
+    let (cold, text) = chain_of(&["deploy", "--yes"]);
+    assert!(cold <= 4, "a cold deploy {cold} calls deep: {text}");
+    // One wave: every read starts before any has answered (the bucket's tags beside its head,
+    // the log group's tags beside its description, the API's parts by the recorded id).
+    let (noop, text) = chain_of(&["deploy", "--yes"]);
+    assert_eq!(noop, 1, "a no-op deploy {noop} calls deep: {text}");
+    let (diff, text) = chain_of(&["diff"]);
+    assert_eq!(diff, 1, "a diff {diff} calls deep: {text}");
+    // The read wave, then UpdateFunctionCode, whose answer says it is done.
+    stack.write_spec(&spec(128, "v2.zip"));
+    let (code, text) = chain_of(&["deploy", "--yes"]);
+    assert!(code <= 2, "a code-only update {code} calls deep: {text}");
+    run(&stack, &delays, &["destroy", "--yes"]);
 }

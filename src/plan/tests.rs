@@ -560,3 +560,16 @@ fn multipart_adds_a_lifecycle_rule_on_the_prefix_and_a_hand_added_rule_is_an_upd
     );
     assert_eq!(plan.steps[0].changes[0].attribute, "rules");
 }
+
+#[test]
+fn the_recorded_account_is_the_one_the_functions_role_names() {
+    let all = desired::whole_stack(&stack(""), &target());
+    assert_eq!(
+        record::recorded_account(&as_recorded(&all)).as_deref(),
+        Some("111122223333")
+    );
+    // Nothing recorded, or no function: no guess.
+    assert_eq!(record::recorded_account(&BTreeMap::new()), None);
+    let bucket_only: Vec<Resource> = all.into_iter().filter(|r| r.id != ids::FUNCTION).collect();
+    assert_eq!(record::recorded_account(&as_recorded(&bucket_only)), None);
+}
