@@ -100,7 +100,7 @@ fn a_cold_deploy_is_the_graphs_chain_and_a_no_op_or_diff_is_one_wave_of_reads() 
         std::fs::write(stack.dir.path().join(name), bytes).unwrap();
     }
     stack.write_spec(&spec(128, "v1.zip"));
-    let mut chain_of = |args: &[&str]| {
+    let chain_of = |args: &[&str]| {
         delays.trace();
         let out = run(&stack, &delays, args);
         let calls = delays.trace();
