@@ -21,6 +21,8 @@ pub struct Backoff {
     max: Duration,
     grow_after: Instant,
     deadline: Instant,
+    /// When the attempt now ending began: the next begins one delay after it.
+    attempt: Instant,
 }
 
 impl Backoff {
@@ -31,6 +33,7 @@ impl Backoff {
             max,
             grow_after: now + steady,
             deadline: now + budget,
+            attempt: now,
         }
     }
 
@@ -39,11 +42,18 @@ impl Backoff {
         Instant::now() >= self.deadline
     }
 
-    /// Waits the next delay (cut short at the deadline).
+    /// Waits until one delay after the last attempt began (attempts begin every delay, so a
+    /// call's own round trip does not stretch the cadence), but at least half a delay (a slow
+    /// attempt, such as an upload, is not followed at once); cut short at the deadline.
     pub async fn wait(&mut self) {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        tokio::time::sleep(self.delay.min(left)).await;
-        if Instant::now() >= self.grow_after {
+        let now = Instant::now();
+        let gap = (self.attempt + self.delay)
+            .saturating_duration_since(now)
+            .max(self.delay / 2);
+        let left = self.deadline.saturating_duration_since(now);
+        tokio::time::sleep(gap.min(left)).await;
+        self.attempt = Instant::now();
+        if self.attempt >= self.grow_after {
             self.delay = (self.delay * 2).min(self.max);
         }
     }
@@ -208,5 +218,22 @@ mod tests {
         .unwrap_err();
         assert_eq!(attempts.load(Ordering::SeqCst), 1);
         assert!(err.message.contains("Memory size"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempts_begin_every_delay_whatever_each_takes_but_a_slow_one_gets_half_a_delay() {
+        let ms = |n| Duration::from_millis(n);
+        let t0 = Instant::now();
+        let mut backoff = Backoff::new(ms(500), Duration::from_secs(15), ms(8000), ms(60_000));
+        let mut starts = Vec::new();
+        for took in [100, 100, 450] {
+            starts.push(t0.elapsed());
+            tokio::time::sleep(ms(took)).await; // the attempt's round trip
+            backoff.wait().await;
+        }
+        starts.push(t0.elapsed());
+        // 0, 0.5, 1.0 (a 0.1 s call does not push the next one back); after a 0.45 s attempt,
+        // half a delay more: 1.45 + 0.25.
+        assert_eq!(starts, vec![ms(0), ms(500), ms(1000), ms(1700)]);
     }
 }
