@@ -341,3 +341,30 @@ async fn a_bucket_of_many_pages_of_versions_is_emptied_and_an_interrupted_emptyi
     );
     assert!(stack.state().is_none_or(|s| s.resources.is_empty()));
 }
+
+#[tokio::test]
+async fn a_role_whose_own_policy_the_state_lost_is_still_deleted() {
+    let stack = TestStack::new("x-role", "");
+    stack.expect(&["deploy", "--yes"], Success).await;
+    // The state forgets the role's policy (a hand edit, an old state): the policy is still on
+    // the role, so IAM refuses DeleteRole until it is gone.
+    let mut state = stack.state().unwrap();
+    let role = state.resources["role"].physical_id.clone();
+    assert!(state.resources.remove("role_policy").is_some());
+    std::fs::write(stack.state_path(), presign_stack::state::to_bytes(&state)).unwrap();
+    let run = stack.expect(&["destroy", "--yes"], Success).await;
+    // Tried first (its policy usually went in its own step just before), refused, then the
+    // policy removed and the role deleted.
+    assert_eq!(run.calls.get("DeleteRole"), Some(&2), "{:?}", run.calls);
+    assert_eq!(
+        run.calls.get("DeleteRolePolicy"),
+        Some(&1),
+        "{:?}",
+        run.calls
+    );
+    let iam = aws_sdk_iam::Client::new(&support::sdk_config().await);
+    assert!(
+        iam.get_role().role_name(&role).send().await.is_err(),
+        "role {role} gone"
+    );
+}

@@ -251,25 +251,51 @@ pub async fn delete(
     let inline = recorded
         .map(|r| r.other_inline_policies.as_slice())
         .unwrap_or_default();
+    // Usually the role's own policy went just before, in its own step: try the role first, and
+    // remove policies only when IAM says some remain (one call fewer on destroy's chain).
+    if attached.is_empty() && inline.is_empty() {
+        match delete_role(iam, name).await? {
+            Deleted::Yes => return Ok(()),
+            Deleted::Conflict(_) => {}
+        }
+    }
     let own = name.to_string();
     remove_policies(iam, name, attached.iter(), inline.iter().chain([&own])).await?;
+    match delete_role(iam, name).await? {
+        Deleted::Yes => Ok(()),
+        Deleted::Conflict(mut err) => {
+            err.hint = Some(format!(
+                "the role has policies presign-stack did not put there; list them with `aws iam list-attached-role-policies --role-name {name}` and `aws iam list-role-policies --role-name {name}`, detach or delete them (or run `presign-stack deploy`, which removes them), then destroy again"
+            ));
+            Err(err)
+        }
+    }
+}
+
+/// What `DeleteRole` did: deleted it (or it was gone), or refused while policies remain.
+enum Deleted {
+    Yes,
+    Conflict(AwsError),
+}
+
+async fn delete_role(iam: &Client, name: &str) -> Result<Deleted, AwsError> {
     match iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(Deleted::Yes),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_no_such_entity_exception()) =>
         {
-            Ok(())
+            Ok(Deleted::Yes)
         }
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_delete_conflict_exception()) =>
         {
-            let mut err = AwsError::from_sdk("DeleteRole", what(name), e);
-            err.hint = Some(format!(
-                "the role has policies presign-stack did not put there; list them with `aws iam list-attached-role-policies --role-name {name}` and `aws iam list-role-policies --role-name {name}`, detach or delete them (or run `presign-stack deploy`, which removes them), then destroy again"
-            ));
-            Err(err)
+            Ok(Deleted::Conflict(AwsError::from_sdk(
+                "DeleteRole",
+                what(name),
+                e,
+            )))
         }
         Err(e) => Err(AwsError::from_sdk("DeleteRole", what(name), e)),
     }

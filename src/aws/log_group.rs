@@ -200,8 +200,9 @@ async fn put_retention(logs: &Client, p: &LogGroupProps) -> Result<(), AwsError>
 
 /// Deletes the group, with its events, only if it carries this stack's ownership tag (read
 /// just before); a missing group is success.
-pub async fn delete(logs: &Client, name: &str, stack: &str) -> Result<(), AwsError> {
-    let Some(live) = read(logs, name, None).await? else {
+pub async fn delete(run: &Run, name: &str) -> Result<(), AwsError> {
+    let (logs, stack) = (&run.clients.logs, &run.stack);
+    let Some(live) = find(run, name).await? else {
         return Ok(());
     };
     check_ours(&live, stack, "DeleteLogGroup")?;

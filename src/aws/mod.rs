@@ -263,7 +263,7 @@ pub async fn delete(
         Kind::IamRolePolicy => {
             iam_role_policy::delete(&clients.iam, physical_id, physical_id).await
         }
-        Kind::LogGroup => log_group::delete(&clients.logs, physical_id, &run.stack).await,
+        Kind::LogGroup => log_group::delete(run, physical_id).await,
         Kind::LambdaFunction => lambda_function::delete(&clients.lambda, physical_id).await,
         Kind::HttpApi => {
             let recorded = match recorded {

@@ -55,7 +55,24 @@ async fn locked(
         let found = read_all(&session.run, half_made).await?;
         reconcile::recover(&mut state.resources, found);
     }
-    let live = read_recorded(&session.run, &state.resources).await?;
+    // Whether each recorded bucket holds anything: one listing call, asked beside the reads
+    // and used only for a bucket the reads show is the stack's to delete.
+    let s3 = &session.run.clients.s3;
+    let recorded_buckets: Vec<String> = state
+        .resources
+        .values()
+        .filter(|r| r.kind == crate::plan::Kind::S3Bucket)
+        .map(|r| r.physical_id.clone())
+        .collect();
+    let listings = async {
+        let mut pages = Vec::new();
+        for bucket in &recorded_buckets {
+            pages.push((bucket.clone(), s3_objects::first_page(s3, bucket).await));
+        }
+        pages
+    };
+    let (live, mut pages) = tokio::join!(read_recorded(&session.run, &state.resources), listings);
+    let live = live?;
     let decided = reconcile::reconcile_destroy(
         &session.stack.name,
         &state.resources,
@@ -95,8 +112,11 @@ async fn locked(
     }
     let mut to_empty = None;
     for bucket in &decided.buckets {
-        // One listing call: the emptying itself counts them all.
-        let first = s3_objects::first_page(&session.run.clients.s3, bucket).await?;
+        // The emptying itself counts them all.
+        let first = match pages.iter().position(|(b, _)| b == bucket) {
+            Some(i) => pages.swap_remove(i).1?,
+            None => s3_objects::first_page(s3, bucket).await?,
+        };
         if first.versions > 0 {
             let objects = match first.more {
                 true => format!("more than {} object versions", first.versions),

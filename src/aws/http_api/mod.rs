@@ -392,23 +392,32 @@ pub async fn delete(
     name: &str,
     recorded: Option<&HttpApiProps>,
 ) -> Result<(), AwsError> {
-    if let Some(recorded) = recorded {
-        if let Some(p) = &recorded.invoke_permission {
-            permission::remove(run, &p.function_arn, &permission_sid(&run.stack)).await?;
+    // The function's permission statements (one after another: they edit one policy) and the
+    // API itself go at once: neither needs the other gone first.
+    let permissions = async {
+        if let Some(recorded) = recorded {
+            if let Some(p) = &recorded.invoke_permission {
+                permission::remove(run, &p.function_arn, &permission_sid(&run.stack)).await?;
+            }
+            for p in &recorded.other_permissions {
+                permission::remove(run, &p.function_arn, &permission::route_sid(&run.stack, p))
+                    .await?;
+            }
         }
-        for p in &recorded.other_permissions {
-            permission::remove(run, &p.function_arn, &permission::route_sid(&run.stack, p)).await?;
-        }
-    }
-    let Some(id) = api_id(run, name).await? else {
-        return Ok(());
+        Ok::<(), AwsError>(())
     };
-    absent_as_none(
-        run.clients.apigw.delete_api().api_id(&id).send().await,
-        |e| e.is_not_found_exception(),
-        "DeleteApi",
-        &what(name),
-    )?;
-    run.api_ids.forget(name);
-    Ok(())
+    let api = async {
+        let Some(id) = api_id(run, name).await? else {
+            return Ok(());
+        };
+        absent_as_none(
+            run.clients.apigw.delete_api().api_id(&id).send().await,
+            |e| e.is_not_found_exception(),
+            "DeleteApi",
+            &what(name),
+        )?;
+        run.api_ids.forget(name);
+        Ok::<(), AwsError>(())
+    };
+    tokio::try_join!(permissions, api).map(|_| ())
 }
