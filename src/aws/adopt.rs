@@ -104,9 +104,7 @@ pub async fn tag(run: &Run, a: &Adoption, account_id: &str) -> Result<(), AwsErr
             run.clients
                 .logs
                 .tag_resource()
-                .resource_arn(format!(
-                    "arn:aws:logs:{region}:{account_id}:log-group:{name}"
-                ))
+                .resource_arn(super::log_group::arn(region, account_id, name))
                 .set_tags(Some(owner.into_iter().collect()))
                 .send()
                 .await

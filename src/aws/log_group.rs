@@ -18,6 +18,11 @@ fn what(name: &str) -> String {
     format!("log group {name}")
 }
 
+/// A log group's ARN as tagging takes it (without the `:*` of `DescribeLogGroups`' `arn`).
+pub fn arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:logs:{region}:{account}:log-group:{name}")
+}
+
 /// The group's retention and tags. Its tags need its ARN: when the run knows the account
 /// ([`Run::account_hint`]) they are asked for beside the group's description, else after it
 /// (and again after it when the guess was not the group's ARN).
@@ -25,7 +30,7 @@ pub async fn find(run: &Run, name: &str) -> Result<Option<LogGroupProps>, AwsErr
     let guess = run
         .account_hint
         .as_ref()
-        .map(|account| format!("arn:aws:logs:{}:{account}:log-group:{name}", run.region));
+        .map(|account| arn(&run.region, account, name));
     read(&run.clients.logs, name, guess).await
 }
 
