@@ -292,9 +292,9 @@ fn account_of(arn: &str) -> &str {
 }
 
 /// Where a function stands, from a response or a `GetFunctionConfiguration`: `State` and
-/// `LastUpdateStatus` (absent from emulators that have neither: ready), with Lambda's reason.
+/// `LastUpdateStatus` (absent from emulators that have neither: ready).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Status {
+struct Status {
     state: Option<State>,
     update: Option<LastUpdateStatus>,
 }
@@ -327,7 +327,7 @@ impl Status {
 /// `GetFunctionConfiguration` answers both; they cannot say what they wait for while they wait
 /// (the progress line below); and their failure carries the last response, not Lambda's reason
 /// as a message, which would have to be dug out of it. The budget itself would fit.
-pub async fn wait_until_ready(run: &Run, name: &str, first: Status) -> Result<(), AwsError> {
+async fn wait_until_ready(run: &Run, name: &str, first: Status) -> Result<(), AwsError> {
     if first.ready() {
         return Ok(());
     }
