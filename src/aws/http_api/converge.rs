@@ -15,8 +15,8 @@ use crate::plan::resources::{HttpApiProps, JwtAuthorizer, UPPY_ROUTE_KEYS};
 
 /// Brings API `id` to `p`. `live`: what was read (`fresh`: the API was just created, so it has
 /// no integrations or routes to look up). The invoke permission waits for the plan's steps in
-/// `late` (the function must exist, and its role's policy be in place, before API Gateway may
-/// invoke it); everything else goes on meanwhile. `Ok(Some(step))`: all was done but the
+/// `late` (the function must exist, and its role's policy and log group be in place, before
+/// API Gateway may invoke it); everything else goes on meanwhile. `Ok(Some(step))`: all was done but the
 /// permission, since `step` did not succeed (it stays as it was).
 pub(super) async fn converge(
     run: &Run,
